@@ -1,0 +1,123 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { Deps } from '../context.js';
+import { transaction } from '../db/dialect.js';
+import { errors, ShopError } from '../errors.js';
+import { randomToken } from '../security/keys.js';
+import { hashPassword, verifyPassword } from '../security/password.js';
+import { walletAccountId } from '../wallet/ledger.js';
+
+export const ROLES = ['customer', 'agent', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface User {
+  id: number;
+  email: string;
+  role: Role;
+  displayName: string | null;
+}
+
+export const credentialsSchema = z.object({
+  email: z
+    .string({ error: 'field.required' })
+    .trim()
+    .toLowerCase()
+    .max(254, 'field.too_long')
+    .regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'field.email'),
+  password: z.string({ error: 'field.required' }).min(8, 'field.password_short').max(200, 'field.too_long'),
+});
+
+export const loginSchema = z.object({
+  email: z.string({ error: 'field.required' }).trim().min(1, 'field.required').max(254, 'field.too_long'),
+  password: z.string({ error: 'field.required' }).min(1, 'field.required').max(200, 'field.too_long'),
+});
+
+const SESSION_DAYS = 30;
+
+const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+
+function toUser(row: { id: number; email: string; role: Role; display_name: string | null }): User {
+  return { id: row.id, email: row.email, role: row.role, displayName: row.display_name };
+}
+
+/** Creates a user and its wallet account in one transaction. */
+export async function createUser(
+  deps: Deps,
+  input: { email: string; password: string; role?: Role; displayName?: string },
+): Promise<User> {
+  const { email, password } = credentialsSchema.parse(input);
+  const role = input.role ?? 'customer';
+  const passwordHash = await hashPassword(password);
+  try {
+    return await transaction(deps.db, async (trx) => {
+      const [id] = await trx('users').insert({
+        email,
+        password_hash: passwordHash,
+        role,
+        display_name: input.displayName ?? null,
+        disabled: false,
+        created_at: deps.now(),
+      });
+      await walletAccountId(deps, trx, Number(id));
+      return { id: Number(id), email, role, displayName: input.displayName ?? null };
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new ShopError('email_taken', 409, 'error.email_taken', { email: 'error.email_taken' });
+    throw err;
+  }
+}
+
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === 'ER_DUP_ENTRY' || (e?.code === 'SQLITE_CONSTRAINT' && /UNIQUE/.test(e.message ?? ''));
+}
+
+// Compared against when the e-mail is unknown, so a login takes as long either way.
+let dummyHash: Promise<string> | undefined;
+
+export async function authenticate(deps: Deps, email: string, password: string): Promise<User> {
+  const row = await deps.db.knex('users').where('email', email.trim().toLowerCase()).first();
+  const ok = await verifyPassword(password, row?.password_hash ?? (await (dummyHash ??= hashPassword('dummy-password'))));
+  if (!row || !ok) throw new ShopError('invalid_credentials', 401, 'error.invalid_credentials');
+  if (row.disabled) throw new ShopError('account_disabled', 403, 'error.account_disabled');
+  return toUser(row);
+}
+
+export async function findUserByEmail(deps: Deps, email: string): Promise<User | undefined> {
+  const row = await deps.db.knex('users').where('email', email.trim().toLowerCase()).first();
+  return row ? toUser(row) : undefined;
+}
+
+/** Starts a session; the token goes into a signed cookie, only its hash into the database. */
+export async function createSession(deps: Deps, userId: number): Promise<string> {
+  const token = randomToken(32);
+  const now = deps.now();
+  await deps.db.knex('sessions').insert({
+    id: hashToken(token),
+    user_id: userId,
+    created_at: now,
+    expires_at: now + SESSION_DAYS * 86_400_000,
+  });
+  return token;
+}
+
+export async function userForSession(deps: Deps, token: string): Promise<User | undefined> {
+  const row = await deps.db
+    .knex('sessions')
+    .join('users', 'users.id', 'sessions.user_id')
+    .where('sessions.id', hashToken(token))
+    .andWhere('sessions.expires_at', '>', deps.now())
+    .andWhere('users.disabled', false)
+    .first('users.id', 'users.email', 'users.role', 'users.display_name');
+  return row ? toUser(row) : undefined;
+}
+
+export async function destroySession(deps: Deps, token: string): Promise<void> {
+  await deps.db.knex('sessions').where('id', hashToken(token)).delete();
+}
+
+export async function requireUser(deps: Deps, id: number): Promise<User> {
+  const row = await deps.db.knex('users').where('id', id).first();
+  if (!row) throw errors.notFound();
+  return toUser(row);
+}

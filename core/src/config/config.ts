@@ -1,0 +1,128 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { z } from 'zod';
+import { LOCALES } from '../i18n/messages.js';
+
+/** The database URL: `sqlite:<file>` (relative to the project folder) or `mysql://user:pass@host:port/db`. */
+const databaseUrl = z
+  .string()
+  .refine((s) => s.startsWith('sqlite:') || s.startsWith('mysql://'), {
+    message: 'must be sqlite:<file> or mysql://user:pass@host:port/db',
+  });
+
+export const configSchema = z
+  .object({
+    /** Folder that relative paths (database file, themes) are resolved against. */
+    root: z.string().default(process.cwd()),
+    database: databaseUrl.default('sqlite:./data/shop.db'),
+    /** Master secret; every encryption, cookie and CSRF key is derived from it. */
+    secret: z.string().min(32, 'must be at least 32 characters').optional(),
+    demo: z.boolean().default(false),
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(3000),
+    /** Public address of the shop, used in links that leave the site. */
+    publicUrl: z.url().optional(),
+    shop: z
+      .object({
+        name: z.string().min(1).max(80).default('Cardshop'),
+        currency: z.enum(['CNY', 'USD', 'EUR']).default('CNY'),
+        locale: z.enum(LOCALES).default('zh-CN'),
+      })
+      .prefault({}),
+    /** Theme package name or folder. */
+    theme: z.string().default('@cardshop/theme-default'),
+    checkout: z
+      .object({
+        maxQuantity: z.number().int().min(1).max(100_000).default(1000),
+        /** Longest a checkout waits in the group-commit queue before its batch starts. */
+        batchWaitMs: z.number().int().min(0).max(50).default(0),
+        maxBatch: z.number().int().min(1).max(2000).default(256),
+      })
+      .prefault({}),
+    logLevel: z.enum(['silent', 'error', 'warn', 'info', 'debug']).default('info'),
+  })
+  .strict();
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema> & { secret: string };
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const CONFIG_FILES = ['cardshop.config.ts', 'cardshop.config.js', 'cardshop.config.mjs', 'cardshop.config.json'];
+
+/** Where each config key may also come from in the environment. */
+const ENV_KEYS: Array<[string, string[], (v: string) => unknown]> = [
+  ['CARDSHOP_DATABASE', ['database'], String],
+  ['CARDSHOP_SECRET', ['secret'], String],
+  ['CARDSHOP_HOST', ['host'], String],
+  ['PORT', ['port'], Number],
+  ['CARDSHOP_PORT', ['port'], Number],
+  ['CARDSHOP_PUBLIC_URL', ['publicUrl'], String],
+  ['CARDSHOP_THEME', ['theme'], String],
+  ['CARDSHOP_SHOP_NAME', ['shop', 'name'], String],
+  ['CARDSHOP_LOCALE', ['shop', 'locale'], String],
+  ['CARDSHOP_LOG_LEVEL', ['logLevel'], String],
+];
+
+function setPath(target: Record<string, unknown>, keys: string[], value: unknown): void {
+  let node = target;
+  for (const k of keys.slice(0, -1)) node = (node[k] ??= {}) as Record<string, unknown>;
+  node[keys.at(-1)!] = value;
+}
+
+async function readConfigFile(root: string): Promise<{ file?: string; input: Record<string, unknown> }> {
+  for (const name of CONFIG_FILES) {
+    const file = path.join(root, name);
+    if (!existsSync(file)) continue;
+    if (name.endsWith('.json')) return { file, input: JSON.parse(await readFile(file, 'utf8')) };
+    if (name.endsWith('.ts')) {
+      const { createJiti } = await import('jiti');
+      const mod = (await createJiti(import.meta.url).import(file, { default: true })) as Record<string, unknown>;
+      return { file, input: mod };
+    }
+    const mod = (await import(pathToFileURL(file).href)) as { default: Record<string, unknown> };
+    return { file, input: mod.default };
+  }
+  return { input: {} };
+}
+
+/** Validates config input and names every bad key in one message. */
+export function parseConfig(input: ConfigInput, source = 'config'): Config {
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new ConfigError(`Invalid ${source}:\n${lines.join('\n')}`);
+  }
+  const cfg = result.data;
+  if (!cfg.secret) {
+    if (!cfg.demo) {
+      throw new ConfigError(
+        `Invalid ${source}:\n  secret: required (set CARDSHOP_SECRET to 32+ random characters, e.g. \`openssl rand -hex 32\`)`,
+      );
+    }
+  }
+  return cfg as Config;
+}
+
+/**
+ * Loads cardshop.config.{ts,js,mjs,json} from `root`, overlays CARDSHOP_* environment variables
+ * and `overrides` (command-line flags), and validates the result.
+ */
+export async function loadConfig(
+  root = process.cwd(),
+  overrides: ConfigInput = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Config> {
+  const { file, input } = await readConfigFile(root);
+  const merged: Record<string, unknown> = { ...input, root };
+  for (const [name, keys, cast] of ENV_KEYS) {
+    const value = env[name];
+    if (value !== undefined && value !== '') setPath(merged, keys, cast(value));
+  }
+  for (const [k, v] of Object.entries(overrides)) if (v !== undefined) merged[k] = v;
+  return parseConfig(merged as ConfigInput, file ? path.basename(file) : 'configuration');
+}

@@ -1,0 +1,50 @@
+import type { Knex } from 'knex';
+import type { Database } from './connect.js';
+
+/**
+ * Row locking for claims: MySQL/MariaDB skip rows another transaction holds, so parallel
+ * workers never wait on each other; SQLite has one writer, so the plain SELECT inside the
+ * write transaction is already exclusive.
+ */
+export function forUpdateSkipLocked<T extends Knex.QueryBuilder>(db: Database, query: T): T {
+  return db.dialect === 'mysql' ? (query.forUpdate().skipLocked() as T) : query;
+}
+
+/** Transient errors after which the whole transaction may simply run again. */
+export function isRetryable(err: unknown): boolean {
+  const e = err as { code?: string; errno?: number; message?: string };
+  return (
+    e?.code === 'SQLITE_BUSY' ||
+    e?.code === 'ER_LOCK_DEADLOCK' ||
+    e?.code === 'ER_LOCK_WAIT_TIMEOUT' ||
+    e?.errno === 1213 ||
+    e?.errno === 1205 ||
+    /database is locked/.test(e?.message ?? '')
+  );
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs `work` in a transaction, running it again on a deadlock or lock timeout. The work must be
+ * a pure function of the database: nothing it did survives a rollback.
+ */
+export async function transaction<T>(
+  db: Database,
+  work: (trx: Knex.Transaction) => Promise<T>,
+  attempts = 5,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.knex.transaction(work);
+    } catch (err) {
+      if (!isRetryable(err) || attempt >= attempts) throw err;
+      await sleep(Math.random() * 10 * attempt);
+    }
+  }
+}
+
+/** Number of rows a knex update/delete reports, on both drivers. */
+export function affected(result: unknown): number {
+  return typeof result === 'number' ? result : Number((result as { affectedRows?: number })?.affectedRows ?? 0);
+}

@@ -1,0 +1,37 @@
+import type { Knex } from 'knex';
+import type { Database } from './connect.js';
+import * as init from './migrations/20261202_001_init.js';
+
+interface Migration {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+/** Core migrations in order; names are dated so plugin and core migrations sort the same way. */
+const CORE_MIGRATIONS: Array<[string, Migration]> = [['20261202_001_init', init]];
+
+/** Migrations are bundled into the build, so they are listed here instead of read from disk. */
+class CoreMigrationSource implements Knex.MigrationSource<[string, Migration]> {
+  async getMigrations() {
+    return CORE_MIGRATIONS;
+  }
+  getMigrationName([name]: [string, Migration]) {
+    return name;
+  }
+  async getMigration([, migration]: [string, Migration]) {
+    return migration;
+  }
+}
+
+const migrationConfig = { migrationSource: new CoreMigrationSource(), tableName: 'cardshop_migrations' };
+
+/** Applies pending migrations; running it again applies nothing. Returns the names applied. */
+export async function migrate(db: Database): Promise<string[]> {
+  const [, applied] = (await db.knex.migrate.latest(migrationConfig)) as [number, string[]];
+  return applied;
+}
+
+export async function pendingMigrations(db: Database): Promise<string[]> {
+  const [, pending] = (await db.knex.migrate.list(migrationConfig)) as [unknown, Array<{ file: string } | string>];
+  return pending.map((p) => (typeof p === 'string' ? p : p.file));
+}

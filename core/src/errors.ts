@@ -1,0 +1,32 @@
+import type { MessageKey } from './i18n/messages.js';
+
+/** Field name -> message key (translated when the error is rendered). */
+export type FieldErrors = Record<string, MessageKey | string>;
+
+/**
+ * An error a user may see: a stable code, an HTTP status, a message key for i18n, and optionally
+ * the fields that were wrong. Anything else that escapes is a bug and is shown as a plain 500.
+ */
+export class ShopError extends Error {
+  constructor(
+    readonly code: string,
+    readonly status: number,
+    readonly messageKey: MessageKey,
+    readonly fields?: FieldErrors,
+    readonly params?: Record<string, string | number>,
+  ) {
+    super(code);
+    this.name = 'ShopError';
+  }
+}
+
+export const errors = {
+  validation: (fields: FieldErrors) => new ShopError('validation_failed', 400, 'error.validation_failed', fields),
+  notFound: (what: MessageKey = 'error.not_found') => new ShopError('not_found', 404, what),
+  unauthorized: () => new ShopError('unauthorized', 401, 'error.unauthorized'),
+  forbidden: () => new ShopError('forbidden', 403, 'error.forbidden'),
+  outOfStock: (available: number) =>
+    new ShopError('out_of_stock', 409, 'error.out_of_stock', undefined, { available }),
+  insufficientBalance: () => new ShopError('insufficient_balance', 402, 'error.insufficient_balance'),
+  invalidState: (status: string) => new ShopError('invalid_state', 409, 'error.invalid_state', undefined, { status }),
+};

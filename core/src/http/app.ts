@@ -1,0 +1,64 @@
+import { createReadStream } from 'node:fs';
+import path from 'node:path';
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { Shop } from '../shop.js';
+import { adminApi } from './admin-api.js';
+import type { ShopApp, ShopRouter } from './context.js';
+import { handleErrors } from './errors.js';
+import { loadSession } from './session.js';
+import { shopPages } from './shop-pages.js';
+import { storeApi } from './store-api.js';
+
+const MIME: Record<string, string> = {
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.webp': 'image/webp',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+};
+
+/** Theme assets under a content-hashed prefix, so they can be cached for a year. */
+function assets(): ShopRouter {
+  const r: ShopRouter = new Router();
+  r.get('/assets/:hash/*file', (ctx) => {
+    const rel = ctx.params.file as string | string[] | undefined;
+    const file = ctx.shop.theme.assetFile(Array.isArray(rel) ? rel.join('/') : (rel ?? ''));
+    if (!file) return;
+    ctx.type = MIME[path.extname(file)] ?? 'application/octet-stream';
+    ctx.set('Cache-Control', ctx.shop.theme.assetPrefix === `/assets/${ctx.params.hash}/` ? 'public, max-age=31536000, immutable' : 'no-cache');
+    ctx.body = createReadStream(file);
+  });
+  return r;
+}
+
+function health(): ShopRouter {
+  const r: ShopRouter = new Router();
+  r.get('/healthz', async (ctx) => {
+    await ctx.shop.db.knex.raw('select 1');
+    ctx.body = { status: 'ok' };
+  });
+  return r;
+}
+
+export function createApp(shop: Shop): Koa {
+  const app: ShopApp = new Koa({ keys: shop.keys.cookies });
+  app.context.shop = shop;
+  app.silent = true; // errors are logged by handleErrors, once, with the request
+
+  app.use(handleErrors);
+  app.use(async (ctx, next) => {
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.set('X-Frame-Options', 'DENY');
+    await next();
+  });
+  for (const r of [health(), assets()]) app.use(r.routes());
+  app.use(bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '32kb', formLimit: '32kb', jsonStrict: true }));
+  app.use(loadSession);
+  for (const r of [storeApi(), adminApi(), shopPages()]) app.use(r.routes()).use(r.allowedMethods());
+  return app as unknown as Koa;
+}

@@ -1,0 +1,50 @@
+import { ZodError } from 'zod';
+import { ShopError } from '../errors.js';
+import { translate } from '../i18n/messages.js';
+import { isApi, type ShopContext } from './context.js';
+import { renderPage } from './render.js';
+
+/** Turns anything thrown below into a ShopError a user may see. */
+export function toShopError(err: unknown): ShopError {
+  if (err instanceof ShopError) return err;
+  if (err instanceof ZodError) {
+    return new ShopError(
+      'validation_failed',
+      400,
+      'error.validation_failed',
+      Object.fromEntries(err.issues.map((i) => [i.path.join('.') || 'body', i.message])),
+    );
+  }
+  const e = err as { status?: number; type?: string; expose?: boolean };
+  if (e?.status === 413) return new ShopError('payload_too_large', 413, 'error.payload_too_large');
+  if (e?.status === 415) return new ShopError('unsupported_media_type', 415, 'error.unsupported_media_type');
+  if (e?.status === 400 && e.type === 'entity.parse.failed') return new ShopError('bad_json', 400, 'error.bad_json');
+  if (e?.status === 404) return new ShopError('not_found', 404, 'error.not_found');
+  return new ShopError('internal', 500, 'error.internal');
+}
+
+/**
+ * The outermost middleware: every error becomes a real 4xx/5xx, as JSON
+ * `{ error: { code, message, fields } }` under /api and as the theme's error page elsewhere.
+ * Unexpected errors are logged with their stack and shown without it.
+ */
+export async function handleErrors(ctx: ShopContext, next: () => Promise<void>): Promise<void> {
+  try {
+    await next();
+    if (ctx.status === 404 && ctx.body === undefined) throw new ShopError('not_found', 404, 'error.not_found');
+  } catch (err) {
+    const e = toShopError(err);
+    if (e.status >= 500) ctx.shop.log.error(`${ctx.method} ${ctx.path} failed`, err);
+    const locale = ctx.state.locale ?? 'zh-CN';
+    const message = translate(locale, e.messageKey, e.params);
+    ctx.status = e.status;
+    if (isApi(ctx)) {
+      const fields = e.fields
+        ? Object.fromEntries(Object.entries(e.fields).map(([k, v]) => [k, translate(locale, v, e.params)]))
+        : undefined;
+      ctx.body = { error: { code: e.code, message, ...(fields ? { fields } : {}) } };
+    } else {
+      await renderPage(ctx, 'error', { title: message, status: e.status, code: e.code, message }, e.status);
+    }
+  }
+}

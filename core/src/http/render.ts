@@ -1,0 +1,29 @@
+import type { TemplateName } from '../themes/renderer.js';
+import { balanceOf } from '../wallet/ledger.js';
+import type { ShopContext } from './context.js';
+
+/** Renders a theme template with the data every page gets (see themes/README.md). */
+export async function renderPage(
+  ctx: ShopContext,
+  template: TemplateName,
+  data: Record<string, unknown>,
+  status = 200,
+): Promise<void> {
+  const { shop } = ctx;
+  const user = ctx.state.user;
+  const locale = ctx.state.locale;
+  const html = shop.theme.render(template, {
+    shop: { name: shop.config.shop.name, currency: shop.config.shop.currency, locale: shop.config.shop.locale },
+    locale,
+    otherLocale: locale === 'zh-CN' ? 'en' : 'zh-CN',
+    user: user ? { id: user.id, email: user.email, role: user.role, balance: await balanceOf(shop, user.id) } : null,
+    csrf: ctx.state.csrf,
+    path: ctx.path,
+    flash: null,
+    base: '',
+    ...data,
+  });
+  ctx.status = status;
+  ctx.type = 'html';
+  ctx.body = html;
+}

@@ -1,0 +1,61 @@
+import { userForSession } from '../agents/users.js';
+import { ShopError } from '../errors.js';
+import { isLocale, negotiateLocale } from '../i18n/messages.js';
+import { hmacHex, randomToken, safeEqual } from '../security/keys.js';
+import { cookieOptions, CSRF_COOKIE, isApi, LOCALE_COOKIE, SESSION_COOKIE, type ShopContext } from './context.js';
+
+const YEAR = 365 * 86_400_000;
+
+/** Page language: `?lang=` (remembered in a cookie), then the cookie, then the browser's. */
+function pickLocale(ctx: ShopContext) {
+  const asked = ctx.query.lang;
+  if (isLocale(asked)) {
+    ctx.cookies.set(LOCALE_COOKIE, asked, { httpOnly: true, sameSite: 'lax', maxAge: YEAR, signed: false });
+    return asked;
+  }
+  const saved = ctx.cookies.get(LOCALE_COOKIE);
+  if (isLocale(saved)) return saved;
+  return ctx.get('accept-language') ? negotiateLocale(ctx.get('accept-language')) : ctx.shop.config.shop.locale;
+}
+
+/**
+ * Loads who is asking, and guards forms against cross-site posts: every HTML form carries a token
+ * that is an HMAC of a random cookie (double submit, bound to this browser). JSON endpoints need
+ * no token: they refuse any body that is not JSON, which a cross-site form cannot send, and the
+ * session cookie is SameSite=Lax.
+ */
+export async function loadSession(ctx: ShopContext, next: () => Promise<void>): Promise<void> {
+  ctx.state.locale = pickLocale(ctx);
+
+  const token = ctx.cookies.get(SESSION_COOKIE, { signed: true });
+  if (token) {
+    const user = await userForSession(ctx.shop, token);
+    if (user) {
+      ctx.state.user = user;
+      ctx.state.sessionToken = token;
+    }
+  }
+
+  if (isApi(ctx)) {
+    ctx.state.csrf = '';
+    const hasBody = ctx.request.length || ctx.get('transfer-encoding');
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD' && hasBody && !ctx.is('application/json')) {
+      throw new ShopError('unsupported_media_type', 415, 'error.unsupported_media_type');
+    }
+    return next();
+  }
+
+  let seed = ctx.cookies.get(CSRF_COOKIE, { signed: true });
+  if (!seed) {
+    seed = randomToken(18);
+    ctx.cookies.set(CSRF_COOKIE, seed, cookieOptions(ctx));
+  }
+  ctx.state.csrf = hmacHex(ctx.shop.keys.tokens, `csrf:${seed}`, 20);
+  return next();
+}
+
+/** For HTML form posts: the token in the body must match this browser's. */
+export function checkCsrf(ctx: ShopContext): void {
+  const sent = (ctx.request.body as Record<string, unknown> | undefined)?._csrf;
+  if (typeof sent !== 'string' || !safeEqual(sent, ctx.state.csrf)) throw new ShopError('csrf_failed', 403, 'error.csrf');
+}

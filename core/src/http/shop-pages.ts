@@ -1,0 +1,205 @@
+import Router from '@koa/router';
+import { authenticate, createUser, credentialsSchema, loginSchema } from '../agents/users.js';
+import { findSku, getCategory, getProduct, listStorefront } from '../catalog/catalog.js';
+import type { InputField } from '../catalog/fields.js';
+import { ShopError } from '../errors.js';
+import { translate } from '../i18n/messages.js';
+import { multiply } from '../money/money.js';
+import { getOrder, listOrders } from '../orders/orders.js';
+import { balanceOf } from '../wallet/ledger.js';
+import type { ShopContext, ShopRouter } from './context.js';
+import { toShopError } from './errors.js';
+import { renderPage } from './render.js';
+import { checkCsrf } from './session.js';
+import { endSession, startSession } from './store-api.js';
+
+type Form = Record<string, string | undefined>;
+
+const form = (ctx: ShopContext): Form => {
+  const b = (ctx.request.body ?? {}) as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(b).map(([k, v]) => [k, typeof v === 'string' ? v : undefined]));
+};
+
+/** Only local paths, so a crafted `next` cannot send a buyer to another site after login. */
+const safeNext = (next: string | undefined) => (next && /^\/(?!\/)/.test(next) ? next : '/account');
+
+/** Translates a ShopError's field messages for the page's locale. */
+function fieldMessages(ctx: ShopContext, e: ShopError): Record<string, string> {
+  return Object.fromEntries(Object.entries(e.fields ?? {}).map(([k, v]) => [k, translate(ctx.state.locale, v, e.params)]));
+}
+
+/** Values of `field_<name>` inputs, as the checkout expects them. */
+function fieldValues(source: Form | Record<string, unknown>, fields: InputField[]): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const f of fields) {
+    const v = source[`field_${f.name}`];
+    if (typeof v === 'string' && v !== '') values[f.name] = v;
+  }
+  return values;
+}
+
+const toQuantity = (v: unknown) => (typeof v === 'string' && /^\d{1,9}$/.test(v) ? Number(v) : v);
+
+async function renderCheckout(ctx: ShopContext, source: Form | Record<string, unknown>, failure?: ShopError) {
+  const { product, sku } = await findSku(ctx.shop, String(source.sku ?? ''));
+  const quantity = toQuantity(source.quantity ?? '1');
+  const values = fieldValues(source, product.fields);
+  const errs = failure ? fieldMessages(ctx, failure) : {};
+  const qty = typeof quantity === 'number' && quantity > 0 ? quantity : sku.minQuantity;
+  await renderPage(
+    ctx,
+    'checkout',
+    {
+      title: product.name,
+      product,
+      sku,
+      quantity: qty,
+      total: multiply(sku.price, qty),
+      values,
+      contact: typeof source.contact === 'string' ? source.contact : '',
+      balance: ctx.state.user ? await balanceOf(ctx.shop, ctx.state.user.id) : null,
+      fieldRows: product.fields.map((f) => ({ ...f, value: values[f.name] ?? '', error: errs[`fields.${f.name}`] })),
+      errors: errs,
+      error: failure ? translate(ctx.state.locale, failure.messageKey, failure.params) : null,
+    },
+    failure?.status ?? 200,
+  );
+}
+
+/** The shop's HTML pages, rendered by the active theme. */
+export function shopPages(): ShopRouter {
+  const r: ShopRouter = new Router();
+
+  r.get('/', async (ctx) => {
+    await renderPage(ctx, 'home', { title: ctx.shop.config.shop.name, categories: await listStorefront(ctx.shop) });
+  });
+
+  r.get('/category/:slug', async (ctx) => {
+    const category = await getCategory(ctx.shop, ctx.params.slug!);
+    await renderPage(ctx, 'category', { title: category.name, category });
+  });
+
+  r.get('/product/:slug', async (ctx) => {
+    const product = await getProduct(ctx.shop, ctx.params.slug!);
+    await renderPage(ctx, 'product', { title: product.name, product });
+  });
+
+  r.get('/checkout', async (ctx) => {
+    await renderCheckout(ctx, ctx.query as Record<string, unknown>);
+  });
+
+  r.post('/checkout', async (ctx) => {
+    checkCsrf(ctx);
+    const f = form(ctx);
+    try {
+      const { product } = await findSku(ctx.shop, f.sku ?? '');
+      const { order, token } = await ctx.shop.checkout(ctx.state.user, {
+        sku: f.sku ?? '',
+        quantity: toQuantity(f.quantity ?? '1') as number,
+        fields: fieldValues(f, product.fields),
+        contact: f.contact || undefined,
+        payment: (f.payment ?? 'wallet') as 'wallet',
+      });
+      ctx.redirect(`/order/${order.no}?token=${encodeURIComponent(token)}&placed=1`);
+      ctx.status = 303;
+    } catch (err) {
+      const e = toShopError(err);
+      if (e.status >= 500 || e.code === 'not_found') throw err;
+      await renderCheckout(ctx, f, e);
+    }
+  });
+
+  r.get('/order/:no', async (ctx) => {
+    const token = typeof ctx.query.token === 'string' ? ctx.query.token : undefined;
+    const order = await getOrder(ctx.shop, ctx.params.no!, { user: ctx.state.user, token });
+    // The page shows keys: keep it out of shared caches and browser history snapshots.
+    ctx.set('Cache-Control', 'no-store');
+    ctx.set('Referrer-Policy', 'no-referrer');
+    await renderPage(ctx, 'order', { title: order.title, order, token, justPlaced: ctx.query.placed === '1' });
+  });
+
+  r.get('/query', async (ctx) => {
+    const no = typeof ctx.query.no === 'string' ? ctx.query.no.trim().toUpperCase() : '';
+    const token = typeof ctx.query.token === 'string' ? ctx.query.token.trim() : '';
+    if (no && (token || ctx.state.user)) {
+      try {
+        await getOrder(ctx.shop, no, { user: ctx.state.user, token });
+        return ctx.redirect(`/order/${encodeURIComponent(no)}${token ? `?token=${encodeURIComponent(token)}` : ''}`);
+      } catch (err) {
+        if (!(err instanceof ShopError) || err.status !== 404) throw err;
+      }
+    }
+    const error = no ? translate(ctx.state.locale, 'error.order_not_found') : null;
+    await renderPage(ctx, 'query', { title: translate(ctx.state.locale, 'page.query'), no, error }, error ? 404 : 200);
+  });
+
+  r.get('/account', async (ctx) => {
+    const user = ctx.state.user;
+    if (!user) return ctx.redirect('/login?next=/account');
+    await renderPage(ctx, 'account', {
+      title: translate(ctx.state.locale, 'page.account'),
+      orders: await listOrders(ctx.shop, user.id, { limit: 50 }),
+      balance: await balanceOf(ctx.shop, user.id),
+    });
+  });
+
+  r.get('/login', async (ctx) => {
+    await renderPage(ctx, 'login', { title: translate(ctx.state.locale, 'page.login'), values: {}, errors: {}, next: ctx.query.next ?? '' });
+  });
+
+  r.post('/login', async (ctx) => {
+    checkCsrf(ctx);
+    const f = form(ctx);
+    try {
+      const { email, password } = loginSchema.parse(f);
+      const user = await authenticate(ctx.shop, email, password);
+      await startSession(ctx, user.id);
+      ctx.status = 303;
+      ctx.redirect(safeNext(f.next));
+    } catch (err) {
+      const e = toShopError(err);
+      if (e.status >= 500) throw err;
+      await renderPage(ctx, 'login', {
+        title: translate(ctx.state.locale, 'page.login'),
+        values: { email: f.email ?? '' },
+        errors: fieldMessages(ctx, e),
+        error: translate(ctx.state.locale, e.messageKey),
+        next: f.next ?? '',
+      }, e.status);
+    }
+  });
+
+  r.get('/register', async (ctx) => {
+    await renderPage(ctx, 'register', { title: translate(ctx.state.locale, 'page.register'), values: {}, errors: {} });
+  });
+
+  r.post('/register', async (ctx) => {
+    checkCsrf(ctx);
+    const f = form(ctx);
+    try {
+      const user = await createUser(ctx.shop, credentialsSchema.parse(f));
+      await startSession(ctx, user.id);
+      ctx.status = 303;
+      ctx.redirect('/account');
+    } catch (err) {
+      const e = toShopError(err);
+      if (e.status >= 500) throw err;
+      await renderPage(ctx, 'register', {
+        title: translate(ctx.state.locale, 'page.register'),
+        values: { email: f.email ?? '' },
+        errors: fieldMessages(ctx, e),
+        error: translate(ctx.state.locale, e.messageKey),
+      }, e.status);
+    }
+  });
+
+  r.post('/logout', async (ctx) => {
+    checkCsrf(ctx);
+    await endSession(ctx);
+    ctx.status = 303;
+    ctx.redirect('/');
+  });
+
+  return r;
+}
+

@@ -1,0 +1,34 @@
+/**
+ * @cardshop/core: the public API. Build a shop with `createShop(config)` (or `openShop()` to read
+ * cardshop.config.* and CARDSHOP_* from a folder), run `shop.migrate()`, then `shop.listen()`.
+ */
+export { createShop, openShop, type Shop } from './shop.js';
+export { loadConfig, parseConfig, configSchema, ConfigError, type Config, type ConfigInput } from './config/config.js';
+export type { Deps, Logger } from './context.js';
+export { connect, type Database, type Dialect } from './db/connect.js';
+export { migrate } from './db/migrate.js';
+export { ShopError } from './errors.js';
+export { formatMoney, parseMoney, toDecimalString } from './money/money.js';
+export {
+  createCategory,
+  createProduct,
+  createSku,
+  findSku,
+  getProduct,
+  listProducts,
+  listStorefront,
+  type CategoryView,
+  type ProductView,
+  type SkuView,
+  type ProductType,
+} from './catalog/catalog.js';
+export { inputFieldSchema, validateFields, type InputField } from './catalog/fields.js';
+export { seedDemoCatalog } from './catalog/demo.js';
+export { importKeys, keysOfOrder, stockOf, type ImportReport } from './inventory/keys.js';
+export type { CardKey } from './inventory/parse.js';
+export { createUser, authenticate, findUserByEmail, ROLES, type Role, type User } from './agents/users.js';
+export { adjustWallet, balanceOf, verifyLedger, type LedgerReport } from './wallet/ledger.js';
+export { getOrder, listOrders, deliverManually, refundOrder, type OrderView } from './orders/orders.js';
+export { ORDER_STATUSES, type OrderStatus } from './orders/state.js';
+export type { CheckoutInput, CheckoutResult } from './orders/checkout.js';
+export { loadTheme, REQUIRED_TEMPLATES, type Theme } from './themes/renderer.js';

@@ -1,0 +1,164 @@
+import type { Knex } from 'knex';
+import type { Deps } from '../context.js';
+import { affected, transaction } from '../db/dialect.js';
+import { errors } from '../errors.js';
+import { decrypt, encrypt, hmacHex } from '../security/keys.js';
+import { deserializeKey, lineParser, serializeKey, type CardKey, type KeyFormat } from './parse.js';
+
+export interface ImportProgress {
+  lines: number;
+  added: number;
+  duplicates: number;
+  rejected: number;
+}
+
+export interface ImportReport extends ImportProgress {
+  sku: string;
+  /** The first rejected lines with their reason (all are counted in `rejected`). */
+  rejections: Array<{ line: number; reason: string }>;
+}
+
+const BATCH = 1000;
+const MAX_REJECTIONS_KEPT = 100;
+const CLAIM_CHUNK = 2000;
+
+export function fingerprint(deps: Deps, key: CardKey): string {
+  return hmacHex(deps.keys.fingerprint, serializeKey(key), 16);
+}
+
+async function cardSku(deps: Deps, codeOrId: string | number) {
+  const key = String(codeOrId);
+  const row = await deps.db
+    .knex('skus')
+    .join('products', 'products.id', 'skus.product_id')
+    .where((q) => (/^\d+$/.test(key) ? q.where('skus.id', Number(key)) : q.where('skus.code', key)))
+    .first('skus.id', 'skus.code', 'products.type');
+  if (!row) throw errors.notFound('error.sku_not_found');
+  if (row.type !== 'card') throw errors.validation({ sku: 'field.invalid' });
+  return { id: Number(row.id), code: String(row.code) };
+}
+
+/**
+ * Adds one batch of keys to a SKU and raises its stock counter by exactly the number added.
+ * The SKU row is written first: on MySQL that locks it, on SQLite it takes the write lock, so two
+ * imports into the same SKU cannot both count the same new key.
+ */
+async function insertBatch(deps: Deps, skuId: number, batch: CardKey[]): Promise<number> {
+  const now = deps.now();
+  const byPrint = new Map<string, CardKey>();
+  for (const k of batch) byPrint.set(fingerprint(deps, k), k);
+  return transaction(deps.db, async (trx) => {
+    await trx('skus').where('id', skuId).update({ updated_at: now });
+    const prints = [...byPrint.keys()];
+    const existing = new Set(
+      (await trx('card_keys').where('sku_id', skuId).whereIn('fingerprint', prints).pluck('fingerprint')) as string[],
+    );
+    const rows = prints
+      .filter((p) => !existing.has(p))
+      .map((p) => ({
+        sku_id: skuId,
+        secret: encrypt(deps.keys.encryption, serializeKey(byPrint.get(p)!)),
+        fingerprint: p,
+        status: 'available',
+        created_at: now,
+      }));
+    for (let i = 0; i < rows.length; i += 500) await trx('card_keys').insert(rows.slice(i, i + 500));
+    if (rows.length) await trx('skus').where('id', skuId).increment('stock', rows.length);
+    return rows.length;
+  });
+}
+
+/**
+ * Streams keys into a SKU: lines are read, parsed, fingerprinted, deduplicated against the file
+ * and the SKU's existing keys, encrypted and inserted a batch at a time, so memory stays flat
+ * whatever the file's size. Each batch commits on its own; a bad line is reported, not fatal.
+ */
+export async function importKeys(
+  deps: Deps,
+  input: {
+    sku: string | number;
+    lines: AsyncIterable<string> | Iterable<string>;
+    format?: KeyFormat;
+    onProgress?: (p: ImportProgress) => void;
+  },
+): Promise<ImportReport> {
+  const sku = await cardSku(deps, input.sku);
+  const parse = lineParser(input.format ?? 'text');
+  const report: ImportReport = { sku: sku.code, lines: 0, added: 0, duplicates: 0, rejected: 0, rejections: [] };
+  let batch: CardKey[] = [];
+  const flush = async () => {
+    if (!batch.length) return;
+    const added = await insertBatch(deps, sku.id, batch);
+    report.added += added;
+    report.duplicates += batch.length - added;
+    batch = [];
+    input.onProgress?.({ lines: report.lines, added: report.added, duplicates: report.duplicates, rejected: report.rejected });
+  };
+  for await (const line of input.lines) {
+    report.lines++;
+    const parsed = parse(line);
+    if ('key' in parsed) batch.push(parsed.key);
+    else if ('error' in parsed) {
+      report.rejected++;
+      if (report.rejections.length < MAX_REJECTIONS_KEPT) report.rejections.push({ line: report.lines, reason: parsed.error });
+    }
+    if (batch.length >= BATCH) await flush();
+  }
+  await flush();
+  return report;
+}
+
+/**
+ * Claims `quantity` available keys of a SKU for an order inside the caller's transaction; the
+ * caller has already taken the units off the stock counter. The UPDATE re-checks
+ * `status = 'available'` and its row count must match, so a key can never reach two orders.
+ * Returns each order's keys, decrypted for the buyer's response.
+ */
+export async function claimKeys(
+  deps: Deps,
+  trx: Knex,
+  skuId: number,
+  claims: Array<{ orderId: number; quantity: number }>,
+): Promise<Map<number, CardKey[]>> {
+  const total = claims.reduce((s, c) => s + c.quantity, 0);
+  let q = trx('card_keys').select('id', 'secret').where({ sku_id: skuId, status: 'available' }).orderBy('id').limit(total);
+  if (deps.db.dialect === 'mysql') q = q.forUpdate().skipLocked();
+  const rows = (await q) as Array<{ id: number | string; secret: string }>;
+  if (rows.length < total) throw new Error(`stock counter of sku ${skuId} is ahead of its keys (${rows.length} < ${total})`);
+  const pairs: Array<[number, number]> = [];
+  const keys = new Map<number, CardKey[]>();
+  let at = 0;
+  for (const c of claims) {
+    const mine = rows.slice(at, at + c.quantity);
+    for (const r of mine) pairs.push([Number(r.id), c.orderId]);
+    keys.set(c.orderId, mine.map((r) => deserializeKey(decrypt(deps.keys.encryption, r.secret))));
+    at += c.quantity;
+  }
+  // Chunks keep each statement well under SQLite's limit on bound parameters.
+  for (let i = 0; i < pairs.length; i += CLAIM_CHUNK) {
+    const chunk = pairs.slice(i, i + CLAIM_CHUNK);
+    const n = await trx('card_keys')
+      .whereIn('id', chunk.map(([id]) => id))
+      .andWhere('status', 'available')
+      .update({
+        status: 'sold',
+        sold_at: deps.now(),
+        order_id: trx.raw(`CASE id ${chunk.map(() => 'WHEN ? THEN ?').join(' ')} END`, chunk.flat()),
+      });
+    if (affected(n) !== chunk.length) throw new Error(`claimed ${affected(n)} of ${chunk.length} keys of sku ${skuId}`);
+  }
+  return keys;
+}
+
+/** Decrypts an order's keys, for its buyer or an admin only. */
+export async function keysOfOrder(deps: Deps, orderId: number): Promise<CardKey[]> {
+  const rows = await deps.db.knex('card_keys').where('order_id', orderId).orderBy('id').select('secret');
+  return rows.map((r: { secret: string }) => deserializeKey(decrypt(deps.keys.encryption, r.secret)));
+}
+
+export async function stockOf(deps: Deps, skuCode: string): Promise<{ counter: number; available: number }> {
+  const sku = await deps.db.knex('skus').where('code', skuCode).first('id', 'stock');
+  if (!sku) throw errors.notFound('error.sku_not_found');
+  const row = await deps.db.knex('card_keys').where({ sku_id: sku.id, status: 'available' }).count({ n: '*' }).first();
+  return { counter: Number(sku.stock), available: Number(row?.n ?? 0) };
+}

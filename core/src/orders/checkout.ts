@@ -1,0 +1,235 @@
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import type { User } from '../agents/users.js';
+import { validateFields } from '../catalog/fields.js';
+import { findSku, type ProductType } from '../catalog/catalog.js';
+import type { Deps } from '../context.js';
+import { affected, transaction } from '../db/dialect.js';
+import { errors, ShopError } from '../errors.js';
+import { claimKeys } from '../inventory/keys.js';
+import type { CardKey } from '../inventory/parse.js';
+import { multiply } from '../money/money.js';
+import { randomToken } from '../security/keys.js';
+import { applyBalances, recordJournal, SYSTEM_ACCOUNTS, systemAccountId, tryDebit, walletAccountId, type JournalTxn } from '../wallet/ledger.js';
+import { GroupCommit, type Outcome } from './group-commit.js';
+import { hashOrderToken, newOrderNo } from './numbers.js';
+import type { OrderView } from './orders.js';
+
+export const checkoutSchema = z
+  .object({
+    sku: z.union([z.string().min(1).max(64), z.number().int().positive()], { error: 'field.required' }),
+    quantity: z.number({ error: 'field.integer' }).int('field.integer').min(1, 'field.min').max(100_000, 'field.max').default(1),
+    fields: z.record(z.string(), z.unknown()).optional(),
+    contact: z.string().trim().max(120, 'field.too_long').optional(),
+    payment: z.literal('wallet', { error: 'error.payment_unsupported' }),
+  })
+  .strict();
+
+export type CheckoutInput = z.input<typeof checkoutSchema>;
+
+/** One buyer's order as the batch sees it: already validated and priced. */
+interface PlacedOrder {
+  userId: number;
+  skuId: number;
+  productId: number;
+  productType: ProductType;
+  title: string;
+  quantity: number;
+  unitPrice: number;
+  amount: number;
+  contact: string | null;
+  fields: Record<string, string>;
+}
+
+export interface CheckoutResult {
+  /** The order as its buyer sees it, with its keys when delivered. */
+  order: OrderView;
+  /** Lets whoever holds it open the order page without logging in. Shown once. */
+  token: string;
+}
+
+const CONTACT = /^(?:[^\s@]+@[^\s@]+\.[^\s@]+|\+?\d{6,20})$/;
+
+/** Validates and prices one checkout; throws a ShopError naming the field on bad input. */
+async function prepare(deps: Deps, buyer: User | undefined, input: CheckoutInput): Promise<PlacedOrder> {
+  const parsed = checkoutSchema.safeParse(input);
+  if (!parsed.success) {
+    throw errors.validation(Object.fromEntries(parsed.error.issues.map((i) => [i.path.join('.') || 'body', i.message])));
+  }
+  const req = parsed.data;
+  if (!buyer) throw new ShopError('unauthorized', 401, 'error.guest_wallet');
+  const { product, sku } = await findSku(deps, req.sku);
+  const fieldErrors: Record<string, string> = {};
+  const max = Math.min(sku.maxQuantity ?? Infinity, deps.config.checkout.maxQuantity);
+  if (req.quantity < sku.minQuantity) fieldErrors.quantity = 'field.min';
+  if (req.quantity > max) fieldErrors.quantity = 'field.max';
+  const fields = validateFields(product.fields, req.fields);
+  if (!fields.ok) Object.assign(fieldErrors, fields.errors);
+  if (req.contact && !CONTACT.test(req.contact)) fieldErrors.contact = 'field.contact';
+  if (Object.keys(fieldErrors).length) {
+    throw new ShopError('validation_failed', 400, 'error.validation_failed', fieldErrors, { min: sku.minQuantity, max });
+  }
+  return {
+    userId: buyer.id,
+    skuId: sku.id,
+    productId: product.id,
+    productType: product.type,
+    title: `${product.name} - ${sku.name}`.slice(0, 330),
+    quantity: req.quantity,
+    unitPrice: sku.price,
+    amount: multiply(sku.price, req.quantity),
+    contact: req.contact || null,
+    fields: fields.ok ? fields.values : {},
+  };
+}
+
+/**
+ * Commits a batch of wallet checkouts in one transaction. Each buyer's stock and balance are
+ * taken by conditional UPDATEs, so a buyer who lacks either fails alone; everyone else's orders,
+ * key claims and journal entries are then written with multi-row statements.
+ */
+async function commitBatch(deps: Deps, batch: PlacedOrder[]): Promise<Array<Outcome<CheckoutResult>>> {
+  return transaction(deps.db, async (trx) => {
+    const now = deps.now();
+    const outcomes: Array<Outcome<CheckoutResult>> = new Array(batch.length);
+    const revenue = await systemAccountId(deps, trx, SYSTEM_ACCOUNTS.revenue);
+    const wallets = await walletIds(deps, trx, batch.map((o) => o.userId));
+    const accepted: Array<{ index: number; order: PlacedOrder; no: string; token: string }> = [];
+
+    for (const [index, order] of batch.entries()) {
+      if (order.productType === 'card') {
+        const took = await trx('skus')
+          .where('id', order.skuId)
+          .andWhere('stock', '>=', order.quantity)
+          .update({ stock: trx.raw('stock - ?', [order.quantity]), sold: trx.raw('sold + ?', [order.quantity]) });
+        if (affected(took) !== 1) {
+          const row = await trx('skus').where('id', order.skuId).first('stock');
+          outcomes[index] = errors.outOfStock(Number(row?.stock ?? 0));
+          continue;
+        }
+      }
+      if (!(await tryDebit(trx, wallets.get(order.userId)!, order.amount))) {
+        if (order.productType === 'card') {
+          await trx('skus')
+            .where('id', order.skuId)
+            .update({ stock: trx.raw('stock + ?', [order.quantity]), sold: trx.raw('sold - ?', [order.quantity]) });
+        }
+        outcomes[index] = errors.insufficientBalance();
+        continue;
+      }
+      accepted.push({ index, order, no: newOrderNo(now), token: randomToken(24) });
+    }
+    if (!accepted.length) return outcomes;
+
+    await trx.batchInsert(
+      'orders',
+      accepted.map(({ order, no, token }) => ({
+        no,
+        token_hash: hashOrderToken(token),
+        user_id: order.userId,
+        sku_id: order.skuId,
+        product_id: order.productId,
+        product_type: order.productType,
+        title: order.title,
+        quantity: order.quantity,
+        unit_price: order.unitPrice,
+        amount: order.amount,
+        currency: deps.config.shop.currency,
+        // In-stock cards are delivered right here (秒发); other types wait for their delivery.
+        status: order.productType === 'card' ? 'delivered' : 'paid',
+        payment: 'wallet',
+        contact: order.contact,
+        fields: Object.keys(order.fields).length ? JSON.stringify(order.fields) : null,
+        created_at: now,
+        paid_at: now,
+        delivered_at: order.productType === 'card' ? now : null,
+        updated_at: now,
+      })),
+      200,
+    );
+    const ids = new Map<string, number>();
+    for (let i = 0; i < accepted.length; i += 500) {
+      const rows = await trx('orders').whereIn('no', accepted.slice(i, i + 500).map((a) => a.no)).select('id', 'no');
+      for (const r of rows as Array<{ id: number; no: string }>) ids.set(r.no, Number(r.id));
+    }
+
+    const claimsBySku = new Map<number, Array<{ orderId: number; quantity: number }>>();
+    for (const a of accepted) {
+      if (a.order.productType !== 'card') continue;
+      const list = claimsBySku.get(a.order.skuId) ?? [];
+      list.push({ orderId: ids.get(a.no)!, quantity: a.order.quantity });
+      claimsBySku.set(a.order.skuId, list);
+    }
+    const keys = new Map<number, CardKey[]>();
+    for (const [skuId, claims] of claimsBySku) {
+      for (const [orderId, k] of await claimKeys(deps, trx, skuId, claims)) keys.set(orderId, k);
+    }
+
+    const journal: JournalTxn[] = accepted.map((a) => ({
+      id: `order:${a.no}:pay`,
+      kind: 'purchase',
+      orderId: ids.get(a.no)!,
+      entries: [
+        { accountId: wallets.get(a.order.userId)!, amount: -a.order.amount },
+        { accountId: revenue, amount: a.order.amount },
+      ],
+    }));
+    await recordJournal(deps, trx, journal);
+    // The wallets were debited one by one above; only revenue's side is left to apply.
+    await applyBalances(trx, journal.map((t) => t.entries[1]!), new Set());
+
+    for (const a of accepted) {
+      const card = a.order.productType === 'card';
+      const id = ids.get(a.no)!;
+      outcomes[a.index] = {
+        token: a.token,
+        order: {
+          id,
+          no: a.no,
+          status: card ? 'delivered' : 'paid',
+          title: a.order.title,
+          productType: a.order.productType,
+          skuId: a.order.skuId,
+          quantity: a.order.quantity,
+          unitPrice: a.order.unitPrice,
+          amount: a.order.amount,
+          currency: deps.config.shop.currency,
+          payment: 'wallet',
+          contact: a.order.contact,
+          fields: a.order.fields,
+          createdAt: now,
+          paidAt: now,
+          deliveredAt: card ? now : null,
+          reason: null,
+          keys: keys.get(id) ?? [],
+          delivery: null,
+        },
+      };
+    }
+    return outcomes;
+  });
+}
+
+async function walletIds(deps: Deps, trx: Knex, userIds: number[]): Promise<Map<number, number>> {
+  const unique = [...new Set(userIds)];
+  const rows = await trx('accounts').whereIn('code', unique.map((id) => `wallet:${id}`)).select('id', 'user_id');
+  const map = new Map<number, number>(rows.map((r: { id: number; user_id: number }) => [Number(r.user_id), Number(r.id)]));
+  for (const id of unique) if (!map.has(id)) map.set(id, await walletAccountId(deps, trx, id));
+  return map;
+}
+
+export interface Checkout {
+  (buyer: User | undefined, input: CheckoutInput): Promise<CheckoutResult>;
+  readonly queue: GroupCommit<PlacedOrder, CheckoutResult>;
+}
+
+/** The shop's checkout: validates each request, then commits them in groups. */
+export function createCheckout(deps: Deps): Checkout {
+  const queue = new GroupCommit<PlacedOrder, CheckoutResult>((batch) => commitBatch(deps, batch), {
+    maxBatch: deps.config.checkout.maxBatch,
+    concurrency: deps.db.dialect === 'sqlite' ? 1 : 4,
+    waitMs: deps.config.checkout.batchWaitMs,
+  });
+  const checkout = async (buyer: User | undefined, input: CheckoutInput) => queue.submit(await prepare(deps, buyer, input));
+  return Object.assign(checkout, { queue });
+}

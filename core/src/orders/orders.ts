@@ -1,0 +1,172 @@
+import type { User } from '../agents/users.js';
+import type { Deps } from '../context.js';
+import { transaction } from '../db/dialect.js';
+import { errors } from '../errors.js';
+import { keysOfOrder } from '../inventory/keys.js';
+import type { CardKey } from '../inventory/parse.js';
+import { decrypt, encrypt, safeEqual } from '../security/keys.js';
+import { postJournal, SYSTEM_ACCOUNTS, systemAccountId, walletAccountId } from '../wallet/ledger.js';
+import { hashOrderToken } from './numbers.js';
+import { transition, type OrderStatus } from './state.js';
+
+export interface OrderView {
+  id: number;
+  no: string;
+  status: OrderStatus;
+  title: string;
+  productType: string;
+  skuId: number;
+  quantity: number;
+  unitPrice: number;
+  amount: number;
+  currency: string;
+  payment: string;
+  contact: string | null;
+  fields: Record<string, string>;
+  createdAt: number;
+  paidAt: number | null;
+  deliveredAt: number | null;
+  reason: string | null;
+  /** Card keys, once delivered. */
+  keys: CardKey[];
+  /** Text delivered by an admin or a supplier (manual and top-up orders). */
+  delivery: string | null;
+}
+
+interface OrderRow {
+  id: number;
+  no: string;
+  token_hash: string;
+  user_id: number | null;
+  sku_id: number;
+  product_type: string;
+  title: string;
+  quantity: number;
+  unit_price: number | string;
+  amount: number | string;
+  currency: string;
+  status: OrderStatus;
+  payment: string;
+  contact: string | null;
+  fields: string | null;
+  delivery: string | null;
+  reason: string | null;
+  created_at: number | string;
+  paid_at: number | string | null;
+  delivered_at: number | string | null;
+}
+
+const num = (v: number | string | null) => (v === null ? null : Number(v));
+
+async function view(deps: Deps, row: OrderRow, withGoods: boolean): Promise<OrderView> {
+  const delivered = ['delivered', 'partial', 'refunded'].includes(row.status);
+  return {
+    id: row.id,
+    no: row.no,
+    status: row.status,
+    title: row.title,
+    productType: row.product_type,
+    skuId: row.sku_id,
+    quantity: row.quantity,
+    unitPrice: Number(row.unit_price),
+    amount: Number(row.amount),
+    currency: row.currency,
+    payment: row.payment,
+    contact: row.contact,
+    fields: row.fields ? JSON.parse(row.fields) : {},
+    createdAt: Number(row.created_at),
+    paidAt: num(row.paid_at),
+    deliveredAt: num(row.delivered_at),
+    reason: row.reason,
+    keys: withGoods && delivered && row.product_type === 'card' ? await keysOfOrder(deps, row.id) : [],
+    delivery: withGoods && row.delivery ? decrypt(deps.keys.encryption, row.delivery) : null,
+  };
+}
+
+/**
+ * An order for whoever may see it: its owner, an admin, or a guest holding its token. Anyone
+ * else gets "not found", the same answer as for a number that does not exist.
+ */
+export async function getOrder(deps: Deps, no: string, viewer: { user?: User; token?: string }): Promise<OrderView> {
+  const row: OrderRow | undefined = await deps.db.knex('orders').where('no', no).first();
+  const allowed =
+    row &&
+    ((viewer.user && (viewer.user.id === row.user_id || viewer.user.role === 'admin')) ||
+      (viewer.token && safeEqual(hashOrderToken(viewer.token), row.token_hash)));
+  if (!row || !allowed) throw errors.notFound('error.order_not_found');
+  return view(deps, row, true);
+}
+
+/** A user's orders, newest first, without their goods (those are on each order's page). */
+export async function listOrders(deps: Deps, userId: number, opts: { limit?: number; beforeId?: number } = {}) {
+  const q = deps.db
+    .knex('orders')
+    .where('user_id', userId)
+    .orderBy('id', 'desc')
+    .limit(Math.min(opts.limit ?? 20, 100));
+  if (opts.beforeId) q.andWhere('id', '<', opts.beforeId);
+  const rows: OrderRow[] = await q;
+  return Promise.all(rows.map((r) => view(deps, r, false)));
+}
+
+async function orderByNo(deps: Deps, no: string): Promise<OrderRow> {
+  const row = await deps.db.knex('orders').where('no', no).first();
+  if (!row) throw errors.notFound('error.order_not_found');
+  return row;
+}
+
+/** An admin (or, later, a supplier) delivers a manual or top-up order with a text. */
+export async function deliverManually(deps: Deps, input: { no: string; content: string; actorId: number }): Promise<OrderView> {
+  if (!input.content.trim()) throw errors.validation({ content: 'field.required' });
+  if (input.content.length > 20_000) throw errors.validation({ content: 'field.too_long' });
+  const row = await orderByNo(deps, input.no);
+  if (row.product_type === 'card') throw errors.invalidState(row.status);
+  const now = deps.now();
+  const delivery = encrypt(deps.keys.encryption, input.content);
+  const moved = await transition(deps.db.knex, row.id, ['paid', 'delivering', 'failed'], 'delivered', {
+    delivery,
+    delivered_at: now,
+    updated_at: now,
+  });
+  if (!moved) throw errors.invalidState(row.status);
+  return view(deps, { ...row, status: 'delivered', delivered_at: now, delivery }, true);
+}
+
+/**
+ * Refunds a wallet-paid order to the buyer's wallet: the status move and the reversing journal
+ * entry commit together, and the journal id `order:<no>:refund` makes a second refund impossible.
+ */
+export async function refundOrder(deps: Deps, input: { no: string; reason: string; actorId: number }): Promise<OrderView> {
+  if (!input.reason.trim()) throw errors.validation({ reason: 'field.required' });
+  const row = await orderByNo(deps, input.no);
+  if (row.payment !== 'wallet' || row.user_id === null) throw errors.invalidState(row.status);
+  await transaction(deps.db, async (trx) => {
+    const moved = await transition(trx, row.id, ['paid', 'failed', 'partial', 'delivered'], 'refunded', {
+      reason: input.reason.slice(0, 255),
+      updated_at: deps.now(),
+    });
+    if (!moved) throw errors.invalidState(row.status);
+    const wallet = await walletAccountId(deps, trx, row.user_id!);
+    const revenue = await systemAccountId(deps, trx, SYSTEM_ACCOUNTS.revenue);
+    const amount = Number(row.amount);
+    await postJournal(
+      deps,
+      trx,
+      [
+        {
+          id: `order:${row.no}:refund`,
+          kind: 'refund',
+          orderId: row.id,
+          memo: input.reason.slice(0, 255),
+          actorId: input.actorId,
+          entries: [
+            { accountId: wallet, amount },
+            { accountId: revenue, amount: -amount },
+          ],
+        },
+      ],
+      new Set([wallet]),
+    );
+  });
+  return getOrder(deps, input.no, { user: { id: input.actorId, role: 'admin', email: '', displayName: null } });
+}

@@ -1,0 +1,149 @@
+/**
+ * Test helpers for cardshop and for plugin authors (`@cardshop/core/testing`): a real shop on a
+ * temporary SQLite file or a fresh MySQL database, listening on a free port, and an HTTP client
+ * that keeps cookies like a browser.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import knexFactory from 'knex';
+import { createUser, type Role, type User } from '../agents/users.js';
+import type { ConfigInput } from '../config/config.js';
+import { createShop, type Shop } from '../shop.js';
+import { adjustWallet } from '../wallet/ledger.js';
+
+export type TestDialect = 'sqlite' | 'mysql';
+
+/** The server the MySQL tests run against; CI starts MariaDB there. */
+export const TEST_MYSQL_URL = process.env.CARDSHOP_TEST_MYSQL ?? 'mysql://root@127.0.0.1:3306/test';
+
+/** Dialects every database test runs on. MySQL is never skipped: CI must have it. */
+export const TEST_DIALECTS: TestDialect[] = (process.env.CARDSHOP_TEST_DIALECTS?.split(',') as TestDialect[]) ?? ['sqlite', 'mysql'];
+
+export interface TestShop {
+  shop: Shop;
+  url: string;
+  dialect: TestDialect;
+  /** A user with a wallet balance (minor units); password is `password123`. */
+  createUser(opts?: { email?: string; role?: Role; balance?: number }): Promise<User & { password: string }>;
+  client(): TestClient;
+  close(): Promise<void>;
+}
+
+async function mysqlDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const server = new URL(TEST_MYSQL_URL);
+  const name = `cardshop_t_${randomBytes(6).toString('hex')}`;
+  const admin = knexFactory({
+    client: 'mysql2',
+    connection: { host: server.hostname, port: Number(server.port || 3306), user: decodeURIComponent(server.username), password: decodeURIComponent(server.password) },
+    pool: { min: 0, max: 1 },
+  });
+  await admin.raw(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  url.searchParams.set('pool', '20');
+  return {
+    url: url.toString(),
+    async drop() {
+      await admin.raw(`DROP DATABASE IF EXISTS \`${name}\``);
+      await admin.destroy();
+    },
+  };
+}
+
+export async function startTestShop(opts: { dialect?: TestDialect; config?: ConfigInput; listen?: boolean } = {}): Promise<TestShop> {
+  const dialect = opts.dialect ?? 'sqlite';
+  const root = mkdtempSync(path.join(tmpdir(), 'cardshop-test-'));
+  const mysql = dialect === 'mysql' ? await mysqlDatabase() : undefined;
+  const shop = createShop({
+    root,
+    database: mysql?.url ?? `sqlite:${path.join(root, 'shop.db')}`,
+    secret: randomBytes(32).toString('hex'),
+    logLevel: 'error',
+    ...opts.config,
+  });
+  await shop.migrate();
+  const url = opts.listen === false ? '' : await shop.listen(0, '127.0.0.1');
+  let n = 0;
+  return {
+    shop,
+    url,
+    dialect,
+    async createUser(o = {}) {
+      const password = 'password123';
+      const email = o.email ?? `user${++n}-${randomBytes(3).toString('hex')}@test.local`;
+      const user = await createUser(shop, { email, password, role: o.role ?? 'customer' });
+      if (o.balance) await adjustWallet(shop, { userId: user.id, amount: o.balance, reason: 'test balance' });
+      return { ...user, password };
+    },
+    client: () => new TestClient(url),
+    async close() {
+      await shop.close();
+      await mysql?.drop();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface TestResponse<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+  text: string;
+}
+
+/** fetch with a cookie jar, JSON by default, and no redirect following (tests look at them). */
+export class TestClient {
+  private cookies = new Map<string, string>();
+
+  constructor(readonly base: string) {}
+
+  get cookieHeader(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+
+  async request<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<TestResponse<T>> {
+    const init: RequestInit = { method, headers: { ...headers, cookie: this.cookieHeader }, redirect: 'manual' };
+    if (body !== undefined) {
+      const isForm = body instanceof URLSearchParams;
+      init.body = isForm ? body.toString() : typeof body === 'string' ? body : JSON.stringify(body);
+      (init.headers as Record<string, string>)['content-type'] ??= isForm ? 'application/x-www-form-urlencoded' : 'application/json';
+    }
+    const res = await fetch(this.base + path, init);
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(';');
+      const eq = pair!.indexOf('=');
+      const name = pair!.slice(0, eq);
+      const value = pair!.slice(eq + 1);
+      if (value === '' || /expires=Thu, 01 Jan 1970/i.test(c)) this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+    const text = await res.text();
+    let parsed: unknown = text;
+    if (res.headers.get('content-type')?.includes('json')) parsed = JSON.parse(text);
+    return { status: res.status, headers: res.headers, body: parsed as T, text };
+  }
+
+  get<T = any>(path: string) {
+    return this.request<T>('GET', path);
+  }
+
+  post<T = any>(path: string, body?: unknown, headers?: Record<string, string>) {
+    return this.request<T>('POST', path, body ?? {}, headers);
+  }
+
+  async login(email: string, password: string): Promise<this> {
+    const r = await this.post('/api/store/auth/login', { email, password });
+    if (r.status !== 200) throw new Error(`login failed: ${r.status} ${r.text}`);
+    return this;
+  }
+
+  /** The CSRF token of the current browser, read from a page's form. */
+  async csrf(path = '/login'): Promise<string> {
+    const page = await this.get(path);
+    const m = /name="_csrf" value="([^"]+)"/.exec(page.text);
+    if (!m) throw new Error(`no CSRF token on ${path}`);
+    return m[1]!;
+  }
+}

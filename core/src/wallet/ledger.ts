@@ -1,0 +1,200 @@
+import type { Knex } from 'knex';
+import type { Deps } from '../context.js';
+import { affected, transaction } from '../db/dialect.js';
+import { errors } from '../errors.js';
+
+/**
+ * The double-entry ledger. Every balance change is a journal transaction whose entries sum to
+ * zero; `accounts.balance` is a running total kept in the same database transaction, and
+ * `verifyLedger` recomputes it from the journal.
+ *
+ * Sign convention: an entry's amount is added to its account's balance. A user's wallet is a
+ * liability of the shop, so money the buyer spends leaves the wallet (negative) and arrives at
+ * platform revenue (positive).
+ */
+
+export const SYSTEM_ACCOUNTS = {
+  revenue: 'platform:revenue',
+  /** The other side of admin credits and debits (owner's equity). */
+  adjustments: 'platform:adjustments',
+} as const;
+
+export const walletCode = (userId: number) => `wallet:${userId}`;
+
+export interface Entry {
+  accountId: number;
+  amount: number;
+}
+
+export type JournalKind = 'purchase' | 'refund' | 'admin_credit' | 'admin_debit';
+
+export interface JournalTxn {
+  /** Deterministic id, e.g. `order:<no>:pay`: the primary key makes each movement happen once. */
+  id: string;
+  kind: JournalKind;
+  orderId?: number | null;
+  memo?: string | null;
+  actorId?: number | null;
+  entries: Entry[];
+}
+
+async function accountId(trx: Knex, code: string, kind: string, currency: string, now: number, userId?: number) {
+  const found = await trx('accounts').where('code', code).first('id');
+  if (found) return Number(found.id);
+  await trx('accounts')
+    .insert({ code, kind, user_id: userId ?? null, balance: 0, currency, created_at: now })
+    .onConflict('code')
+    .ignore();
+  const row = await trx('accounts').where('code', code).first('id');
+  return Number(row.id);
+}
+
+export function systemAccountId(deps: Deps, trx: Knex, code: string): Promise<number> {
+  return accountId(trx, code, 'platform', deps.config.shop.currency, deps.now());
+}
+
+export function walletAccountId(deps: Deps, trx: Knex, userId: number): Promise<number> {
+  return accountId(trx, walletCode(userId), 'wallet', deps.config.shop.currency, deps.now(), userId);
+}
+
+function assertBalanced(txns: JournalTxn[]): void {
+  for (const t of txns) {
+    if (t.entries.reduce((s, e) => s + e.amount, 0) !== 0) throw new Error(`journal ${t.id} does not balance`);
+  }
+}
+
+/** Inserts the journal rows, in multi-row statements. Balances are moved by `applyBalances`. */
+export async function recordJournal(deps: Deps, trx: Knex, txns: JournalTxn[]): Promise<void> {
+  assertBalanced(txns);
+  const now = deps.now();
+  await trx.batchInsert(
+    'journal_transactions',
+    txns.map((t) => ({ id: t.id, kind: t.kind, order_id: t.orderId ?? null, memo: t.memo ?? null, actor_id: t.actorId ?? null, created_at: now })),
+    200,
+  );
+  await trx.batchInsert(
+    'journal_entries',
+    txns.flatMap((t) => t.entries.map((e) => ({ txn_id: t.id, account_id: e.accountId, amount: e.amount, created_at: now }))),
+    200,
+  );
+}
+
+/**
+ * Adds each entry to its account's balance, one UPDATE per account. Debits of wallets are
+ * conditional (`balance >= x`), so a wallet never goes negative whatever runs in parallel; one
+ * that does not fit throws `insufficient_balance` and the caller's transaction rolls back.
+ */
+export async function applyBalances(trx: Knex, entries: Entry[], walletIds: Set<number>): Promise<void> {
+  const delta = new Map<number, number>();
+  for (const e of entries) delta.set(e.accountId, (delta.get(e.accountId) ?? 0) + e.amount);
+  // A fixed order of row updates keeps two MySQL transactions from deadlocking on each other.
+  for (const [id, amount] of [...delta].sort((a, b) => a[0] - b[0])) {
+    if (amount === 0) continue;
+    const q = trx('accounts').where('id', id);
+    if (amount < 0 && walletIds.has(id)) q.andWhere('balance', '>=', -amount);
+    if (affected(await q.increment('balance', amount)) !== 1) throw errors.insufficientBalance();
+  }
+}
+
+/** Records journal transactions and moves their balances, inside the caller's transaction. */
+export async function postJournal(deps: Deps, trx: Knex, txns: JournalTxn[], walletIds: Set<number>): Promise<void> {
+  await recordJournal(deps, trx, txns);
+  await applyBalances(trx, txns.flatMap((t) => t.entries), walletIds);
+}
+
+/**
+ * Debits one wallet with a conditional UPDATE; false when the balance does not cover it. The
+ * checkout uses it to fail one buyer of a batch alone, then records the journal for the rest.
+ */
+export async function tryDebit(trx: Knex, walletId: number, amount: number): Promise<boolean> {
+  return affected(await trx('accounts').where('id', walletId).andWhere('balance', '>=', amount).decrement('balance', amount)) === 1;
+}
+
+export async function balanceOf(deps: Deps, userId: number): Promise<number> {
+  const row = await deps.db.knex('accounts').where('code', walletCode(userId)).first('balance');
+  return row ? Number(row.balance) : 0;
+}
+
+/** An admin's credit (positive) or debit (negative) of a user's wallet, with a reason. */
+export async function adjustWallet(
+  deps: Deps,
+  input: { userId: number; amount: number; reason: string; actorId?: number | null; ref?: string },
+): Promise<{ txnId: string; balance: number }> {
+  if (!Number.isSafeInteger(input.amount) || input.amount === 0) {
+    throw errors.validation({ amount: 'field.invalid' });
+  }
+  if (!input.reason.trim()) throw errors.validation({ reason: 'field.required' });
+  const txnId = input.ref ?? `adjust:${input.userId}:${deps.now()}:${Math.random().toString(36).slice(2, 10)}`;
+  return transaction(deps.db, async (trx) => {
+    const user = await trx('users').where('id', input.userId).first('id');
+    if (!user) throw errors.notFound();
+    const wallet = await walletAccountId(deps, trx, input.userId);
+    const equity = await systemAccountId(deps, trx, SYSTEM_ACCOUNTS.adjustments);
+    await postJournal(
+      deps,
+      trx,
+      [
+        {
+          id: txnId,
+          kind: input.amount > 0 ? 'admin_credit' : 'admin_debit',
+          memo: input.reason.slice(0, 255),
+          actorId: input.actorId ?? null,
+          entries: [
+            { accountId: wallet, amount: input.amount },
+            { accountId: equity, amount: -input.amount },
+          ],
+        },
+      ],
+      new Set([wallet]),
+    );
+    const row = await trx('accounts').where('id', wallet).first('balance');
+    return { txnId, balance: Number(row.balance) };
+  });
+}
+
+export interface LedgerReport {
+  accounts: number;
+  transactions: number;
+  /** Accounts whose stored balance differs from the sum of their entries. */
+  drift: Array<{ code: string; balance: number; journal: number }>;
+  /** Journal transactions whose entries do not sum to zero. */
+  unbalanced: Array<{ id: string; sum: number }>;
+  /** Wallets below zero. */
+  negative: Array<{ code: string; balance: number }>;
+  ok: boolean;
+}
+
+/** Recomputes every balance from the journal. Aggregates run in the database, one pass each. */
+export async function verifyLedger(deps: Deps): Promise<LedgerReport> {
+  const knex = deps.db.knex;
+  type Sum = { key: number | string; total: unknown };
+  const [accounts, sums, unbalancedRows, count] = await Promise.all([
+    knex('accounts').select('id', 'code', 'kind', 'balance'),
+    knex('journal_entries').select({ key: 'account_id' }).sum({ total: 'amount' }).groupBy('account_id') as Promise<Sum[]>,
+    knex('journal_entries')
+      .select({ key: 'txn_id' })
+      .sum({ total: 'amount' })
+      .groupBy('txn_id')
+      .havingRaw('SUM(amount) <> 0') as Promise<Sum[]>,
+    knex('journal_transactions').count({ n: '*' }).first(),
+  ]);
+  const journal = new Map(sums.map((r) => [Number(r.key), Number(r.total)]));
+  const drift: LedgerReport['drift'] = [];
+  const negative: LedgerReport['negative'] = [];
+  for (const a of accounts as Array<{ id: number; code: string; kind: string; balance: unknown }>) {
+    const balance = Number(a.balance);
+    const expected = journal.get(Number(a.id)) ?? 0;
+    if (balance !== expected) drift.push({ code: a.code, balance, journal: expected });
+    if (a.kind === 'wallet' && balance < 0) negative.push({ code: a.code, balance });
+  }
+  const unbalanced = unbalancedRows.map((r) => ({ id: String(r.key), sum: Number(r.total) }));
+  return {
+    accounts: accounts.length,
+    transactions: Number(count?.n ?? 0),
+    drift,
+    unbalanced,
+    negative,
+    ok: !drift.length && !unbalanced.length && !negative.length,
+  };
+}
+

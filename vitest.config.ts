@@ -1,0 +1,20 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const src = (p: string) => fileURLToPath(new URL(`./core/src/${p}`, import.meta.url));
+
+export default defineConfig({
+  // Tests import the core's source, so they never run against a stale build.
+  resolve: {
+    alias: [
+      { find: /^@cardshop\/core\/testing$/, replacement: src('testing/index.ts') },
+      { find: /^@cardshop\/core$/, replacement: src('index.ts') },
+    ],
+  },
+  test: {
+    include: ['core/src/**/*.test.ts', 'plugins/*/src/**/*.test.ts', 'test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+  },
+});
