@@ -11,6 +11,7 @@ import { migrate } from './db/migrate.js';
 import { createApp } from './http/app.js';
 import { createCheckout, type Checkout } from './orders/checkout.js';
 import { deriveKeys } from './security/keys.js';
+import { ensureSystemAccounts } from './wallet/ledger.js';
 import { loadTheme, resolveThemeDir, type Theme } from './themes/renderer.js';
 
 export interface Shop extends Deps {
@@ -52,7 +53,11 @@ export function createShop(input: Config | ConfigInput): Shop {
     theme,
     checkout,
     app: undefined as unknown as Koa,
-    migrate: () => migrate(db),
+    async migrate() {
+      const applied = await migrate(db);
+      await ensureSystemAccounts(db, config.shop.currency);
+      return applied;
+    },
     listen(port = config.port, host = config.host) {
       return new Promise((resolve, reject) => {
         server = shop.app.listen(port, host);

@@ -13,7 +13,7 @@ import { translate } from '../i18n/messages.js';
 import { importKeys } from '../inventory/keys.js';
 import { parseMoney, toDecimalString } from '../money/money.js';
 import { createShop, type Shop } from '../shop.js';
-import { adjustWallet, verifyLedger } from '../wallet/ledger.js';
+import { adjustWallet, ensureSystemAccounts, verifyLedger } from '../wallet/ledger.js';
 
 /** A mistake in how the command was called: one line on stderr, exit code 2. */
 class UsageError extends Error {}
@@ -48,8 +48,7 @@ async function withShop<T>(overrides: ConfigInput, work: (shop: Shop) => Promise
 
 async function migrateLoud(shop: Shop): Promise<void> {
   const pending = await pendingMigrations(shop.db);
-  if (!pending.length) return;
-  out(`migrating ${shop.db.label}: ${pending.length} pending`);
+  if (pending.length) out(`migrating ${shop.db.label}: ${pending.length} pending`);
   for (const name of await shop.migrate()) out(`  applied ${name}`);
 }
 
@@ -109,6 +108,7 @@ const COMMANDS: Record<string, Command> = {
         const pending = await pendingMigrations(db);
         if (pending.length) out(`migrating ${db.label}: ${pending.length} pending`);
         for (const name of await migrate(db)) out(`  applied ${name}`);
+        await ensureSystemAccounts(db, config.shop.currency);
         out(`database is up to date (${db.label})`);
         return 0;
       } finally {

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Deps } from '../context.js';
+import type { Database } from '../db/connect.js';
 import { affected, transaction } from '../db/dialect.js';
 import { errors } from '../errors.js';
 
@@ -38,23 +39,46 @@ export interface JournalTxn {
   entries: Entry[];
 }
 
-async function accountId(trx: Knex, code: string, kind: string, currency: string, now: number, userId?: number) {
+async function accountId(deps: Deps, trx: Knex, code: string, kind: string, userId?: number): Promise<number> {
   const found = await trx('accounts').where('code', code).first('id');
   if (found) return Number(found.id);
   await trx('accounts')
-    .insert({ code, kind, user_id: userId ?? null, balance: 0, currency, created_at: now })
+    .insert({ code, kind, user_id: userId ?? null, balance: 0, currency: deps.config.shop.currency, created_at: deps.now() })
     .onConflict('code')
     .ignore();
-  const row = await trx('accounts').where('code', code).first('id');
+  // A locking read sees a row another MySQL transaction committed after our snapshot began.
+  const q = trx('accounts').where('code', code).first('id');
+  const row = await (deps.db.dialect === 'mysql' ? q.forShare() : q);
   return Number(row.id);
 }
 
-export function systemAccountId(deps: Deps, trx: Knex, code: string): Promise<number> {
-  return accountId(trx, code, 'platform', deps.config.shop.currency, deps.now());
+/** Creates the platform's own accounts; run after migrations, before the shop takes orders. */
+export async function ensureSystemAccounts(db: Database, currency: string, now = Date.now()): Promise<void> {
+  await db
+    .knex('accounts')
+    .insert(Object.values(SYSTEM_ACCOUNTS).map((code) => ({ code, kind: 'platform', balance: 0, currency, created_at: now })))
+    .onConflict('code')
+    .ignore();
+}
+
+// The platform's accounts exist before any order (ensureSystemAccounts) and their ids never
+// change, so they are looked up once per process.
+const systemIds = new WeakMap<Database, Map<string, number>>();
+
+export async function systemAccountId(deps: Deps, trx: Knex, code: string): Promise<number> {
+  const cache = systemIds.get(deps.db) ?? new Map<string, number>();
+  systemIds.set(deps.db, cache);
+  let id = cache.get(code);
+  if (id === undefined) {
+    const row = await trx('accounts').where('code', code).first('id');
+    if (!row) throw new Error(`account ${code} is missing: run the migrations first`);
+    cache.set(code, (id = Number(row.id)));
+  }
+  return id;
 }
 
 export function walletAccountId(deps: Deps, trx: Knex, userId: number): Promise<number> {
-  return accountId(trx, walletCode(userId), 'wallet', deps.config.shop.currency, deps.now(), userId);
+  return accountId(deps, trx, walletCode(userId), 'wallet', userId);
 }
 
 function assertBalanced(txns: JournalTxn[]): void {
