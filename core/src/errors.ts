@@ -1,3 +1,4 @@
+import type { ZodError } from 'zod';
 import type { MessageKey } from './i18n/messages.js';
 
 /** Field name -> message key (translated when the error is rendered). */
@@ -30,3 +31,23 @@ export const errors = {
   insufficientBalance: () => new ShopError('insufficient_balance', 402, 'error.insufficient_balance'),
   invalidState: (status: string) => new ShopError('invalid_state', 409, 'error.invalid_state', undefined, { status }),
 };
+
+/**
+ * A zod failure as a validation error: each issue keyed by its path, unknown keys named one by
+ * one, and the bounds of too_small/too_big kept for the message ("must be at least {min}").
+ */
+export function fromZod(error: ZodError): ShopError {
+  const fields: FieldErrors = {};
+  const params: Record<string, number> = {};
+  for (const issue of error.issues) {
+    const at = issue.path.join('.');
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) fields[at ? `${at}.${key}` : key] = 'field.unknown';
+      continue;
+    }
+    if (issue.code === 'too_small') params.min = Number(issue.minimum);
+    if (issue.code === 'too_big') params.max = Number(issue.maximum);
+    fields[at || 'body'] ??= issue.message;
+  }
+  return new ShopError('validation_failed', 400, 'error.validation_failed', fields, params);
+}

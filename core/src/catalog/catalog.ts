@@ -282,3 +282,9 @@ export async function findSku(deps: Deps, codeOrId: string | number): Promise<{ 
   if (!sku) throw errors.notFound('error.sku_not_found');
   return { product, sku };
 }
+
+/** The input fields of a SKU's product, even when it is no longer on sale (for old orders). */
+export async function fieldsOfSku(deps: Deps, skuId: number): Promise<InputField[]> {
+  const row = await deps.db.knex('skus').join('products', 'products.id', 'skus.product_id').where('skus.id', skuId).first('products.fields');
+  return row?.fields ? (JSON.parse(row.fields) as InputField[]) : [];
+}

@@ -6,7 +6,7 @@ import Koa from 'koa';
 import type { Shop } from '../shop.js';
 import { adminApi } from './admin-api.js';
 import type { ShopApp, ShopRouter } from './context.js';
-import { handleErrors } from './errors.js';
+import { bodyError, handleErrors } from './errors.js';
 import { loadSession } from './session.js';
 import { shopPages } from './shop-pages.js';
 import { storeApi } from './store-api.js';
@@ -57,7 +57,17 @@ export function createApp(shop: Shop): Koa {
     await next();
   });
   for (const r of [health(), assets()]) app.use(r.routes());
-  app.use(bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '32kb', formLimit: '32kb', jsonStrict: true }));
+  app.use(
+    bodyParser({
+      enableTypes: ['json', 'form'],
+      jsonLimit: '32kb',
+      formLimit: '32kb',
+      jsonStrict: true,
+      onError(err) {
+        throw bodyError(err);
+      },
+    }),
+  );
   app.use(loadSession);
   for (const r of [storeApi(), adminApi(), shopPages()]) app.use(r.routes()).use(r.allowedMethods());
   return app as unknown as Koa;

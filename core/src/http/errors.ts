@@ -1,5 +1,5 @@
 import { ZodError } from 'zod';
-import { ShopError } from '../errors.js';
+import { fromZod, ShopError } from '../errors.js';
 import { translate } from '../i18n/messages.js';
 import { isApi, type ShopContext } from './context.js';
 import { renderPage } from './render.js';
@@ -7,20 +7,16 @@ import { renderPage } from './render.js';
 /** Turns anything thrown below into a ShopError a user may see. */
 export function toShopError(err: unknown): ShopError {
   if (err instanceof ShopError) return err;
-  if (err instanceof ZodError) {
-    return new ShopError(
-      'validation_failed',
-      400,
-      'error.validation_failed',
-      Object.fromEntries(err.issues.map((i) => [i.path.join('.') || 'body', i.message])),
-    );
-  }
-  const e = err as { status?: number; type?: string; expose?: boolean };
-  if (e?.status === 413) return new ShopError('payload_too_large', 413, 'error.payload_too_large');
-  if (e?.status === 415) return new ShopError('unsupported_media_type', 415, 'error.unsupported_media_type');
-  if (e?.status === 400 && e.type === 'entity.parse.failed') return new ShopError('bad_json', 400, 'error.bad_json');
-  if (e?.status === 404) return new ShopError('not_found', 404, 'error.not_found');
+  if (err instanceof ZodError) return fromZod(err);
   return new ShopError('internal', 500, 'error.internal');
+}
+
+/** What the body parser throws, as the error a client should see. */
+export function bodyError(err: unknown): ShopError {
+  const e = err as { status?: number; type?: string };
+  if (e?.status === 413 || e?.type === 'entity.too.large') return new ShopError('payload_too_large', 413, 'error.payload_too_large');
+  if (e?.status === 415) return new ShopError('unsupported_media_type', 415, 'error.unsupported_media_type');
+  return new ShopError('bad_json', 400, 'error.bad_json');
 }
 
 /**

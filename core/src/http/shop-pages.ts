@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import { authenticate, createUser, credentialsSchema, loginSchema } from '../agents/users.js';
-import { findSku, getCategory, getProduct, listStorefront } from '../catalog/catalog.js';
+import { fieldsOfSku, findSku, getCategory, getProduct, listStorefront } from '../catalog/catalog.js';
 import type { InputField } from '../catalog/fields.js';
 import { ShopError } from '../errors.js';
 import { translate } from '../i18n/messages.js';
@@ -71,7 +71,7 @@ export function shopPages(): ShopRouter {
   const r: ShopRouter = new Router();
 
   r.get('/', async (ctx) => {
-    await renderPage(ctx, 'home', { title: ctx.shop.config.shop.name, categories: await listStorefront(ctx.shop) });
+    await renderPage(ctx, 'home', { title: '', categories: await listStorefront(ctx.shop) });
   });
 
   r.get('/category/:slug', async (ctx) => {
@@ -81,7 +81,8 @@ export function shopPages(): ShopRouter {
 
   r.get('/product/:slug', async (ctx) => {
     const product = await getProduct(ctx.shop, ctx.params.slug!);
-    await renderPage(ctx, 'product', { title: product.name, product });
+    const defaultSku = product.skus.find((s) => s.inStock)?.code;
+    await renderPage(ctx, 'product', { title: product.name, product, defaultSku });
   });
 
   r.get('/checkout', async (ctx) => {
@@ -115,7 +116,10 @@ export function shopPages(): ShopRouter {
     // The page shows keys: keep it out of shared caches and browser history snapshots.
     ctx.set('Cache-Control', 'no-store');
     ctx.set('Referrer-Policy', 'no-referrer');
-    await renderPage(ctx, 'order', { title: order.title, order, token, justPlaced: ctx.query.placed === '1' });
+    const fieldLabels = Object.fromEntries(
+      (await fieldsOfSku(ctx.shop, order.skuId)).map((f) => [f.name, f.label[ctx.state.locale]]),
+    );
+    await renderPage(ctx, 'order', { title: order.title, order, token, fieldLabels, justPlaced: ctx.query.placed === '1' });
   });
 
   r.get('/query', async (ctx) => {

@@ -5,7 +5,7 @@ import { validateFields } from '../catalog/fields.js';
 import { findSku, type ProductType } from '../catalog/catalog.js';
 import type { Deps } from '../context.js';
 import { affected, transaction } from '../db/dialect.js';
-import { errors, ShopError } from '../errors.js';
+import { errors, fromZod, ShopError } from '../errors.js';
 import { claimKeys } from '../inventory/keys.js';
 import type { CardKey } from '../inventory/parse.js';
 import { multiply } from '../money/money.js';
@@ -53,9 +53,7 @@ const CONTACT = /^(?:[^\s@]+@[^\s@]+\.[^\s@]+|\+?\d{6,20})$/;
 /** Validates and prices one checkout; throws a ShopError naming the field on bad input. */
 async function prepare(deps: Deps, buyer: User | undefined, input: CheckoutInput): Promise<PlacedOrder> {
   const parsed = checkoutSchema.safeParse(input);
-  if (!parsed.success) {
-    throw errors.validation(Object.fromEntries(parsed.error.issues.map((i) => [i.path.join('.') || 'body', i.message])));
-  }
+  if (!parsed.success) throw fromZod(parsed.error);
   const req = parsed.data;
   if (!buyer) throw new ShopError('unauthorized', 401, 'error.guest_wallet');
   const { product, sku } = await findSku(deps, req.sku);
