@@ -4,13 +4,13 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import type Koa from 'koa';
-import { loadConfig, parseConfig, type Config, type ConfigInput } from './config/config.js';
+import { ConfigError, loadConfig, parseConfig, type Config, type ConfigInput } from './config/config.js';
 import { createLogger, type Deps } from './context.js';
 import { connect } from './db/connect.js';
 import { migrate } from './db/migrate.js';
 import { createApp } from './http/app.js';
 import { createCheckout, type Checkout } from './orders/checkout.js';
-import { deriveKeys } from './security/keys.js';
+import { deriveKeys, hmacHex } from './security/keys.js';
 import { ensureSystemAccounts } from './wallet/ledger.js';
 import { loadTheme, resolveThemeDir, type Theme } from './themes/renderer.js';
 
@@ -18,6 +18,7 @@ export interface Shop extends Deps {
   readonly theme: Theme;
   readonly checkout: Checkout;
   readonly app: Koa;
+  /** Applies migrations, creates the platform accounts and checks the secret; returns what was applied. */
   migrate(): Promise<string[]>;
   /** Starts serving; resolves with the URL it listens on. */
   listen(port?: number, host?: string): Promise<string>;
@@ -35,6 +36,22 @@ function demoSecret(root: string): string {
   const secret = randomBytes(32).toString('hex');
   writeFileSync(file, secret, { mode: 0o600 });
   return secret;
+}
+
+/**
+ * Remembers a fingerprint of the secret in the database and refuses a different one later: with
+ * the wrong secret no stored key could be decrypted, and new ones would be sealed with a key
+ * nobody else has.
+ */
+async function checkSecret(deps: Deps): Promise<void> {
+  const check = hmacHex(deps.keys.tokens, 'secret-check', 16);
+  await deps.db.knex('settings').insert({ key: 'secret_check', value: check }).onConflict('key').ignore();
+  const row = await deps.db.knex('settings').where('key', 'secret_check').first('value');
+  if (row.value !== check) {
+    throw new ConfigError(
+      'secret: this database was set up with a different CARDSHOP_SECRET; start with the original one (keys and sessions depend on it)',
+    );
+  }
 }
 
 /** Builds a shop from validated config (or raw input, validated here). Nothing listens yet. */
@@ -56,6 +73,7 @@ export function createShop(input: Config | ConfigInput): Shop {
     async migrate() {
       const applied = await migrate(db);
       await ensureSystemAccounts(db, config.shop.currency);
+      await checkSecret(deps);
       return applied;
     },
     listen(port = config.port, host = config.host) {

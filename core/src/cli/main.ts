@@ -33,13 +33,23 @@ const DEMO_USERS = {
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
+/**
+ * Lines of a stream, read only once iteration starts: a readline interface made earlier would
+ * emit lines (and close) while the import still looks its SKU up, and they would be lost.
+ */
+async function* linesOf(input: NodeJS.ReadableStream): AsyncGenerator<string> {
+  yield* createInterface({ input, crlfDelay: Infinity });
+}
+
 async function open(overrides: ConfigInput = {}): Promise<Shop> {
   return createShop(await loadConfig(process.cwd(), overrides));
 }
 
+/** Opens the shop with its database up to date, runs `work`, and closes it. */
 async function withShop<T>(overrides: ConfigInput, work: (shop: Shop) => Promise<T>): Promise<T> {
   const shop = await open(overrides);
   try {
+    await migrateLoud(shop);
     return await work(shop);
   } finally {
     await shop.close();
@@ -82,7 +92,12 @@ const COMMANDS: Record<string, Command> = {
     options: { port: { type: 'string' }, host: { type: 'string' }, demo: { type: 'boolean' } },
     async run({ values }) {
       const shop = await open({ port: port(values.port), host: values.host as string | undefined, demo: values.demo ? true : undefined });
-      await migrateLoud(shop);
+      try {
+        await migrateLoud(shop);
+      } catch (err) {
+        await shop.close();
+        throw err;
+      }
       if (shop.config.demo) await seedDemo(shop);
       const url = await shop.listen();
       out(`cardshop is serving ${shop.config.shop.name} at ${url}  (${shop.db.label})`);
@@ -123,7 +138,6 @@ const COMMANDS: Record<string, Command> = {
     async run({ values }) {
       if (!values.demo) throw new UsageError('seed needs --demo (the only seed there is)');
       return withShop({ demo: true }, async (shop) => {
-        await migrateLoud(shop);
         await seedDemo(shop);
         return 0;
       });
@@ -175,7 +189,7 @@ const COMMANDS: Record<string, Command> = {
         const report = await importKeys(shop, {
           sku: String(values.sku),
           format,
-          lines: createInterface({ input: stream, crlfDelay: Infinity }),
+          lines: linesOf(stream),
           onProgress: (p) => bar.update(stream.bytesRead, `keys: +${p.added} dup ${p.duplicates} bad ${p.rejected}`),
         });
         bar.update(size, `keys: +${report.added} dup ${report.duplicates} bad ${report.rejected}`);

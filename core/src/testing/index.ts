@@ -31,7 +31,8 @@ export interface TestShop {
   close(): Promise<void>;
 }
 
-async function mysqlDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+/** A fresh, empty MySQL database on the test server; drop it when done. */
+export async function createMysqlDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   const server = new URL(TEST_MYSQL_URL);
   const name = `cardshop_t_${randomBytes(6).toString('hex')}`;
   const admin = knexFactory({
@@ -55,7 +56,7 @@ async function mysqlDatabase(): Promise<{ url: string; drop(): Promise<void> }> 
 export async function startTestShop(opts: { dialect?: TestDialect; config?: ConfigInput; listen?: boolean } = {}): Promise<TestShop> {
   const dialect = opts.dialect ?? 'sqlite';
   const root = mkdtempSync(path.join(tmpdir(), 'cardshop-test-'));
-  const mysql = dialect === 'mysql' ? await mysqlDatabase() : undefined;
+  const mysql = dialect === 'mysql' ? await createMysqlDatabase() : undefined;
   const shop = createShop({
     root,
     database: mysql?.url ?? `sqlite:${path.join(root, 'shop.db')}`,

@@ -6,6 +6,13 @@ import type { Knex } from 'knex';
 export async function up(knex: Knex): Promise<void> {
   const has = (t: string) => knex.schema.hasTable(t);
 
+  if (!(await has('settings'))) {
+    await knex.schema.createTable('settings', (t) => {
+      t.string('key', 64).primary();
+      t.text('value').notNullable();
+    });
+  }
+
   if (!(await has('users'))) {
     await knex.schema.createTable('users', (t) => {
       t.increments('id');
@@ -161,7 +168,7 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
-  for (const t of ['journal_entries', 'journal_transactions', 'accounts', 'card_keys', 'orders', 'skus', 'products', 'categories', 'sessions', 'users']) {
+  for (const t of ['journal_entries', 'journal_transactions', 'accounts', 'card_keys', 'orders', 'skus', 'products', 'categories', 'sessions', 'users', 'settings']) {
     await knex.schema.dropTableIfExists(t);
   }
 }
