@@ -53,6 +53,15 @@ describe.each(TEST_DIALECTS)('store API over HTTP (%s)', (dialect) => {
     expect((await verifyLedger(t.shop)).ok).toBe(true);
   });
 
+  it('keeps keys encrypted at rest', async () => {
+    const rows = await t.shop.db.knex('card_keys').select('secret', 'fingerprint');
+    expect(rows.length).toBeGreaterThanOrEqual(5);
+    for (const r of rows) {
+      expect(r.secret).not.toMatch(/KEY/);
+      expect(r.fingerprint).toMatch(/^[0-9a-f]{32}$/);
+    }
+  });
+
   it('lets a guest read an order only with its token', async () => {
     const bob = await t.createUser({ balance: 10_000 });
     const client = await t.client().login(bob.email, bob.password);

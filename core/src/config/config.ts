@@ -81,7 +81,8 @@ async function readConfigFile(root: string): Promise<{ file?: string; input: Rec
     if (name.endsWith('.json')) return { file, input: JSON.parse(await readFile(file, 'utf8')) };
     if (name.endsWith('.ts')) {
       const { createJiti } = await import('jiti');
-      const mod = (await createJiti(import.meta.url).import(file, { default: true })) as Record<string, unknown>;
+      const jiti = createJiti(import.meta.url, { moduleCache: false, fsCache: false });
+      const mod = (await jiti.import(file, { default: true })) as Record<string, unknown>;
       return { file, input: mod };
     }
     const mod = (await import(pathToFileURL(file).href)) as { default: Record<string, unknown> };

@@ -1,0 +1,25 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { expect, it } from 'vitest';
+import { connect } from './connect.js';
+import { migrate } from './migrate.js';
+
+it('opens SQLite with WAL, a busy timeout and foreign keys, and migrates idempotently', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cardshop-db-'));
+  const db = connect('sqlite:./nested/shop.db', dir);
+  try {
+    const pragma = async (name: string) => Object.values((await db.knex.raw(`PRAGMA ${name}`))[0])[0];
+    expect(await pragma('journal_mode')).toBe('wal');
+    expect(await pragma('busy_timeout')).toBe(10000);
+    expect(await pragma('foreign_keys')).toBe(1);
+    expect(await migrate(db)).toEqual(['20261202_001_init']);
+    expect(await migrate(db)).toEqual([]);
+    await expect(db.knex('products').insert({ category_id: 999, slug: 'x', name: 'x', type: 'card', created_at: 0, updated_at: 0 })).rejects.toThrow(
+      /FOREIGN KEY/,
+    );
+  } finally {
+    await db.knex.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
