@@ -10,7 +10,12 @@ const BIN = path.resolve('core/dist/cli/main.js');
 const SECRET = 'cli-test-secret-'.padEnd(48, 'x');
 
 function cardshop(args: string[], cwd: string, env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd,
+    env: { ...process.env, CARDSHOP_LOCALE: 'en', ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -25,6 +30,14 @@ describe('cardshop command line', () => {
     const sub = cardshop(['keys', '--help'], dir);
     expect(sub.code).toBe(0);
     expect(sub.stdout).toContain('cardshop keys import FILE --sku SKU');
+  });
+
+  it('speaks Chinese by default', () => {
+    const r = cardshop(['--help'], dir, { CARDSHOP_LOCALE: '', LANG: '' });
+    expect(r.stdout).toContain('运营一家数字商品店铺');
+    const bad = cardshop(['keys', 'import', 'x.txt'], dir, { CARDSHOP_LOCALE: '', LANG: 'zh_CN.UTF-8' });
+    expect(bad.stderr).toMatch(/缺少 --sku/);
+    expect(cardshop(['--help'], dir, { CARDSHOP_LOCALE: '', LANG: 'en_US.UTF-8' }).stdout).toContain('run a digital-goods shop');
   });
 
   it('answers bad arguments with one line and a non-zero exit', () => {
@@ -135,7 +148,7 @@ describe.each(TEST_DIALECTS)('cardshop against %s', (dialect) => {
     const mysql = dialect === 'mysql' ? await createMysqlDatabase() : undefined;
     const child = spawn(process.execPath, [BIN, 'start', '--demo', '--port', '0'], {
       cwd: demoDir,
-      env: { ...process.env, CARDSHOP_SECRET: '', CARDSHOP_DATABASE: mysql?.url ?? '' },
+      env: { ...process.env, CARDSHOP_LOCALE: 'en', CARDSHOP_SECRET: '', CARDSHOP_DATABASE: mysql?.url ?? '' },
     });
     let output = '';
     const url = await new Promise<string>((resolve, reject) => {

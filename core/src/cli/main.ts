@@ -10,16 +10,23 @@ import { connect } from '../db/connect.js';
 import { migrate, pendingMigrations } from '../db/migrate.js';
 import { ShopError } from '../errors.js';
 import { translate } from '../i18n/messages.js';
+import { cliLocale, cliText, type CliKey } from './messages.js';
 import { importKeys } from '../inventory/keys.js';
 import { parseMoney, toDecimalString } from '../money/money.js';
 import { createShop, type Shop } from '../shop.js';
 import { adjustWallet, ensureSystemAccounts, verifyLedger } from '../wallet/ledger.js';
 
+const LOCALE = cliLocale();
+const text = (key: CliKey | string, params?: object) => cliText(LOCALE, key as CliKey, params);
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const say = (key: CliKey, params?: object) => out(text(key, params));
+
 /** A mistake in how the command was called: one line on stderr, exit code 2. */
 class UsageError extends Error {}
+const usage = (key: CliKey, params?: object) => new UsageError(text(key, params));
 
 interface Command {
-  summary: string;
+  summary: CliKey;
   usage: string;
   options: NonNullable<ParseArgsConfig['options']>;
   positionals?: number;
@@ -30,8 +37,6 @@ const DEMO_USERS = {
   admin: { email: 'admin@demo.cardshop', password: 'demo-admin-123', role: 'admin' as Role, balance: 0 },
   buyer: { email: 'buyer@demo.cardshop', password: 'demo-buyer-123', role: 'customer' as Role, balance: 100_000 },
 };
-
-const out = (line: string) => process.stdout.write(`${line}\n`);
 
 /**
  * Lines of a stream, read only once iteration starts: a readline interface made earlier would
@@ -58,8 +63,8 @@ async function withShop<T>(overrides: ConfigInput, work: (shop: Shop) => Promise
 
 async function migrateLoud(shop: Shop): Promise<void> {
   const pending = await pendingMigrations(shop.db);
-  if (pending.length) out(`migrating ${shop.db.label}: ${pending.length} pending`);
-  for (const name of await shop.migrate()) out(`  applied ${name}`);
+  if (pending.length) say('migrating', { db: shop.db.label, n: pending.length });
+  for (const name of await shop.migrate()) say('applied', { name });
 }
 
 async function ensureUser(shop: Shop, u: { email: string; password: string; role: Role; balance: number }) {
@@ -71,23 +76,23 @@ async function ensureUser(shop: Shop, u: { email: string; password: string; role
 }
 
 async function seedDemo(shop: Shop): Promise<void> {
-  const seeded = await seedDemoCatalog(shop, (step) => out(`  seeded ${step}`));
-  if (seeded) out('demo catalog seeded');
+  const seeded = await seedDemoCatalog(shop, (step) => say('seeded_step', { step }));
+  if (seeded) say('demo_seeded');
   for (const u of Object.values(DEMO_USERS)) await ensureUser(shop, u);
-  out(`demo admin: ${DEMO_USERS.admin.email} / ${DEMO_USERS.admin.password}`);
-  out(`demo buyer: ${DEMO_USERS.buyer.email} / ${DEMO_USERS.buyer.password} (balance ${toDecimalString(DEMO_USERS.buyer.balance)})`);
+  say('demo_admin', DEMO_USERS.admin);
+  say('demo_buyer', { ...DEMO_USERS.buyer, balance: toDecimalString(DEMO_USERS.buyer.balance) });
 }
 
 function port(value: unknown): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--port must be a number from 0 to 65535, got "${value}"`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw usage('err.port', { value });
   return n;
 }
 
 const COMMANDS: Record<string, Command> = {
   start: {
-    summary: 'migrate the database and serve the shop',
+    summary: 'cmd.start',
     usage: 'cardshop start [--port 3000] [--host 127.0.0.1] [--demo]',
     options: { port: { type: 'string' }, host: { type: 'string' }, demo: { type: 'boolean' } },
     async run({ values }) {
@@ -100,19 +105,19 @@ const COMMANDS: Record<string, Command> = {
       }
       if (shop.config.demo) await seedDemo(shop);
       const url = await shop.listen();
-      out(`cardshop is serving ${shop.config.shop.name} at ${url}  (${shop.db.label})`);
+      say('serving', { name: shop.config.shop.name, url, db: shop.db.label });
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
-      out('stopping…');
+      say('stopping');
       await shop.close();
       return 0;
     },
   },
   migrate: {
-    summary: 'apply pending database migrations (safe to run again)',
+    summary: 'cmd.migrate',
     usage: 'cardshop migrate',
     options: {},
     async run() {
@@ -121,10 +126,10 @@ const COMMANDS: Record<string, Command> = {
       const db = connect(config.database, config.root);
       try {
         const pending = await pendingMigrations(db);
-        if (pending.length) out(`migrating ${db.label}: ${pending.length} pending`);
-        for (const name of await migrate(db)) out(`  applied ${name}`);
+        if (pending.length) say('migrating', { db: db.label, n: pending.length });
+        for (const name of await migrate(db)) say('applied', { name });
         await ensureSystemAccounts(db, config.shop.currency);
-        out(`database is up to date (${db.label})`);
+        say('up_to_date', { db: db.label });
         return 0;
       } finally {
         await db.knex.destroy();
@@ -132,11 +137,11 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   seed: {
-    summary: 'load the demo catalog and demo users into an empty shop',
+    summary: 'cmd.seed',
     usage: 'cardshop seed --demo',
     options: { demo: { type: 'boolean' } },
     async run({ values }) {
-      if (!values.demo) throw new UsageError('seed needs --demo (the only seed there is)');
+      if (!values.demo) throw usage('err.seed_demo');
       return withShop({ demo: true }, async (shop) => {
         await seedDemo(shop);
         return 0;
@@ -144,97 +149,98 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   user: {
-    summary: 'create a user: user create --email E --password P [--role customer|agent|admin] [--balance 100.00]',
+    summary: 'cmd.user',
     usage: 'cardshop user create --email E --password P [--role customer|agent|admin] [--balance 100.00]',
     options: { email: { type: 'string' }, password: { type: 'string' }, role: { type: 'string' }, balance: { type: 'string' } },
     positionals: 1,
     async run({ values, positionals }) {
-      if (positionals[0] !== 'create') throw new UsageError(`unknown subcommand "user ${positionals[0] ?? ''}": try "user create"`);
-      if (!values.email) throw new UsageError('--email is required');
-      if (!values.password) throw new UsageError('--password is required');
+      if (positionals[0] !== 'create') throw usage('err.unknown_sub', { cmd: `user ${positionals[0] ?? ''}`, hint: 'user create' });
+      if (!values.email) throw usage('err.required', { flag: '--email' });
+      if (!values.password) throw usage('err.required', { flag: '--password' });
       const role = (values.role ?? 'customer') as Role;
-      if (!ROLES.includes(role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}, got "${role}"`);
+      if (!ROLES.includes(role)) throw usage('err.role', { roles: ROLES.join(', '), value: role });
       const balance = values.balance === undefined ? 0 : parseMoney(String(values.balance));
-      if (balance === null || balance < 0) throw new UsageError(`--balance must be an amount like 100.00, got "${values.balance}"`);
+      if (balance === null || balance < 0) throw usage('err.balance', { value: values.balance });
       return withShop({}, async (shop) => {
         const user = await createUser(shop, { email: String(values.email), password: String(values.password), role });
         if (balance) await adjustWallet(shop, { userId: user.id, amount: balance, reason: 'initial balance (cli)', ref: `initial:${user.id}` });
-        out(`created ${user.role} #${user.id} ${user.email}${balance ? ` with balance ${toDecimalString(balance)}` : ''}`);
+        const roleName = text(`role.${user.role}`);
+        out(text('user_created', { ...user, role: roleName }) + (balance ? text('with_balance', { balance: toDecimalString(balance) }) : ''));
         return 0;
       });
     },
   },
   keys: {
-    summary: 'import card keys: keys import FILE --sku SKU [--format text|csv]',
+    summary: 'cmd.keys',
     usage: 'cardshop keys import FILE --sku SKU [--format text|csv]',
     options: { sku: { type: 'string' }, format: { type: 'string' } },
     positionals: 2,
     async run({ values, positionals }) {
       const [sub, file] = positionals;
-      if (sub !== 'import') throw new UsageError(`unknown subcommand "keys ${sub ?? ''}": try "keys import FILE --sku SKU"`);
-      if (!file) throw new UsageError('keys import needs a FILE');
-      if (!values.sku) throw new UsageError('--sku is required');
+      if (sub !== 'import') throw usage('err.unknown_sub', { cmd: `keys ${sub ?? ''}`, hint: 'keys import FILE --sku SKU' });
+      if (!file) throw usage('err.needs_file');
+      if (!values.sku) throw usage('err.required', { flag: '--sku' });
       const format = (values.format ?? (file.toLowerCase().endsWith('.csv') ? 'csv' : 'text')) as 'text' | 'csv';
-      if (format !== 'text' && format !== 'csv') throw new UsageError(`--format must be text or csv, got "${values.format}"`);
+      if (format !== 'text' && format !== 'csv') throw usage('err.format', { value: values.format });
       let size: number;
       try {
         size = statSync(file).size;
       } catch {
-        throw new UsageError(`cannot read ${file}`);
+        throw usage('err.cannot_read', { file });
       }
       return withShop({}, async (shop) => {
         const stream = createReadStream(file);
         const { progressBar } = await import('./progress.js');
-        const bar = progressBar(`importing ${path.basename(file)}`, size);
+        const bar = progressBar(text('importing', { file: path.basename(file) }), size);
         const report = await importKeys(shop, {
           sku: String(values.sku),
           format,
           lines: linesOf(stream),
-          onProgress: (p) => bar.update(stream.bytesRead, `keys: +${p.added} dup ${p.duplicates} bad ${p.rejected}`),
+          onProgress: (p) => bar.update(stream.bytesRead, text('import_progress', p)),
         });
-        bar.update(size, `keys: +${report.added} dup ${report.duplicates} bad ${report.rejected}`);
+        bar.update(size, text('import_progress', report));
         bar.done();
-        out(`${report.sku}: ${report.added} added, ${report.duplicates} duplicates skipped, ${report.rejected} rejected (${report.lines} lines)`);
-        for (const r of report.rejections.slice(0, 20)) out(`  line ${r.line}: ${r.reason}`);
-        if (report.rejected > 20) out(`  … ${report.rejected - 20} more rejected lines`);
+        say('import_summary', report);
+        for (const r of report.rejections.slice(0, 20)) say('import_line', { line: r.line, reason: text(r.reason as CliKey) });
+        if (report.rejected > 20) say('import_more', { n: report.rejected - 20 });
         return 0;
       });
     },
   },
   wallet: {
-    summary: 'credit or debit a wallet: wallet adjust --email E --amount 10.00|-10.00 --reason R',
+    summary: 'cmd.wallet',
     usage: 'cardshop wallet adjust --email E --amount 10.00 --reason "refund for #123"',
     options: { email: { type: 'string' }, amount: { type: 'string' }, reason: { type: 'string' } },
     positionals: 1,
     async run({ values, positionals }) {
-      if (positionals[0] !== 'adjust') throw new UsageError(`unknown subcommand "wallet ${positionals[0] ?? ''}": try "wallet adjust"`);
+      if (positionals[0] !== 'adjust') throw usage('err.unknown_sub', { cmd: `wallet ${positionals[0] ?? ''}`, hint: 'wallet adjust' });
       const amount = parseMoney(String(values.amount ?? ''));
-      if (!amount) throw new UsageError(`--amount must be a non-zero amount like 10.00 or -10.00, got "${values.amount ?? ''}"`);
-      if (!values.reason) throw new UsageError('--reason is required');
-      if (!values.email) throw new UsageError('--email is required');
+      if (!amount) throw usage('err.amount', { value: values.amount ?? '' });
+      if (!values.reason) throw usage('err.required', { flag: '--reason' });
+      if (!values.email) throw usage('err.required', { flag: '--email' });
       return withShop({}, async (shop) => {
         const user = await findUserByEmail(shop, String(values.email));
-        if (!user) throw new UsageError(`no user with e-mail ${values.email}`);
+        if (!user) throw usage('err.no_user', { email: values.email });
         const r = await adjustWallet(shop, { userId: user.id, amount, reason: String(values.reason) });
-        out(`${user.email}: balance ${toDecimalString(r.balance)} (journal ${r.txnId})`);
+        say('wallet_adjusted', { email: user.email, balance: toDecimalString(r.balance), txn: r.txnId });
         return 0;
       });
     },
   },
   ledger: {
-    summary: 'ledger verify: recompute every balance from the journal; exit 1 on drift',
+    summary: 'cmd.ledger',
     usage: 'cardshop ledger verify',
     options: {},
     positionals: 1,
     async run({ positionals }) {
-      if (positionals[0] !== 'verify') throw new UsageError(`unknown subcommand "ledger ${positionals[0] ?? ''}": try "ledger verify"`);
+      if (positionals[0] !== 'verify') throw usage('err.unknown_sub', { cmd: `ledger ${positionals[0] ?? ''}`, hint: 'ledger verify' });
       return withShop({}, async (shop) => {
         const r = await verifyLedger(shop);
-        out(`checked ${r.accounts} accounts and ${r.transactions} journal transactions`);
-        for (const d of r.drift) out(`DRIFT ${d.code}: balance ${toDecimalString(d.balance)}, journal says ${toDecimalString(d.journal)}`);
-        for (const u of r.unbalanced) out(`UNBALANCED journal ${u.id}: entries sum to ${toDecimalString(u.sum)}`);
-        for (const n of r.negative) out(`NEGATIVE ${n.code}: ${toDecimalString(n.balance)}`);
-        out(r.ok ? 'ledger OK' : 'ledger has problems');
+        say('ledger_checked', r);
+        for (const d of r.drift) say('ledger_drift', { code: d.code, balance: toDecimalString(d.balance), journal: toDecimalString(d.journal) });
+        for (const u of r.unbalanced) say('ledger_unbalanced', { id: u.id, sum: toDecimalString(u.sum) });
+        for (const n of r.negative) say('ledger_negative', { code: n.code, balance: toDecimalString(n.balance) });
+        say(r.ok ? 'ledger_ok' : 'ledger_bad');
         return r.ok ? 0 : 1;
       });
     },
@@ -244,14 +250,13 @@ const COMMANDS: Record<string, Command> = {
 function help(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
   return [
-    'cardshop: run a digital-goods shop',
+    text('help.title'),
     '',
-    'usage: cardshop <command> [options]   (cardshop <command> --help for one command)',
+    text('help.usage'),
     '',
-    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${text(c.summary)}    ${c.usage}`),
     '',
-    'configuration: cardshop.config.{ts,js,json} in this folder, and CARDSHOP_* environment variables',
-    '(CARDSHOP_DATABASE, CARDSHOP_SECRET, PORT, ...).',
+    text('help.config'),
   ].join('\n');
 }
 
@@ -266,9 +271,9 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = COMMANDS[name];
-  if (!command) throw new UsageError(`unknown command "${name}" (run cardshop --help)`);
+  if (!command) throw usage('err.unknown_command', { name });
   if (rest.includes('--help') || rest.includes('-h')) {
-    out(`usage: ${command.usage}\n\n${command.summary}`);
+    out(`${text('usage', { usage: command.usage })}\n\n${text(command.summary)}`);
     return 0;
   }
   let parsed;
@@ -278,7 +283,7 @@ export async function main(argv: string[]): Promise<number> {
     throw new UsageError((err as Error).message.split('\n')[0]!);
   }
   if (parsed.positionals.length > (command.positionals ?? 0)) {
-    throw new UsageError(`unexpected argument "${parsed.positionals[command.positionals ?? 0]}" (usage: ${command.usage})`);
+    throw usage('err.unexpected_arg', { arg: parsed.positionals[command.positionals ?? 0], usage: command.usage });
   }
   return command.run(parsed as never);
 }
@@ -291,12 +296,12 @@ main(process.argv.slice(2)).then(
     if (err instanceof UsageError) process.stderr.write(`cardshop: ${err.message}\n`);
     else if (err instanceof ConfigError) process.stderr.write(`cardshop: ${err.message}\n`);
     else if (err instanceof ShopError) {
-      const fields = err.fields ? ` (${Object.entries(err.fields).map(([k, v]) => `${k}: ${translate('en', v)}`).join(', ')})` : '';
-      process.stderr.write(`cardshop: ${translate('en', err.messageKey, err.params)}${fields}\n`);
+      const fields = err.fields ? ` (${Object.entries(err.fields).map(([k, v]) => `${k}: ${translate(LOCALE, v)}`).join(', ')})` : '';
+      process.stderr.write(`cardshop: ${translate(LOCALE, err.messageKey, err.params)}${fields}\n`);
     } else {
       const e = err as { name?: string; issues?: Array<{ path: unknown[]; message: string }> };
       if (e?.name === 'ZodError' && e.issues) {
-        process.stderr.write(`cardshop: ${e.issues.map((i) => `${i.path.join('.')}: ${translate('en', i.message)}`).join('; ')}\n`);
+        process.stderr.write(`cardshop: ${e.issues.map((i) => `${i.path.join('.')}: ${translate(LOCALE, i.message)}`).join('; ')}\n`);
       } else process.stderr.write(`cardshop: ${(err as Error)?.stack ?? String(err)}\n`);
     }
     process.exitCode = err instanceof UsageError ? 2 : 1;

@@ -12,10 +12,10 @@ describe('text lines', () => {
   it('skips blanks and comments, rejects junk with a reason', () => {
     expect(parseTextLine('   ')).toEqual({ skip: true });
     expect(parseTextLine('# batch 7')).toEqual({ skip: true });
-    expect(parseTextLine(',P1')).toEqual({ error: 'empty card number' });
-    expect(parseTextLine('a,b,c')).toEqual({ error: 'more than two fields' });
-    expect(parseTextLine('x'.repeat(501))).toEqual({ error: 'longer than 500 characters' });
-    expect(parseTextLine('AB\u0001CD')).toEqual({ error: 'contains control characters' });
+    expect(parseTextLine(',P1')).toEqual({ error: 'key.empty' });
+    expect(parseTextLine('a,b,c')).toEqual({ error: 'key.fields' });
+    expect(parseTextLine('x'.repeat(501))).toEqual({ error: 'key.too_long' });
+    expect(parseTextLine('AB\u0001CD')).toEqual({ error: 'key.control' });
   });
 });
 

@@ -11,6 +11,7 @@ export interface CardKey {
 
 export type KeyFormat = 'text' | 'csv';
 
+/** `error` is a reason code (key.empty, key.too_long, key.control, key.fields, key.quote). */
 export type ParsedLine = { key: CardKey } | { skip: true } | { error: string };
 
 const MAX_PART = 500;
@@ -18,9 +19,9 @@ const MAX_PART = 500;
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/;
 
 function checkKey(card: string, password?: string): ParsedLine {
-  if (!card) return { error: 'empty card number' };
-  if (card.length > MAX_PART || (password?.length ?? 0) > MAX_PART) return { error: 'longer than 500 characters' };
-  if (CONTROL.test(card) || (password && CONTROL.test(password))) return { error: 'contains control characters' };
+  if (!card) return { error: 'key.empty' };
+  if (card.length > MAX_PART || (password?.length ?? 0) > MAX_PART) return { error: 'key.too_long' };
+  if (CONTROL.test(card) || (password && CONTROL.test(password))) return { error: 'key.control' };
   return { key: password ? { card, password } : { card } };
 }
 
@@ -29,7 +30,7 @@ export function parseTextLine(line: string): ParsedLine {
   if (!text || text.startsWith('#')) return { skip: true };
   const m = /^(.*?)(?:\s*(?:,|\t|----)\s*)(.*)$/.exec(text);
   if (!m) return checkKey(text);
-  if (/[,\t]|----/.test(m[2]!)) return { error: 'more than two fields' };
+  if (/[,\t]|----/.test(m[2]!)) return { error: 'key.fields' };
   return checkKey(m[1]!.trim(), m[2]!.trim() || undefined);
 }
 
@@ -64,7 +65,7 @@ export function csvParser(): (line: string) => ParsedLine {
   return (line) => {
     if (!line.trim()) return { skip: true };
     const cells = splitCsv(line.replace(/\r$/, ''));
-    if (!cells) return { error: 'unterminated quote' };
+    if (!cells) return { error: 'key.quote' };
     const names = cells.map((c) => c.trim().toLowerCase());
     if (first) {
       first = false;

@@ -1,0 +1,88 @@
+// Shared helpers for the cardshop benchmarks: env knobs, a load run, a koa hello server, tables.
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+
+/** A positive number from the environment, or the default. */
+export function num(name, fallback) {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+}
+
+export const SECONDS = num('BENCH_SECONDS', 10);
+export const CONNECTIONS = num('BENCH_CONNECTIONS', 100);
+
+/** Kills the process if a benchmark hangs; does not keep it alive. */
+export function watchdog(ms) {
+  setTimeout(() => {
+    console.error(`benchmark still running after ${ms / 1000} s: giving up`);
+    process.exit(3);
+  }, ms).unref();
+}
+
+/** koa as core depends on it (bench/ is not a workspace package). */
+export const Koa = createRequire(new URL('../core/package.json', import.meta.url))('koa');
+
+/** A bare koa app answering "hello" on a free loopback port. */
+export function helloServer() {
+  const app = new Koa();
+  app.use((ctx) => {
+    ctx.body = 'hello';
+  });
+  return new Promise((resolve) => {
+    const server = app.listen(0, '127.0.0.1', () => {
+      resolve({
+        url: `http://127.0.0.1:${server.address().port}`,
+        close: () => new Promise((r) => (server.close(() => r()), server.closeAllConnections())),
+      });
+    });
+  });
+}
+
+/**
+ * autocannon in a worker thread. `cookies` (optional) are handed out one per connection, round
+ * robin. Returns autocannon's result plus `errorBodies` (first body per unexpected status) and `bad`
+ * (expected status whose body lacked `expectText`).
+ */
+export function load({ url, path = '/', method = 'GET', body, headers, cookies, expect = 200, expectText, connections = CONNECTIONS, seconds = SECONDS }) {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./load-worker.mjs', import.meta.url), {
+      workerData: { url, path, method, body, headers, cookies, expect, expectText, connections, duration: seconds },
+    });
+    worker.once('message', resolve);
+    worker.once('error', reject);
+    worker.once('exit', (code) => code && reject(new Error(`load worker exited with ${code}`)));
+  });
+}
+
+/** The figures we report from one autocannon result. */
+export function figures(r, expect = 200) {
+  const ok = Number(r.statusCodeStats?.[expect]?.count ?? 0);
+  const total = Object.values(r.statusCodeStats ?? {}).reduce((s, c) => s + Number(c.count), 0);
+  const others = Object.entries(r.statusCodeStats ?? {})
+    .filter(([code]) => Number(code) !== expect)
+    .map(([code, c]) => `${code}x${c.count}`);
+  return {
+    ok,
+    okPerSec: ok / r.duration,
+    other: total - ok,
+    otherCodes: others.join(' ') || '-',
+    errors: r.errors,
+    timeouts: r.timeouts,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    max: r.latency.max,
+    duration: r.duration,
+  };
+}
+
+/** Prints rows (arrays of cells) as an aligned table, the first row being the header. */
+export function table(rows) {
+  const cells = rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : String(c))));
+  const widths = cells[0].map((_, i) => Math.max(...cells.map((r) => r[i].length)));
+  const line = (r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  console.log(line(cells[0]));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of cells.slice(1)) console.log(line(r));
+}
+
+export const fmt = (n) => (Number.isInteger(n) ? n.toLocaleString('en-US') : n.toLocaleString('en-US', { maximumFractionDigits: 1 }));
