@@ -147,55 +147,43 @@ export function shopPages(): ShopRouter {
     });
   });
 
-  r.get('/login', async (ctx) => {
-    await renderPage(ctx, 'login', { title: translate(ctx.state.locale, 'page.login'), values: {}, errors: {}, next: ctx.query.next ?? '' });
-  });
+  /** Login and register: the same form page, shown again with its errors when the post fails. */
+  const accountForm = (template: 'login' | 'register', submit: (ctx: ShopContext, f: Form) => Promise<number>) => {
+    const page = (ctx: ShopContext, f: Form, failure?: ShopError) =>
+      renderPage(
+        ctx,
+        template,
+        {
+          title: translate(ctx.state.locale, `page.${template}`),
+          values: { email: f.email ?? '' },
+          errors: failure ? fieldMessages(ctx, failure) : {},
+          error: failure ? translate(ctx.state.locale, failure.messageKey) : null,
+          next: f.next ?? '',
+        },
+        failure?.status,
+      );
+    r.get(`/${template}`, (ctx) => page(ctx, { next: typeof ctx.query.next === 'string' ? ctx.query.next : undefined }));
+    r.post(`/${template}`, async (ctx) => {
+      checkCsrf(ctx);
+      const f = form(ctx);
+      try {
+        const userId = await submit(ctx, f);
+        await startSession(ctx, userId);
+        ctx.status = 303;
+        ctx.redirect(safeNext(f.next));
+      } catch (err) {
+        const e = toShopError(err);
+        if (e.status >= 500) throw err;
+        await page(ctx, f, e);
+      }
+    });
+  };
 
-  r.post('/login', async (ctx) => {
-    checkCsrf(ctx);
-    const f = form(ctx);
-    try {
-      const { email, password } = loginSchema.parse(f);
-      const user = await authenticate(ctx.shop, email, password);
-      await startSession(ctx, user.id);
-      ctx.status = 303;
-      ctx.redirect(safeNext(f.next));
-    } catch (err) {
-      const e = toShopError(err);
-      if (e.status >= 500) throw err;
-      await renderPage(ctx, 'login', {
-        title: translate(ctx.state.locale, 'page.login'),
-        values: { email: f.email ?? '' },
-        errors: fieldMessages(ctx, e),
-        error: translate(ctx.state.locale, e.messageKey),
-        next: f.next ?? '',
-      }, e.status);
-    }
+  accountForm('login', async (ctx, f) => {
+    const { email, password } = loginSchema.parse(f);
+    return (await authenticate(ctx.shop, email, password)).id;
   });
-
-  r.get('/register', async (ctx) => {
-    await renderPage(ctx, 'register', { title: translate(ctx.state.locale, 'page.register'), values: {}, errors: {} });
-  });
-
-  r.post('/register', async (ctx) => {
-    checkCsrf(ctx);
-    const f = form(ctx);
-    try {
-      const user = await createUser(ctx.shop, credentialsSchema.parse(f));
-      await startSession(ctx, user.id);
-      ctx.status = 303;
-      ctx.redirect('/account');
-    } catch (err) {
-      const e = toShopError(err);
-      if (e.status >= 500) throw err;
-      await renderPage(ctx, 'register', {
-        title: translate(ctx.state.locale, 'page.register'),
-        values: { email: f.email ?? '' },
-        errors: fieldMessages(ctx, e),
-        error: translate(ctx.state.locale, e.messageKey),
-      }, e.status);
-    }
-  });
+  accountForm('register', async (ctx, f) => (await createUser(ctx.shop, credentialsSchema.parse(f))).id);
 
   r.post('/logout', async (ctx) => {
     checkCsrf(ctx);
