@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { createCategory, createProduct, createSku, importKeys, stockOf, verifyLedger } from '../core/dist/index.js';
 import { startTestShop } from '../core/dist/testing/index.js';
-import { CONNECTIONS, SECONDS, figures, helloServer, load, num, table, watchdog } from './lib.mjs';
+import { CONNECTIONS, SECONDS, figures, helloServer, load, num, profiled, settle, table, watchdog } from './lib.mjs';
 
 const KEYS = num('BENCH_KEYS', 400_000);
 const BUYERS = num('BENCH_BUYERS', 200);
@@ -42,23 +42,39 @@ try {
   }
   console.log(`setup: ${cookies.length} buyers logged in in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
+  // Diagnostics, read-only: batches of the group-commit queue and SQL statements per order.
+  const queue = shop.checkout.queue;
+  const run = queue.run.bind(queue);
+  const batches = { n: 0, items: 0, ms: 0 };
+  queue.run = async (items) => {
+    const t0 = performance.now();
+    try {
+      return await run(items);
+    } finally {
+      batches.n++, (batches.items += items.length), (batches.ms += performance.now() - t0);
+    }
+  };
+  let statements = 0;
+  shop.db.knex.on('query', () => statements++);
+
   console.log(`checkout: ${CONNECTIONS} connections, ${SECONDS} s against ${t.url}`);
-  const raw = await load({
-    url: t.url,
-    method: 'POST',
-    path: '/api/store/checkout',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ sku: SKU, quantity: 1, payment: 'wallet' }),
-    cookies,
-    expect: 201,
-    expectText: '"status":"delivered"',
-  });
+  const raw = await profiled('checkout', () =>
+    load({
+      url: t.url,
+      method: 'POST',
+      path: '/api/store/checkout',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ sku: SKU, quantity: 1, payment: 'wallet' }),
+      cookies,
+      expect: 201,
+      expectText: '"status":"delivered"',
+    }),
+  );
   const c = figures(raw, 201);
-  // Let requests still in the group-commit queue finish before counting.
-  while (shop.checkout.queue.pending) await new Promise((r) => setTimeout(r, 50));
-  await new Promise((r) => setTimeout(r, 300));
+  await settle(shop); // count only after the checkouts still in flight have committed
 
   const knex = shop.db.knex;
+  const loadStatements = statements;
   const one = async (q) => Number(Object.values(await q)[0] ?? 0);
   const delivered = await one(knex('orders').where('status', 'delivered').count({ n: '*' }).first());
   const quantities = await one(knex('orders').sum({ n: 'quantity' }).first());
@@ -70,6 +86,11 @@ try {
   const ledger = await verifyLedger(shop);
 
   console.log('');
+  console.log(
+    `group commit: ${batches.n} batches, ${(batches.items / batches.n).toFixed(1)} orders/batch, ` +
+      `${(batches.ms / batches.n).toFixed(1)} ms/batch, in a batch ${((batches.ms / 1000 / c.duration) * 100).toFixed(0)}% of the run; ` +
+      `${(loadStatements / delivered).toFixed(1)} SQL statements per delivered order`,
+  );
   if (Object.keys(raw.errorBodies).length) {
     console.log('non-201 responses (first body of each status):');
     for (const [status, text] of Object.entries(raw.errorBodies)) console.log(`  ${status}: ${text}`);

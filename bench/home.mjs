@@ -2,7 +2,7 @@
 // CATEGORIES x PRODUCTS products, each with two card SKUs and a few keys.
 import { createCategory, createProduct, createSku, importKeys } from '../core/dist/index.js';
 import { startTestShop } from '../core/dist/testing/index.js';
-import { CONNECTIONS, SECONDS, figures, load, num, table, watchdog } from './lib.mjs';
+import { CONNECTIONS, SECONDS, figures, load, num, profiled, settle, table, watchdog } from './lib.mjs';
 
 const CATEGORIES = num('BENCH_CATEGORIES', 10);
 const PRODUCTS = num('BENCH_PRODUCTS', 20); // per category
@@ -29,10 +29,11 @@ try {
   const rows = [['endpoint', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'non-200', 'errors', 'KB/resp']];
   for (const path of ['/', '/api/store/products']) {
     console.log(`GET ${path}: ${CONNECTIONS} connections, ${SECONDS} s`);
-    const raw = await load({ url: t.url, path, expect: 200 });
+    const raw = await profiled(path === '/' ? 'home' : 'products', () => load({ url: t.url, path, expect: 200 }));
+    await settle(shop);
     const f = figures(raw, 200);
     for (const [status, text] of Object.entries(raw.errorBodies)) console.log(`  ${status}: ${text}`);
-    rows.push([`GET ${path}`, f.okPerSec, f.p50, f.p99, f.max, f.otherCodes, f.errors + f.timeouts, raw.totalBytes / raw.totalRequests / 1024]);
+    rows.push([`GET ${path}`, f.okPerSec, f.p50, f.p99, f.max, f.otherCodes, f.errors + f.timeouts, raw.throughput.total / raw.requests.total / 1024]);
   }
   console.log('');
   table(rows);

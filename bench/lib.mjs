@@ -86,3 +86,40 @@ export function table(rows) {
 }
 
 export const fmt = (n) => (Number.isInteger(n) ? n.toLocaleString('en-US') : n.toLocaleString('en-US', { maximumFractionDigits: 1 }));
+
+/**
+ * Waits until the shop has finished the requests autocannon left in flight (its database pool
+ * and checkout queue idle for 300 ms), so closing it does not abort them. Gives up after 30 s.
+ */
+export async function settle(shop) {
+  const pool = shop.db.knex.client.pool;
+  const busy = () => shop.checkout.queue.pending || pool.numUsed() || pool.numPendingAcquires();
+  const until = Date.now() + 30_000;
+  for (let quiet = 0; quiet < 3 && Date.now() < until; ) {
+    await new Promise((r) => setTimeout(r, 100));
+    quiet = busy() ? 0 : quiet + 1;
+  }
+}
+
+/**
+ * Runs `work` under the V8 CPU profiler of this (the server's) thread when BENCH_PROFILE is set,
+ * writing `${BENCH_PROFILE}${name}.cpuprofile` (open it in Chrome DevTools or speedscope).
+ */
+export async function profiled(name, work) {
+  if (!process.env.BENCH_PROFILE) return work();
+  const file = `${process.env.BENCH_PROFILE}${name}.cpuprofile`;
+  const { Session } = await import('node:inspector/promises');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  try {
+    return await work();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+    console.log(`cpu profile of the server thread: ${file}`);
+  }
+}
