@@ -128,9 +128,9 @@ describe.each(TEST_DIALECTS)('cardshop against %s', (dialect) => {
     expect(ok.stdout).toContain('ledger OK');
 
     // tamper with a balance behind the ledger's back: verify must notice and fail
-    const { knex } = connect(env.CARDSHOP_DATABASE!, dir);
-    await knex('accounts').where('code', 'like', 'wallet:%').increment('balance', 1);
-    await knex.destroy();
+    const db = connect(env.CARDSHOP_DATABASE!, dir);
+    await db.knex('accounts').where('code', 'like', 'wallet:%').increment('balance', 1);
+    await db.close();
     const drift = cardshop(['ledger', 'verify'], dir, env);
     expect(drift.code).toBe(1);
     expect(drift.stdout).toMatch(/DRIFT wallet:\d+: balance 100\.51, journal says 100\.50/);

@@ -9,14 +9,11 @@ export { connect, type Database, type Dialect } from './db/connect.js';
 export { migrate } from './db/migrate.js';
 export { ShopError } from './errors.js';
 export { formatMoney, parseMoney, toDecimalString } from './money/money.js';
+export { findSku, getProduct, listProducts, listStorefront } from './catalog/snapshot.js';
 export {
   createCategory,
   createProduct,
   createSku,
-  findSku,
-  getProduct,
-  listProducts,
-  listStorefront,
   type CategoryView,
   type ProductView,
   type SkuView,

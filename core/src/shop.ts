@@ -96,7 +96,7 @@ export function createShop(input: Config | ConfigInput): Shop {
           s.closeAllConnections();
         });
       }
-      await db.knex.destroy();
+      await db.close();
     },
   };
   (shop as { app: Koa }).app = createApp(shop);

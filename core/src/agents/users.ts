@@ -103,7 +103,7 @@ export async function createSession(deps: Deps, userId: number): Promise<string>
 
 export async function userForSession(deps: Deps, token: string): Promise<User | undefined> {
   const row = await deps.db
-    .knex('sessions')
+    .read('sessions')
     .join('users', 'users.id', 'sessions.user_id')
     .where('sessions.id', hashToken(token))
     .andWhere('sessions.expires_at', '>', deps.now())

@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { Deps } from '../context.js';
-import { errors } from '../errors.js';
 import { inputFieldsSchema, type InputField } from './fields.js';
+import { invalidateCatalog } from './snapshot.js';
 
 export const PRODUCT_TYPES = ['card', 'direct', 'manual'] as const;
 export type ProductType = (typeof PRODUCT_TYPES)[number];
@@ -87,6 +87,7 @@ export async function createCategory(deps: Deps, input: z.input<typeof categoryI
     enabled: c.enabled,
     created_at: deps.now(),
   });
+  invalidateCatalog(deps);
   return Number(id);
 }
 
@@ -106,6 +107,7 @@ export async function createProduct(deps: Deps, input: z.input<typeof productInp
     created_at: now,
     updated_at: now,
   });
+  invalidateCatalog(deps);
   return Number(id);
 }
 
@@ -124,167 +126,12 @@ export async function createSku(deps: Deps, input: z.input<typeof skuInput>, trx
     created_at: now,
     updated_at: now,
   });
+  invalidateCatalog(deps);
   return Number(id);
-}
-
-interface SkuRow {
-  id: number;
-  product_id: number;
-  code: string;
-  name: string;
-  price: number | string;
-  stock: number;
-  min_quantity: number;
-  max_quantity: number | null;
-}
-
-interface ProductRow {
-  id: number;
-  category_id: number;
-  slug: string;
-  name: string;
-  description: string | null;
-  image_url: string | null;
-  type: ProductType;
-  fields: string | null;
-}
-
-function skuView(row: SkuRow, type: ProductType): SkuView {
-  const counted = type === 'card';
-  return {
-    id: row.id,
-    code: row.code,
-    name: row.name,
-    price: Number(row.price),
-    stock: counted ? row.stock : null,
-    inStock: counted ? row.stock > 0 : true,
-    minQuantity: row.min_quantity,
-    maxQuantity: row.max_quantity,
-  };
-}
-
-function productView(row: ProductRow, skus: SkuRow[]): ProductView {
-  const views = skus.map((s) => skuView(s, row.type));
-  return {
-    id: row.id,
-    categoryId: row.category_id,
-    slug: row.slug,
-    name: row.name,
-    description: row.description ?? '',
-    imageUrl: row.image_url,
-    type: row.type,
-    fields: row.fields ? (JSON.parse(row.fields) as InputField[]) : [],
-    skus: views,
-    priceFrom: views.length ? Math.min(...views.map((s) => s.price)) : 0,
-    inStock: views.some((s) => s.inStock),
-  };
-}
-
-const PRODUCT_COLUMNS = ['id', 'category_id', 'slug', 'name', 'description', 'image_url', 'type', 'fields'];
-const SKU_COLUMNS = ['id', 'product_id', 'code', 'name', 'price', 'stock', 'min_quantity', 'max_quantity'];
-
-async function skusOf(knex: Knex, productIds: number[]): Promise<Map<number, SkuRow[]>> {
-  const byProduct = new Map<number, SkuRow[]>();
-  if (!productIds.length) return byProduct;
-  const rows: SkuRow[] = await knex('skus')
-    .select(SKU_COLUMNS)
-    .whereIn('product_id', productIds)
-    .andWhere('enabled', true)
-    .orderBy([{ column: 'sort' }, { column: 'id' }]);
-  for (const r of rows) {
-    const list = byProduct.get(r.product_id) ?? [];
-    list.push(r);
-    byProduct.set(r.product_id, list);
-  }
-  return byProduct;
-}
-
-/** Enabled products with their enabled SKUs, in three queries whatever the catalog's size. */
-export async function listProducts(deps: Deps, filter: { categoryId?: number } = {}): Promise<ProductView[]> {
-  const knex = deps.db.knex;
-  const q = knex('products')
-    .select(PRODUCT_COLUMNS.map((c) => `products.${c}`))
-    .join('categories', 'categories.id', 'products.category_id')
-    .where('products.enabled', true)
-    .andWhere('categories.enabled', true)
-    .orderBy([{ column: 'categories.sort' }, { column: 'products.sort' }, { column: 'products.id' }]);
-  if (filter.categoryId) q.andWhere('products.category_id', filter.categoryId);
-  const products: ProductRow[] = await q;
-  const skus = await skusOf(knex, products.map((p) => p.id));
-  return products.filter((p) => skus.has(p.id)).map((p) => productView(p, skus.get(p.id)!));
-}
-
-/** The storefront: enabled categories, each with its products. */
-export async function listStorefront(deps: Deps): Promise<CategoryView[]> {
-  const [categories, products] = await Promise.all([
-    deps.db.knex('categories').select('*').where('enabled', true).orderBy([{ column: 'sort' }, { column: 'id' }]),
-    listProducts(deps),
-  ]);
-  return categories
-    .map((c: { id: number; slug: string; name: string; description: string | null; image_url: string | null }) => ({
-      id: c.id,
-      slug: c.slug,
-      name: c.name,
-      description: c.description ?? '',
-      imageUrl: c.image_url,
-      products: products.filter((p) => p.categoryId === c.id),
-    }))
-    .filter((c) => c.products.length > 0);
-}
-
-export async function getCategory(deps: Deps, slugOrId: string): Promise<CategoryView> {
-  const row = await deps.db
-    .knex('categories')
-    .where('enabled', true)
-    .andWhere((q) => (/^\d+$/.test(slugOrId) ? q.where('id', Number(slugOrId)) : q.where('slug', slugOrId)))
-    .first();
-  if (!row) throw errors.notFound();
-  return {
-    id: row.id,
-    slug: row.slug,
-    name: row.name,
-    description: row.description ?? '',
-    imageUrl: row.image_url,
-    products: await listProducts(deps, { categoryId: row.id }),
-  };
-}
-
-/** One enabled product by id or slug, with its enabled SKUs. */
-export async function getProduct(deps: Deps, idOrSlug: string | number): Promise<ProductView> {
-  const knex = deps.db.knex;
-  const key = String(idOrSlug);
-  const row: ProductRow | undefined = await knex('products')
-    .select(PRODUCT_COLUMNS.map((c) => `products.${c}`))
-    .join('categories', 'categories.id', 'products.category_id')
-    .where('products.enabled', true)
-    .andWhere('categories.enabled', true)
-    .andWhere((q) => (/^\d+$/.test(key) ? q.where('products.id', Number(key)) : q.where('products.slug', key)))
-    .first();
-  const skus = row ? (await skusOf(knex, [row.id])).get(row.id) : undefined;
-  if (!row || !skus) throw errors.notFound();
-  return productView(row, skus);
-}
-
-/** Finds an enabled SKU by its code or numeric id, with its product. */
-export async function findSku(deps: Deps, codeOrId: string | number): Promise<{ product: ProductView; sku: SkuView }> {
-  const key = String(codeOrId);
-  const row = await deps.db
-    .knex('skus')
-    .select('product_id', 'id')
-    .where('enabled', true)
-    .andWhere((q) => (/^\d+$/.test(key) ? q.where('id', Number(key)) : q.where('code', key)))
-    .first();
-  if (!row) throw errors.notFound('error.sku_not_found');
-  const product = await getProduct(deps, row.product_id).catch(() => {
-    throw errors.notFound('error.sku_not_found');
-  });
-  const sku = product.skus.find((s) => s.id === row.id);
-  if (!sku) throw errors.notFound('error.sku_not_found');
-  return { product, sku };
 }
 
 /** The input fields of a SKU's product, even when it is no longer on sale (for old orders). */
 export async function fieldsOfSku(deps: Deps, skuId: number): Promise<InputField[]> {
-  const row = await deps.db.knex('skus').join('products', 'products.id', 'skus.product_id').where('skus.id', skuId).first('products.fields');
+  const row = await deps.db.read('skus').join('products', 'products.id', 'skus.product_id').where('skus.id', skuId).first('products.fields');
   return row?.fields ? (JSON.parse(row.fields) as InputField[]) : [];
 }

@@ -132,7 +132,7 @@ const COMMANDS: Record<string, Command> = {
         say('up_to_date', { db: db.label });
         return 0;
       } finally {
-        await db.knex.destroy();
+        await db.close();
       }
     },
   },

@@ -19,7 +19,7 @@ it('opens SQLite with WAL, a busy timeout and foreign keys, and migrates idempot
       /FOREIGN KEY/,
     );
   } finally {
-    await db.knex.destroy();
+    await db.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

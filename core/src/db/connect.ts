@@ -5,52 +5,78 @@ import knexFactory, { type Knex } from 'knex';
 export type Dialect = 'sqlite' | 'mysql';
 
 export interface Database {
+  /** Writes, and reads that must see this transaction's own writes. */
   readonly knex: Knex;
+  /**
+   * Reads that need only committed data (pages, lookups). On SQLite these are separate read-only
+   * connections, which WAL lets run while the writer commits; on MySQL it is the same pool.
+   */
+  readonly read: Knex;
   readonly dialect: Dialect;
   /** A short description without credentials, for logs. */
   readonly label: string;
+  close(): Promise<void>;
 }
 
 interface Sqlite3Connection {
   run(sql: string, cb: (err: Error | null) => void): void;
 }
 
+function sqlitePool(filename: string, size: number, pragmas: string[]): Knex {
+  return knexFactory({
+    client: 'sqlite3',
+    connection: { filename },
+    useNullAsDefault: true,
+    pool: {
+      min: 1,
+      max: size,
+      idleTimeoutMillis: Number.MAX_SAFE_INTEGER,
+      afterCreate(conn: Sqlite3Connection, done: (err: Error | null, conn: unknown) => void) {
+        const next = (i: number): void => {
+          if (i === pragmas.length) return done(null, conn);
+          conn.run(pragmas[i]!, (err) => (err ? done(err, conn) : next(i + 1)));
+        };
+        next(0);
+      },
+    },
+  });
+}
+
+const SQLITE_PRAGMAS = [
+  'PRAGMA journal_mode = WAL',
+  'PRAGMA synchronous = NORMAL',
+  'PRAGMA busy_timeout = 10000',
+  'PRAGMA foreign_keys = ON',
+  // 64 MiB of page cache: random-keyed indexes (key fingerprints) stay in memory on big imports.
+  'PRAGMA cache_size = -65536',
+];
+
 /**
  * Opens `sqlite:<file>` or `mysql://user:pass@host:port/db`.
  *
- * SQLite runs with one connection: it has one writer anyway, and a single connection keeps a
- * write transaction from ever meeting SQLITE_BUSY from inside the same process. WAL lets the
- * CLI read while the shop writes; the busy timeout covers other processes (a CLI import).
+ * SQLite writes through one connection: it has one writer anyway, and a single connection keeps a
+ * write transaction from ever meeting SQLITE_BUSY from inside the same process. Reads go to a small
+ * read-only pool, so pages and lookups never queue behind a commit. The busy timeout covers other
+ * processes (a CLI import while the shop runs).
  */
 export function connect(url: string, root = process.cwd()): Database {
   if (url.startsWith('sqlite:')) {
     const rest = url.slice('sqlite:'.length);
     const filename = rest === ':memory:' ? rest : path.resolve(root, rest);
     if (filename !== ':memory:') mkdirSync(path.dirname(filename), { recursive: true });
-    const knex = knexFactory({
-      client: 'sqlite3',
-      connection: { filename },
-      useNullAsDefault: true,
-      pool: {
-        min: 1,
-        max: 1,
-        idleTimeoutMillis: Number.MAX_SAFE_INTEGER,
-        afterCreate(conn: Sqlite3Connection, done: (err: Error | null, conn: unknown) => void) {
-          const pragmas = [
-            'PRAGMA journal_mode = WAL',
-            'PRAGMA synchronous = NORMAL',
-            'PRAGMA busy_timeout = 10000',
-            'PRAGMA foreign_keys = ON',
-          ];
-          const next = (i: number): void => {
-            if (i === pragmas.length) return done(null, conn);
-            conn.run(pragmas[i]!, (err) => (err ? done(err, conn) : next(i + 1)));
-          };
-          next(0);
-        },
+    const knex = sqlitePool(filename, 1, SQLITE_PRAGMAS);
+    // An in-memory database exists once per connection, so it cannot have a separate reader.
+    const read = filename === ':memory:' ? knex : sqlitePool(filename, 3, [...SQLITE_PRAGMAS.slice(2), 'PRAGMA query_only = ON']);
+    return {
+      knex,
+      read,
+      dialect: 'sqlite',
+      label: `sqlite:${filename}`,
+      async close() {
+        await knex.destroy();
+        if (read !== knex) await read.destroy();
       },
-    });
-    return { knex, dialect: 'sqlite', label: `sqlite:${filename}` };
+    };
   }
   if (url.startsWith('mysql://')) {
     const u = new URL(url);
@@ -69,7 +95,13 @@ export function connect(url: string, root = process.cwd()): Database {
       },
       pool: { min: 0, max: Number(u.searchParams.get('pool') ?? 10) },
     });
-    return { knex, dialect: 'mysql', label: `mysql://${u.hostname}:${u.port || 3306}${u.pathname}` };
+    return {
+      knex,
+      read: knex,
+      dialect: 'mysql',
+      label: `mysql://${u.hostname}:${u.port || 3306}${u.pathname}`,
+      close: () => knex.destroy(),
+    };
   }
   throw new Error(`unsupported database URL: ${url}`);
 }

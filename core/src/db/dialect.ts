@@ -10,10 +10,19 @@ export function forUpdateSkipLocked<T extends Knex.QueryBuilder>(db: Database, q
   return db.dialect === 'mysql' ? (query.forUpdate().skipLocked() as T) : query;
 }
 
+/**
+ * Thrown when a guarded UPDATE finds a row changed since this transaction read it (another
+ * process got there first): the transaction rolls back and runs again.
+ */
+export class ConflictRetry extends Error {
+  override name = 'ConflictRetry';
+}
+
 /** Transient errors after which the whole transaction may simply run again. */
 export function isRetryable(err: unknown): boolean {
   const e = err as { code?: string; errno?: number; message?: string };
   return (
+    err instanceof ConflictRetry ||
     e?.code === 'SQLITE_BUSY' ||
     e?.code === 'ER_LOCK_DEADLOCK' ||
     e?.code === 'ER_LOCK_WAIT_TIMEOUT' ||
@@ -42,6 +51,11 @@ export async function transaction<T>(
       await sleep(Math.random() * 10 * attempt);
     }
   }
+}
+
+/** `CASE id WHEN ? THEN ? … END`: one value per row, for UPDATEs that set each row differently. */
+export function caseById(knex: Knex, pairs: Array<[number, number]>): Knex.Raw {
+  return knex.raw(`(CASE id ${pairs.map(() => 'WHEN ? THEN ?').join(' ')} END)`, pairs.flat());
 }
 
 /** Number of rows a knex update/delete reports, on both drivers. */

@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import { authenticate, createUser, credentialsSchema, loginSchema } from '../agents/users.js';
-import { fieldsOfSku, findSku, getCategory, getProduct, listStorefront } from '../catalog/catalog.js';
+import { fieldsOfSku } from '../catalog/catalog.js';
+import { findSku, getCategory, getProduct, listStorefront } from '../catalog/snapshot.js';
 import type { InputField } from '../catalog/fields.js';
 import { ShopError } from '../errors.js';
 import { translate } from '../i18n/messages.js';

@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import { authenticate, createSession, createUser, credentialsSchema, destroySession, loginSchema } from '../agents/users.js';
-import { getProduct, listProducts } from '../catalog/catalog.js';
+import { getProduct, listProducts } from '../catalog/snapshot.js';
 import { errors } from '../errors.js';
 import { getOrder, listOrders } from '../orders/orders.js';
 import { balanceOf } from '../wallet/ledger.js';

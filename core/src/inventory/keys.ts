@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Deps } from '../context.js';
-import { affected, transaction } from '../db/dialect.js';
+import { affected, caseById, transaction } from '../db/dialect.js';
 import { errors } from '../errors.js';
 import { decrypt, encrypt, hmacHex } from '../security/keys.js';
 import { deserializeKey, lineParser, serializeKey, type CardKey, type KeyFormat } from './parse.js';
@@ -143,7 +143,7 @@ export async function claimKeys(
       .update({
         status: 'sold',
         sold_at: deps.now(),
-        order_id: trx.raw(`CASE id ${chunk.map(() => 'WHEN ? THEN ?').join(' ')} END`, chunk.flat()),
+        order_id: caseById(trx, chunk),
       });
     if (affected(n) !== chunk.length) throw new Error(`claimed ${affected(n)} of ${chunk.length} keys of sku ${skuId}`);
   }
@@ -152,7 +152,7 @@ export async function claimKeys(
 
 /** Decrypts an order's keys, for its buyer or an admin only. */
 export async function keysOfOrder(deps: Deps, orderId: number): Promise<CardKey[]> {
-  const rows = await deps.db.knex('card_keys').where('order_id', orderId).orderBy('id').select('secret');
+  const rows = await deps.db.read('card_keys').where('order_id', orderId).orderBy('id').select('secret');
   return rows.map((r: { secret: string }) => deserializeKey(decrypt(deps.keys.encryption, r.secret)));
 }
 

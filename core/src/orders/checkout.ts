@@ -2,15 +2,25 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { User } from '../agents/users.js';
 import { validateFields } from '../catalog/fields.js';
-import { findSku, type ProductType } from '../catalog/catalog.js';
+import type { ProductType } from '../catalog/catalog.js';
+import { findSku } from '../catalog/snapshot.js';
 import type { Deps } from '../context.js';
-import { affected, transaction } from '../db/dialect.js';
+import { affected, ConflictRetry, transaction } from '../db/dialect.js';
 import { errors, fromZod, ShopError } from '../errors.js';
 import { claimKeys } from '../inventory/keys.js';
 import type { CardKey } from '../inventory/parse.js';
 import { multiply } from '../money/money.js';
 import { randomToken } from '../security/keys.js';
-import { applyBalances, recordJournal, SYSTEM_ACCOUNTS, systemAccountId, tryDebit, walletAccountId, type JournalTxn } from '../wallet/ledger.js';
+import {
+  applyBalances,
+  debitWallets,
+  recordJournal,
+  SYSTEM_ACCOUNTS,
+  systemAccountId,
+  walletAccountId,
+  walletCode,
+  type JournalTxn,
+} from '../wallet/ledger.js';
 import { GroupCommit, type Outcome } from './group-commit.js';
 import { hashOrderToken, newOrderNo } from './numbers.js';
 import type { OrderView } from './orders.js';
@@ -81,43 +91,73 @@ async function prepare(deps: Deps, buyer: User | undefined, input: CheckoutInput
   };
 }
 
+/** What the batch reads, and locks on MySQL, before it decides anything. */
+async function lockBatchRows(deps: Deps, trx: Knex, batch: PlacedOrder[]) {
+  const lock = <T extends Knex.QueryBuilder>(q: T) => (deps.db.dialect === 'mysql' ? (q.forUpdate() as T) : q);
+  const skuRows = await lock(trx('skus').whereIn('id', [...new Set(batch.map((o) => o.skuId))]).select('id', 'price', 'stock', 'enabled'));
+  const userIds = [...new Set(batch.map((o) => o.userId))];
+  const walletRows = await lock(trx('accounts').whereIn('code', userIds.map(walletCode)).orderBy('id').select('id', 'user_id', 'balance'));
+  const skus = new Map<number, { price: number; stock: number; enabled: boolean }>(
+    skuRows.map((r: Record<string, unknown>) => [Number(r.id), { price: Number(r.price), stock: Number(r.stock), enabled: Boolean(r.enabled) }]),
+  );
+  const wallets = new Map<number, { id: number; balance: number }>(
+    walletRows.map((r: Record<string, unknown>) => [Number(r.user_id), { id: Number(r.id), balance: Number(r.balance) }]),
+  );
+  for (const id of userIds) if (!wallets.has(id)) wallets.set(id, { id: await walletAccountId(deps, trx, id), balance: 0 });
+  return { skus, wallets };
+}
+
 /**
- * Commits a batch of wallet checkouts in one transaction. Each buyer's stock and balance are
- * taken by conditional UPDATEs, so a buyer who lacks either fails alone; everyone else's orders,
- * key claims and journal entries are then written with multi-row statements.
+ * Commits a batch of wallet checkouts in one transaction, with a fixed number of statements
+ * whatever the batch's size:
+ * 1. read (on MySQL: lock) the SKUs' price and stock and the buyers' balances;
+ * 2. decide every order in arrival order against those figures, so a buyer who lacks stock or
+ *    balance fails alone;
+ * 3. apply the decisions with guarded UPDATEs (`stock >= n`, `balance >= amount`; one statement
+ *    per SKU and one for all wallets) whose row counts must match: the database, not this code,
+ *    keeps stock and balances from going below zero;
+ * 4. insert the orders, claim their keys and write the journal with multi-row statements.
  */
 async function commitBatch(deps: Deps, batch: PlacedOrder[]): Promise<Array<Outcome<CheckoutResult>>> {
   return transaction(deps.db, async (trx) => {
     const now = deps.now();
     const outcomes: Array<Outcome<CheckoutResult>> = new Array(batch.length);
     const revenue = await systemAccountId(deps, trx, SYSTEM_ACCOUNTS.revenue);
-    const wallets = await walletIds(deps, trx, batch.map((o) => o.userId));
-    const accepted: Array<{ index: number; order: PlacedOrder; no: string; token: string }> = [];
+    const { skus, wallets } = await lockBatchRows(deps, trx, batch);
 
+    const sold = new Map<number, { units: number; counted: boolean }>();
+    const debits = new Map<number, number>();
+    const accepted: Array<{ index: number; order: PlacedOrder; no: string; token: string }> = [];
     for (const [index, order] of batch.entries()) {
-      if (order.productType === 'card') {
-        const took = await trx('skus')
-          .where('id', order.skuId)
-          .andWhere('stock', '>=', order.quantity)
-          .update({ stock: trx.raw('stock - ?', [order.quantity]), sold: trx.raw('sold + ?', [order.quantity]) });
-        if (affected(took) !== 1) {
-          const row = await trx('skus').where('id', order.skuId).first('stock');
-          outcomes[index] = errors.outOfStock(Number(row?.stock ?? 0));
-          continue;
-        }
+      const sku = skus.get(order.skuId);
+      const wallet = wallets.get(order.userId)!;
+      const counted = order.productType === 'card';
+      if (!sku?.enabled) outcomes[index] = errors.notFound('error.sku_not_found');
+      else if (sku.price !== order.unitPrice) outcomes[index] = new ShopError('price_changed', 409, 'error.price_changed');
+      else if (counted && sku.stock < order.quantity) outcomes[index] = errors.outOfStock(sku.stock);
+      else if (wallet.balance < order.amount) outcomes[index] = errors.insufficientBalance();
+      else {
+        if (counted) sku.stock -= order.quantity;
+        wallet.balance -= order.amount;
+        const s = sold.get(order.skuId) ?? { units: 0, counted };
+        s.units += order.quantity;
+        sold.set(order.skuId, s);
+        debits.set(wallet.id, (debits.get(wallet.id) ?? 0) + order.amount);
+        accepted.push({ index, order, no: newOrderNo(now), token: randomToken(24) });
       }
-      if (!(await tryDebit(trx, wallets.get(order.userId)!, order.amount))) {
-        if (order.productType === 'card') {
-          await trx('skus')
-            .where('id', order.skuId)
-            .update({ stock: trx.raw('stock + ?', [order.quantity]), sold: trx.raw('sold - ?', [order.quantity]) });
-        }
-        outcomes[index] = errors.insufficientBalance();
-        continue;
-      }
-      accepted.push({ index, order, no: newOrderNo(now), token: randomToken(24) });
     }
     if (!accepted.length) return outcomes;
+
+    for (const [skuId, { units, counted }] of sold) {
+      const q = trx('skus').where('id', skuId);
+      if (counted) q.andWhere('stock', '>=', units);
+      const n = await q.update({
+        ...(counted ? { stock: trx.raw('stock - ?', [units]) } : {}),
+        sold: trx.raw('sold + ?', [units]),
+      });
+      if (affected(n) !== 1) throw new ConflictRetry(`stock of sku ${skuId} moved under the batch`);
+    }
+    await debitWallets(trx, debits);
 
     await trx.batchInsert(
       'orders',
@@ -168,12 +208,12 @@ async function commitBatch(deps: Deps, batch: PlacedOrder[]): Promise<Array<Outc
       kind: 'purchase',
       orderId: ids.get(a.no)!,
       entries: [
-        { accountId: wallets.get(a.order.userId)!, amount: -a.order.amount },
+        { accountId: wallets.get(a.order.userId)!.id, amount: -a.order.amount },
         { accountId: revenue, amount: a.order.amount },
       ],
     }));
     await recordJournal(deps, trx, journal);
-    // The wallets were debited one by one above; only revenue's side is left to apply.
+    // The wallets were debited above; only revenue's side is left to apply.
     await applyBalances(trx, journal.map((t) => t.entries[1]!), new Set());
 
     for (const a of accepted) {
@@ -206,14 +246,6 @@ async function commitBatch(deps: Deps, batch: PlacedOrder[]): Promise<Array<Outc
     }
     return outcomes;
   });
-}
-
-async function walletIds(deps: Deps, trx: Knex, userIds: number[]): Promise<Map<number, number>> {
-  const unique = [...new Set(userIds)];
-  const rows = await trx('accounts').whereIn('code', unique.map((id) => `wallet:${id}`)).select('id', 'user_id');
-  const map = new Map<number, number>(rows.map((r: { id: number; user_id: number }) => [Number(r.user_id), Number(r.id)]));
-  for (const id of unique) if (!map.has(id)) map.set(id, await walletAccountId(deps, trx, id));
-  return map;
 }
 
 export interface Checkout {

@@ -88,7 +88,7 @@ async function view(deps: Deps, row: OrderRow, withGoods: boolean): Promise<Orde
  * else gets "not found", the same answer as for a number that does not exist.
  */
 export async function getOrder(deps: Deps, no: string, viewer: { user?: User; token?: string }): Promise<OrderView> {
-  const row: OrderRow | undefined = await deps.db.knex('orders').where('no', no).first();
+  const row: OrderRow | undefined = await deps.db.read('orders').where('no', no).first();
   const allowed =
     row &&
     ((viewer.user && (viewer.user.id === row.user_id || viewer.user.role === 'admin')) ||
@@ -100,7 +100,7 @@ export async function getOrder(deps: Deps, no: string, viewer: { user?: User; to
 /** A user's orders, newest first, without their goods (those are on each order's page). */
 export async function listOrders(deps: Deps, userId: number, opts: { limit?: number; beforeId?: number } = {}) {
   const q = deps.db
-    .knex('orders')
+    .read('orders')
     .where('user_id', userId)
     .orderBy('id', 'desc')
     .limit(Math.min(opts.limit ?? 20, 100));

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Deps } from '../context.js';
 import type { Database } from '../db/connect.js';
-import { affected, transaction } from '../db/dialect.js';
+import { affected, caseById, ConflictRetry, transaction } from '../db/dialect.js';
 import { errors } from '../errors.js';
 
 /**
@@ -127,15 +127,25 @@ export async function postJournal(deps: Deps, trx: Knex, txns: JournalTxn[], wal
 }
 
 /**
- * Debits one wallet with a conditional UPDATE; false when the balance does not cover it. The
- * checkout uses it to fail one buyer of a batch alone, then records the journal for the rest.
+ * Debits several wallets in one UPDATE, each row guarded by `balance >= its debit`. The caller
+ * decided the debits from balances it read in this transaction; if any row no longer covers its
+ * debit the row count falls short and the whole transaction runs again.
  */
-export async function tryDebit(trx: Knex, walletId: number, amount: number): Promise<boolean> {
-  return affected(await trx('accounts').where('id', walletId).andWhere('balance', '>=', amount).decrement('balance', amount)) === 1;
+export async function debitWallets(trx: Knex, debits: Map<number, number>): Promise<void> {
+  const pairs = [...debits].sort((x, y) => x[0] - y[0]);
+  for (let i = 0; i < pairs.length; i += 500) {
+    const chunk = pairs.slice(i, i + 500);
+    const amount = caseById(trx, chunk);
+    const n = await trx('accounts')
+      .whereIn('id', chunk.map(([id]) => id))
+      .andWhere('balance', '>=', amount)
+      .update({ balance: trx.raw('balance - ?', [amount]) });
+    if (affected(n) !== chunk.length) throw new ConflictRetry('a wallet balance moved under the batch');
+  }
 }
 
 export async function balanceOf(deps: Deps, userId: number): Promise<number> {
-  const row = await deps.db.knex('accounts').where('code', walletCode(userId)).first('balance');
+  const row = await deps.db.read('accounts').where('code', walletCode(userId)).first('balance');
   return row ? Number(row.balance) : 0;
 }
 
@@ -188,20 +198,22 @@ export interface LedgerReport {
   ok: boolean;
 }
 
-/** Recomputes every balance from the journal. Aggregates run in the database, one pass each. */
+/**
+ * Recomputes every balance from the journal. The aggregates run in the database, inside one read
+ * transaction, so a shop taking orders meanwhile cannot make balances and journal disagree.
+ */
 export async function verifyLedger(deps: Deps): Promise<LedgerReport> {
-  const knex = deps.db.knex;
   type Sum = { key: number | string; total: unknown };
-  const [accounts, sums, unbalancedRows, count] = await Promise.all([
-    knex('accounts').select('id', 'code', 'kind', 'balance'),
-    knex('journal_entries').select({ key: 'account_id' }).sum({ total: 'amount' }).groupBy('account_id') as Promise<Sum[]>,
-    knex('journal_entries')
+  const [accounts, sums, unbalancedRows, count] = await deps.db.read.transaction(async (trx) => [
+    await trx('accounts').select('id', 'code', 'kind', 'balance'),
+    (await trx('journal_entries').select({ key: 'account_id' }).sum({ total: 'amount' }).groupBy('account_id')) as Sum[],
+    (await trx('journal_entries')
       .select({ key: 'txn_id' })
       .sum({ total: 'amount' })
       .groupBy('txn_id')
-      .havingRaw('SUM(amount) <> 0') as Promise<Sum[]>,
-    knex('journal_transactions').count({ n: '*' }).first(),
-  ]);
+      .havingRaw('SUM(amount) <> 0')) as Sum[],
+    await trx('journal_transactions').count({ n: '*' }).first(),
+  ] as const);
   const journal = new Map(sums.map((r) => [Number(r.key), Number(r.total)]));
   const drift: LedgerReport['drift'] = [];
   const negative: LedgerReport['negative'] = [];
