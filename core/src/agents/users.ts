@@ -101,18 +101,45 @@ export async function createSession(deps: Deps, userId: number): Promise<string>
   return token;
 }
 
+/**
+ * Sessions seen in the last few seconds, so a buyer clicking through pages (or a script placing
+ * orders) costs no session query per request. Logging out here drops the entry at once; a logout
+ * or a disabled account elsewhere (another app process on MySQL) takes effect within SESSION_CACHE_MS.
+ */
+const SESSION_CACHE_MS = 5000;
+const SESSION_CACHE_MAX = 10_000;
+const sessionCache = new WeakMap<object, Map<string, { user: User; until: number }>>();
+
+function cacheOf(deps: Deps) {
+  let cache = sessionCache.get(deps.db);
+  if (!cache) sessionCache.set(deps.db, (cache = new Map()));
+  return cache;
+}
+
 export async function userForSession(deps: Deps, token: string): Promise<User | undefined> {
+  const id = hashToken(token);
+  const cache = cacheOf(deps);
+  const now = deps.now();
+  const hit = cache.get(id);
+  if (hit && hit.until > now) return hit.user;
   const row = await deps.db
     .read('sessions')
     .join('users', 'users.id', 'sessions.user_id')
-    .where('sessions.id', hashToken(token))
-    .andWhere('sessions.expires_at', '>', deps.now())
+    .where('sessions.id', id)
+    .andWhere('sessions.expires_at', '>', now)
     .andWhere('users.disabled', false)
-    .first('users.id', 'users.email', 'users.role', 'users.display_name');
-  return row ? toUser(row) : undefined;
+    .first('users.id', 'users.email', 'users.role', 'users.display_name', 'sessions.expires_at');
+  if (!row) {
+    cache.delete(id);
+    return undefined;
+  }
+  if (cache.size >= SESSION_CACHE_MAX) cache.delete(cache.keys().next().value!); // oldest first
+  cache.set(id, { user: toUser(row), until: Math.min(now + SESSION_CACHE_MS, Number(row.expires_at)) });
+  return toUser(row);
 }
 
 export async function destroySession(deps: Deps, token: string): Promise<void> {
+  cacheOf(deps).delete(hashToken(token));
   await deps.db.knex('sessions').where('id', hashToken(token)).delete();
 }
 

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Deps } from '../context.js';
-import { affected, caseById, transaction } from '../db/dialect.js';
+import { affected, caseById, ConflictRetry, transaction } from '../db/dialect.js';
 import { errors } from '../errors.js';
 import { decrypt, encrypt, hmacHex } from '../security/keys.js';
 import { deserializeKey, lineParser, serializeKey, type CardKey, type KeyFormat } from './parse.js';
@@ -108,30 +108,43 @@ export async function importKeys(
   return report;
 }
 
+export interface PickedKey {
+  id: number;
+  secret: string;
+}
+
 /**
- * Claims `quantity` available keys of a SKU for an order inside the caller's transaction; the
- * caller has already taken the units off the stock counter. The UPDATE re-checks
- * `status = 'available'` and its row count must match, so a key can never reach two orders.
- * Returns each order's keys, decrypted for the buyer's response.
+ * Up to `limit` available keys of a SKU, oldest first: the candidates a claim takes from. On
+ * MySQL they are locked, skipping rows another transaction holds.
+ */
+export async function pickKeys(deps: Deps, trx: Knex, skuId: number, limit: number): Promise<PickedKey[]> {
+  let q = trx('card_keys').select('id', 'secret').where({ sku_id: skuId, status: 'available' }).orderBy('id').limit(limit);
+  if (deps.db.dialect === 'mysql') q = q.forUpdate().skipLocked();
+  return ((await q) as Array<{ id: number | string; secret: string }>).map((r) => ({ id: Number(r.id), secret: r.secret }));
+}
+
+/**
+ * Gives picked keys to orders inside the caller's transaction; the caller has already taken the
+ * units off the stock counter. The UPDATE re-checks `status = 'available'` and its row count
+ * must match, so a key can never reach two orders. Returns each order's keys, decrypted for the
+ * buyer's response.
  */
 export async function claimKeys(
   deps: Deps,
   trx: Knex,
   skuId: number,
+  picked: PickedKey[],
   claims: Array<{ orderId: number; quantity: number }>,
 ): Promise<Map<number, CardKey[]>> {
   const total = claims.reduce((s, c) => s + c.quantity, 0);
-  let q = trx('card_keys').select('id', 'secret').where({ sku_id: skuId, status: 'available' }).orderBy('id').limit(total);
-  if (deps.db.dialect === 'mysql') q = q.forUpdate().skipLocked();
-  const rows = (await q) as Array<{ id: number | string; secret: string }>;
-  if (rows.length < total) throw new Error(`stock counter of sku ${skuId} is ahead of its keys (${rows.length} < ${total})`);
+  if (picked.length < total) throw new Error(`stock counter of sku ${skuId} is ahead of its keys (${picked.length} < ${total})`);
   const pairs: Array<[number, number]> = [];
   const keys = new Map<number, CardKey[]>();
   let at = 0;
   for (const c of claims) {
-    const mine = rows.slice(at, at + c.quantity);
-    for (const r of mine) pairs.push([Number(r.id), c.orderId]);
-    keys.set(c.orderId, mine.map((r) => deserializeKey(decrypt(deps.keys.encryption, r.secret))));
+    const mine = picked.slice(at, at + c.quantity);
+    for (const k of mine) pairs.push([k.id, c.orderId]);
+    keys.set(c.orderId, mine.map((k) => deserializeKey(decrypt(deps.keys.encryption, k.secret))));
     at += c.quantity;
   }
   // Chunks keep each statement well under SQLite's limit on bound parameters.
@@ -140,12 +153,8 @@ export async function claimKeys(
     const n = await trx('card_keys')
       .whereIn('id', chunk.map(([id]) => id))
       .andWhere('status', 'available')
-      .update({
-        status: 'sold',
-        sold_at: deps.now(),
-        order_id: caseById(trx, chunk),
-      });
-    if (affected(n) !== chunk.length) throw new Error(`claimed ${affected(n)} of ${chunk.length} keys of sku ${skuId}`);
+      .update({ status: 'sold', sold_at: deps.now(), order_id: caseById(trx, chunk) });
+    if (affected(n) !== chunk.length) throw new ConflictRetry(`claimed ${affected(n)} of ${chunk.length} keys of sku ${skuId}`);
   }
   return keys;
 }

@@ -7,7 +7,7 @@ import { findSku } from '../catalog/snapshot.js';
 import type { Deps } from '../context.js';
 import { affected, ConflictRetry, transaction } from '../db/dialect.js';
 import { errors, fromZod, ShopError } from '../errors.js';
-import { claimKeys } from '../inventory/keys.js';
+import { claimKeys, pickKeys } from '../inventory/keys.js';
 import type { CardKey } from '../inventory/parse.js';
 import { multiply } from '../money/money.js';
 import { randomToken } from '../security/keys.js';
@@ -94,9 +94,11 @@ async function prepare(deps: Deps, buyer: User | undefined, input: CheckoutInput
 /** What the batch reads, and locks on MySQL, before it decides anything. */
 async function lockBatchRows(deps: Deps, trx: Knex, batch: PlacedOrder[]) {
   const lock = <T extends Knex.QueryBuilder>(q: T) => (deps.db.dialect === 'mysql' ? (q.forUpdate() as T) : q);
-  const skuRows = await lock(trx('skus').whereIn('id', [...new Set(batch.map((o) => o.skuId))]).select('id', 'price', 'stock', 'enabled'));
   const userIds = [...new Set(batch.map((o) => o.userId))];
-  const walletRows = await lock(trx('accounts').whereIn('code', userIds.map(walletCode)).orderBy('id').select('id', 'user_id', 'balance'));
+  const [skuRows, walletRows] = await Promise.all([
+    lock(trx('skus').whereIn('id', [...new Set(batch.map((o) => o.skuId))]).select('id', 'price', 'stock', 'enabled')),
+    lock(trx('accounts').whereIn('code', userIds.map(walletCode)).orderBy('id').select('id', 'user_id', 'balance')),
+  ]);
   const skus = new Map<number, { price: number; stock: number; enabled: boolean }>(
     skuRows.map((r: Record<string, unknown>) => [Number(r.id), { price: Number(r.price), stock: Number(r.stock), enabled: Boolean(r.enabled) }]),
   );
@@ -105,6 +107,49 @@ async function lockBatchRows(deps: Deps, trx: Knex, batch: PlacedOrder[]) {
   );
   for (const id of userIds) if (!wallets.has(id)) wallets.set(id, { id: await walletAccountId(deps, trx, id), balance: 0 });
   return { skus, wallets };
+}
+
+/** Takes sold units off a SKU; for counted stock only while enough is left. */
+async function takeUnits(trx: Knex, skuId: number, units: number, counted: boolean): Promise<void> {
+  const q = trx('skus').where('id', skuId);
+  if (counted) q.andWhere('stock', '>=', units);
+  const n = await q.update({ ...(counted ? { stock: trx.raw('stock - ?', [units]) } : {}), sold: trx.raw('sold + ?', [units]) });
+  if (affected(n) !== 1) throw new ConflictRetry(`stock of sku ${skuId} moved under the batch`);
+}
+
+function orderRow(deps: Deps, { order, no, token }: { order: PlacedOrder; no: string; token: string }, now: number) {
+  const card = order.productType === 'card';
+  return {
+    no,
+    token_hash: hashOrderToken(token),
+    user_id: order.userId,
+    sku_id: order.skuId,
+    product_id: order.productId,
+    product_type: order.productType,
+    title: order.title,
+    quantity: order.quantity,
+    unit_price: order.unitPrice,
+    amount: order.amount,
+    currency: deps.config.shop.currency,
+    // In-stock cards are delivered right here (秒发); other types wait for their delivery.
+    status: card ? 'delivered' : 'paid',
+    payment: 'wallet',
+    contact: order.contact,
+    fields: Object.keys(order.fields).length ? JSON.stringify(order.fields) : null,
+    created_at: now,
+    paid_at: now,
+    delivered_at: card ? now : null,
+    updated_at: now,
+  };
+}
+
+async function orderIds(trx: Knex, nos: string[]): Promise<Map<string, number>> {
+  const ids = new Map<string, number>();
+  for (let i = 0; i < nos.length; i += 500) {
+    const rows = await trx('orders').whereIn('no', nos.slice(i, i + 500)).select('id', 'no');
+    for (const r of rows as Array<{ id: number; no: string }>) ids.set(r.no, Number(r.id));
+  }
+  return ids;
 }
 
 /**
@@ -148,61 +193,19 @@ async function commitBatch(deps: Deps, batch: PlacedOrder[]): Promise<Array<Outc
     }
     if (!accepted.length) return outcomes;
 
-    for (const [skuId, { units, counted }] of sold) {
-      const q = trx('skus').where('id', skuId);
-      if (counted) q.andWhere('stock', '>=', units);
-      const n = await q.update({
-        ...(counted ? { stock: trx.raw('stock - ?', [units]) } : {}),
-        sold: trx.raw('sold + ?', [units]),
-      });
-      if (affected(n) !== 1) throw new ConflictRetry(`stock of sku ${skuId} moved under the batch`);
-    }
-    await debitWallets(trx, debits);
+    // From here on, statements that do not depend on each other are sent together: they queue
+    // on the transaction's one connection, so the batch waits one round trip for each group
+    // instead of one per statement.
+    const cardSkus = [...sold].filter(([, s]) => s.counted);
+    const [picked] = await Promise.all([
+      Promise.all(cardSkus.map(([skuId, { units }]) => pickKeys(deps, trx, skuId, units))),
+      ...[...sold].map(([skuId, s]) => takeUnits(trx, skuId, s.units, s.counted)),
+      debitWallets(trx, debits),
+      trx.batchInsert('orders', accepted.map((a) => orderRow(deps, a, now)), 200),
+    ]);
+    const ids = await orderIds(trx, accepted.map((a) => a.no));
 
-    await trx.batchInsert(
-      'orders',
-      accepted.map(({ order, no, token }) => ({
-        no,
-        token_hash: hashOrderToken(token),
-        user_id: order.userId,
-        sku_id: order.skuId,
-        product_id: order.productId,
-        product_type: order.productType,
-        title: order.title,
-        quantity: order.quantity,
-        unit_price: order.unitPrice,
-        amount: order.amount,
-        currency: deps.config.shop.currency,
-        // In-stock cards are delivered right here (秒发); other types wait for their delivery.
-        status: order.productType === 'card' ? 'delivered' : 'paid',
-        payment: 'wallet',
-        contact: order.contact,
-        fields: Object.keys(order.fields).length ? JSON.stringify(order.fields) : null,
-        created_at: now,
-        paid_at: now,
-        delivered_at: order.productType === 'card' ? now : null,
-        updated_at: now,
-      })),
-      200,
-    );
-    const ids = new Map<string, number>();
-    for (let i = 0; i < accepted.length; i += 500) {
-      const rows = await trx('orders').whereIn('no', accepted.slice(i, i + 500).map((a) => a.no)).select('id', 'no');
-      for (const r of rows as Array<{ id: number; no: string }>) ids.set(r.no, Number(r.id));
-    }
-
-    const claimsBySku = new Map<number, Array<{ orderId: number; quantity: number }>>();
-    for (const a of accepted) {
-      if (a.order.productType !== 'card') continue;
-      const list = claimsBySku.get(a.order.skuId) ?? [];
-      list.push({ orderId: ids.get(a.no)!, quantity: a.order.quantity });
-      claimsBySku.set(a.order.skuId, list);
-    }
     const keys = new Map<number, CardKey[]>();
-    for (const [skuId, claims] of claimsBySku) {
-      for (const [orderId, k] of await claimKeys(deps, trx, skuId, claims)) keys.set(orderId, k);
-    }
-
     const journal: JournalTxn[] = accepted.map((a) => ({
       id: `order:${a.no}:pay`,
       kind: 'purchase',
@@ -212,9 +215,15 @@ async function commitBatch(deps: Deps, batch: PlacedOrder[]): Promise<Array<Outc
         { accountId: revenue, amount: a.order.amount },
       ],
     }));
-    await recordJournal(deps, trx, journal);
-    // The wallets were debited above; only revenue's side is left to apply.
-    await applyBalances(trx, journal.map((t) => t.entries[1]!), new Set());
+    await Promise.all([
+      ...cardSkus.map(async ([skuId], i) => {
+        const claims = accepted.filter((a) => a.order.skuId === skuId).map((a) => ({ orderId: ids.get(a.no)!, quantity: a.order.quantity }));
+        for (const [orderId, k] of await claimKeys(deps, trx, skuId, picked[i]!, claims)) keys.set(orderId, k);
+      }),
+      recordJournal(deps, trx, journal),
+      // The wallets were debited above; only revenue's side is left to apply.
+      applyBalances(trx, journal.map((t) => t.entries[1]!), new Set()),
+    ]);
 
     for (const a of accepted) {
       const card = a.order.productType === 'card';
