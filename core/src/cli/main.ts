@@ -302,7 +302,11 @@ main(process.argv.slice(2)).then(
       const e = err as { name?: string; issues?: Array<{ path: unknown[]; message: string }> };
       if (e?.name === 'ZodError' && e.issues) {
         process.stderr.write(`cardshop: ${e.issues.map((i) => `${i.path.join('.')}: ${translate(LOCALE, i.message)}`).join('; ')}\n`);
-      } else process.stderr.write(`cardshop: ${(err as Error)?.stack ?? String(err)}\n`);
+      } else {
+        // Database errors quote their whole statement (with sealed keys in it): show the gist.
+        const detail = process.env.CARDSHOP_DEBUG ? ((err as Error)?.stack ?? String(err)) : String((err as Error)?.message ?? err);
+        process.stderr.write(`cardshop: ${detail.length > 400 ? `${detail.slice(0, 200)} … ${detail.slice(-150)}` : detail}\n`);
+      }
     }
     process.exitCode = err instanceof UsageError ? 2 : 1;
   },

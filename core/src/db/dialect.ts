@@ -58,6 +58,16 @@ export function caseById(knex: Knex, pairs: Array<[number, number]>): Knex.Raw {
   return knex.raw(`(CASE id ${pairs.map(() => 'WHEN ? THEN ?').join(' ')} END)`, pairs.flat());
 }
 
+/** Rows that the previous INSERT, UPDATE or DELETE on this transaction's connection changed. */
+export async function rowsChanged(db: Database, trx: Knex.Transaction): Promise<number> {
+  if (db.dialect === 'mysql') {
+    const [rows] = await trx.raw('SELECT ROW_COUNT() AS n');
+    return Number(rows[0].n);
+  }
+  const rows = await trx.raw('SELECT changes() AS n');
+  return Number(rows[0].n);
+}
+
 /** Number of rows a knex update/delete reports, on both drivers. */
 export function affected(result: unknown): number {
   return typeof result === 'number' ? result : Number((result as { affectedRows?: number })?.affectedRows ?? 0);

@@ -1,8 +1,9 @@
 import type { Knex } from 'knex';
 import type { Deps } from '../context.js';
-import { affected, caseById, ConflictRetry, transaction } from '../db/dialect.js';
+import { affected, caseById, ConflictRetry, rowsChanged, transaction } from '../db/dialect.js';
 import { errors } from '../errors.js';
-import { decrypt, encrypt, hmacHex } from '../security/keys.js';
+import { randomBytes } from 'node:crypto';
+import { decrypt, encrypt, hmacHex, IV_BYTES } from '../security/keys.js';
 import { deserializeKey, lineParser, serializeKey, type CardKey, type KeyFormat } from './parse.js';
 
 export interface ImportProgress {
@@ -18,13 +19,11 @@ export interface ImportReport extends ImportProgress {
   rejections: Array<{ line: number; reason: string }>;
 }
 
-const BATCH = 1000;
+const BATCH = 2000;
+// knex writes a multi-row SQLite insert as a compound SELECT, which SQLite caps at 500 terms.
+const INSERT_ROWS = 500;
 const MAX_REJECTIONS_KEPT = 100;
 const CLAIM_CHUNK = 2000;
-
-export function fingerprint(deps: Deps, key: CardKey): string {
-  return hmacHex(deps.keys.fingerprint, serializeKey(key), 16);
-}
 
 async function cardSku(deps: Deps, codeOrId: string | number) {
   const key = String(codeOrId);
@@ -38,40 +37,53 @@ async function cardSku(deps: Deps, codeOrId: string | number) {
   return { id: Number(row.id), code: String(row.code) };
 }
 
+interface SealedKey {
+  fingerprint: string;
+  secret: string;
+}
+
+/** Fingerprints and encrypts a batch, dropping repeats within it. Pure CPU, outside any transaction. */
+function seal(deps: Deps, batch: CardKey[]): SealedKey[] {
+  const sealed = new Map<string, SealedKey>();
+  const ivs = randomBytes(IV_BYTES * batch.length); // one call to the RNG per batch, not per key
+  batch.forEach((k, i) => {
+    const text = serializeKey(k);
+    const print = hmacHex(deps.keys.fingerprint, text, 16);
+    if (!sealed.has(print)) {
+      sealed.set(print, { fingerprint: print, secret: encrypt(deps.keys.encryption, text, ivs.subarray(i * IV_BYTES, (i + 1) * IV_BYTES)) });
+    }
+  });
+  return [...sealed.values()];
+}
+
 /**
- * Adds one batch of keys to a SKU and raises its stock counter by exactly the number added.
+ * Adds one batch of sealed keys to a SKU and raises its stock counter by exactly the number added.
  * The SKU row is written first: on MySQL that locks it, on SQLite it takes the write lock, so two
- * imports into the same SKU cannot both count the same new key.
+ * imports into the same SKU cannot both count the same new key. Keys already there are skipped by
+ * the unique index (sku_id, fingerprint); the database says how many rows each insert added.
  */
-async function insertBatch(deps: Deps, skuId: number, batch: CardKey[]): Promise<number> {
+async function insertBatch(deps: Deps, skuId: number, keys: SealedKey[]): Promise<number> {
   const now = deps.now();
-  const byPrint = new Map<string, CardKey>();
-  for (const k of batch) byPrint.set(fingerprint(deps, k), k);
   return transaction(deps.db, async (trx) => {
     await trx('skus').where('id', skuId).update({ updated_at: now });
-    const prints = [...byPrint.keys()];
-    const existing = new Set(
-      (await trx('card_keys').where('sku_id', skuId).whereIn('fingerprint', prints).pluck('fingerprint')) as string[],
-    );
-    const rows = prints
-      .filter((p) => !existing.has(p))
-      .map((p) => ({
-        sku_id: skuId,
-        secret: encrypt(deps.keys.encryption, serializeKey(byPrint.get(p)!)),
-        fingerprint: p,
-        status: 'available',
-        created_at: now,
-      }));
-    for (let i = 0; i < rows.length; i += 500) await trx('card_keys').insert(rows.slice(i, i + 500));
-    if (rows.length) await trx('skus').where('id', skuId).increment('stock', rows.length);
-    return rows.length;
+    let added = 0;
+    for (let i = 0; i < keys.length; i += INSERT_ROWS) {
+      const rows = keys
+        .slice(i, i + INSERT_ROWS)
+        .map((k) => ({ sku_id: skuId, secret: k.secret, fingerprint: k.fingerprint, status: 'available', created_at: now }));
+      await trx('card_keys').insert(rows).onConflict(['sku_id', 'fingerprint']).ignore();
+      added += await rowsChanged(deps.db, trx);
+    }
+    if (added) await trx('skus').where('id', skuId).increment('stock', added);
+    return added;
   });
 }
 
 /**
  * Streams keys into a SKU: lines are read, parsed, fingerprinted, deduplicated against the file
  * and the SKU's existing keys, encrypted and inserted a batch at a time, so memory stays flat
- * whatever the file's size. Each batch commits on its own; a bad line is reported, not fatal.
+ * whatever the file's size. While one batch is written the next is read and sealed. Each batch
+ * commits on its own; a bad line is reported, not fatal.
  */
 export async function importKeys(
   deps: Deps,
@@ -86,13 +98,18 @@ export async function importKeys(
   const parse = lineParser(input.format ?? 'text');
   const report: ImportReport = { sku: sku.code, lines: 0, added: 0, duplicates: 0, rejected: 0, rejections: [] };
   let batch: CardKey[] = [];
+  let writing: Promise<void> = Promise.resolve();
   const flush = async () => {
     if (!batch.length) return;
-    const added = await insertBatch(deps, sku.id, batch);
-    report.added += added;
-    report.duplicates += batch.length - added;
+    const size = batch.length;
+    const sealed = seal(deps, batch);
     batch = [];
-    input.onProgress?.({ lines: report.lines, added: report.added, duplicates: report.duplicates, rejected: report.rejected });
+    await writing;
+    writing = insertBatch(deps, sku.id, sealed).then((added) => {
+      report.added += added;
+      report.duplicates += size - added;
+      input.onProgress?.({ lines: report.lines, added: report.added, duplicates: report.duplicates, rejected: report.rejected });
+    });
   };
   for await (const line of input.lines) {
     report.lines++;
@@ -105,6 +122,7 @@ export async function importKeys(
     if (batch.length >= BATCH) await flush();
   }
   await flush();
+  await writing;
   return report;
 }
 

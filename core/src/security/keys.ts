@@ -25,12 +25,14 @@ export function deriveKeys(secret: string): ShopKeys {
   };
 }
 
-const IV_BYTES = 12;
+export const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
-/** Encrypts text as base64(iv | tag | ciphertext); a fresh IV every time. */
-export function encrypt(key: Buffer, plaintext: string): string {
-  const iv = randomBytes(IV_BYTES);
+/**
+ * Encrypts text as base64(iv | tag | ciphertext). The IV must never repeat under one key: it is
+ * fresh random bytes, drawn here or by a caller that draws many at once.
+ */
+export function encrypt(key: Buffer, plaintext: string, iv: Buffer = randomBytes(IV_BYTES)): string {
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
   return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64');
