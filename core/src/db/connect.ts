@@ -51,8 +51,6 @@ const SQLITE_PRAGMAS = [
   'PRAGMA cache_size = -65536',
 ];
 
-// Checkpoint every ~40 MB of WAL instead of 4 MB: hot index pages are copied back less often.
-const WRITER_PRAGMAS = [...SQLITE_PRAGMAS, 'PRAGMA wal_autocheckpoint = 10000'];
 
 /**
  * Opens `sqlite:<file>` or `mysql://user:pass@host:port/db`.
@@ -67,7 +65,7 @@ export function connect(url: string, root = process.cwd()): Database {
     const rest = url.slice('sqlite:'.length);
     const filename = rest === ':memory:' ? rest : path.resolve(root, rest);
     if (filename !== ':memory:') mkdirSync(path.dirname(filename), { recursive: true });
-    const knex = sqlitePool(filename, 1, WRITER_PRAGMAS);
+    const knex = sqlitePool(filename, 1, SQLITE_PRAGMAS);
     // An in-memory database exists once per connection, so it cannot have a separate reader.
     const read = filename === ':memory:' ? knex : sqlitePool(filename, 3, [...SQLITE_PRAGMAS.slice(2), 'PRAGMA query_only = ON']);
     return {

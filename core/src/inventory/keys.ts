@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Deps } from '../context.js';
-import { affected, caseById, ConflictRetry, rowsChanged, transaction } from '../db/dialect.js';
+import { affected, caseById, ConflictRetry, rowsChanged, transaction, withBulkWrites } from '../db/dialect.js';
 import { errors } from '../errors.js';
 import { randomBytes } from 'node:crypto';
 import { decrypt, encrypt, hmacHex, IV_BYTES } from '../security/keys.js';
@@ -11,6 +11,14 @@ export interface ImportProgress {
   added: number;
   duplicates: number;
   rejected: number;
+}
+
+export interface ImportInput {
+  /** SKU code or id; the SKU must sell cards. */
+  sku: string | number;
+  lines: AsyncIterable<string> | Iterable<string>;
+  format?: KeyFormat;
+  onProgress?: (p: ImportProgress) => void;
 }
 
 export interface ImportReport extends ImportProgress {
@@ -85,16 +93,12 @@ async function insertBatch(deps: Deps, skuId: number, keys: SealedKey[]): Promis
  * whatever the file's size. While one batch is written the next is read and sealed. Each batch
  * commits on its own; a bad line is reported, not fatal.
  */
-export async function importKeys(
-  deps: Deps,
-  input: {
-    sku: string | number;
-    lines: AsyncIterable<string> | Iterable<string>;
-    format?: KeyFormat;
-    onProgress?: (p: ImportProgress) => void;
-  },
-): Promise<ImportReport> {
+export async function importKeys(deps: Deps, input: ImportInput): Promise<ImportReport> {
   const sku = await cardSku(deps, input.sku);
+  return withBulkWrites(deps.db, () => streamKeys(deps, sku, input));
+}
+
+async function streamKeys(deps: Deps, sku: { id: number; code: string }, input: ImportInput): Promise<ImportReport> {
   const parse = lineParser(input.format ?? 'text');
   const report: ImportReport = { sku: sku.code, lines: 0, added: 0, duplicates: 0, rejected: 0, rejections: [] };
   let batch: CardKey[] = [];
