@@ -88,14 +88,21 @@ export function createShop(input: Config | ConfigInput): Shop {
         server.keepAliveTimeout = 65_000;
       });
     },
+    /**
+     * Stops taking requests, lets the ones in flight finish (up to 10 s), commits whatever the
+     * checkout queue holds, then closes the database: a shutdown never leaves a buyer charged
+     * without an answer written.
+     */
     async close() {
       if (server) {
         const s = server;
         await new Promise<void>((resolve) => {
           s.close(() => resolve());
-          s.closeAllConnections();
+          s.closeIdleConnections();
+          setTimeout(() => s.closeAllConnections(), 10_000).unref();
         });
       }
+      await checkout.queue.drain();
       await db.close();
     },
   };

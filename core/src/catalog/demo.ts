@@ -12,7 +12,7 @@ const demoKey = (prefix: string) =>
  * The demo catalog: game point cards and software keys in stock, a phone top-up (direct, with a
  * phone field) and a manual membership top-up. Returns false when the catalog is not empty.
  */
-export async function seedDemoCatalog(deps: Deps, onStep?: (text: string) => void): Promise<boolean> {
+export async function seedDemoCatalog(deps: Deps, onSku?: (sku: { code: string; keys: number }) => void): Promise<boolean> {
   const any = await deps.db.knex('categories').first('id');
   if (any) return false;
 
@@ -59,7 +59,7 @@ export async function seedDemoCatalog(deps: Deps, onStep?: (text: string) => voi
         withPassword ? `${demoKey(code)},${randomBytes(4).toString('hex')}` : demoKey(code),
       );
       await importKeys(deps, { sku: code, lines });
-      onStep?.(`${code}: ${DEMO_KEYS_PER_SKU} keys`);
+      onSku?.({ code, keys: DEMO_KEYS_PER_SKU });
     }
   }
 
@@ -83,6 +83,5 @@ export async function seedDemoCatalog(deps: Deps, onStep?: (text: string) => voi
     fields: [{ name: 'account', label: { 'zh-CN': 'QQ 号 / 手机号', en: 'QQ or phone' }, pattern: '[0-9]{5,12}', maxLength: 12 }],
   });
   await createSku(deps, { productId: vip, code: 'VIP-MONTH', name: '月卡', price: 1500 });
-  onStep?.('top-ups and manual goods');
   return true;
 }

@@ -76,7 +76,7 @@ async function ensureUser(shop: Shop, u: { email: string; password: string; role
 }
 
 async function seedDemo(shop: Shop): Promise<void> {
-  const seeded = await seedDemoCatalog(shop, (step) => say('seeded_step', { step }));
+  const seeded = await seedDemoCatalog(shop, (sku) => say('seeded_sku', sku));
   if (seeded) say('demo_seeded');
   for (const u of Object.values(DEMO_USERS)) await ensureUser(shop, u);
   say('demo_admin', DEMO_USERS.admin);

@@ -22,6 +22,8 @@ export const configSchema = z
     demo: z.boolean().default(false),
     host: z.string().default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(3000),
+    /** Behind a reverse proxy (nginx, a CDN): trust its X-Forwarded-Proto/-For for HTTPS and client IPs. */
+    trustProxy: z.boolean().default(false),
     /** Public address of the shop, used in links that leave the site. */
     publicUrl: z.url().optional(),
     shop: z
@@ -62,6 +64,7 @@ const ENV_KEYS: Array<[string, string[], (v: string) => unknown]> = [
   ['PORT', ['port'], Number],
   ['CARDSHOP_PORT', ['port'], Number],
   ['CARDSHOP_PUBLIC_URL', ['publicUrl'], String],
+  ['CARDSHOP_TRUST_PROXY', ['trustProxy'], (v) => v === 'true' || v === '1'],
   ['CARDSHOP_THEME', ['theme'], String],
   ['CARDSHOP_SHOP_NAME', ['shop', 'name'], String],
   ['CARDSHOP_LOCALE', ['shop', 'locale'], String],

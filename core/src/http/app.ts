@@ -46,7 +46,8 @@ function health(): ShopRouter {
 }
 
 export function createApp(shop: Shop): Koa {
-  const app: ShopApp = new Koa({ keys: shop.keys.cookies });
+  // Behind a TLS-terminating proxy, trustProxy makes ctx.secure true, so cookies get `Secure`.
+  const app: ShopApp = new Koa({ keys: shop.keys.cookies, proxy: shop.config.trustProxy });
   app.context.shop = shop;
   app.silent = true; // errors are logged by handleErrors, once, with the request
 

@@ -31,6 +31,17 @@ describe('GroupCommit', () => {
     expect(Math.max(...sizes)).toBeLessThanOrEqual(7);
   });
 
+  it('drains what was submitted', async () => {
+    let committed = 0;
+    const gc = new GroupCommit<number, number>(
+      async (items) => (await tick(), (committed += items.length), items),
+      { maxBatch: 4, concurrency: 1, waitMs: 2 },
+    );
+    for (let i = 0; i < 10; i++) void gc.submit(i);
+    await gc.drain();
+    expect(committed).toBe(10);
+  });
+
   it('fails one item alone, by outcome or by a throwing batch', async () => {
     const gc = new GroupCommit<number, number>(
       async (items) => {

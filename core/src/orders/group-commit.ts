@@ -45,6 +45,11 @@ export class GroupCommit<T, R> {
     return this.queue.length;
   }
 
+  /** Resolves once everything submitted so far is committed (for a graceful shutdown). */
+  async drain(): Promise<void> {
+    while (this.queue.length || this.running || this.timer) await new Promise((r) => setTimeout(r, 5));
+  }
+
   private schedule(): void {
     if (this.running >= this.opts.concurrency || !this.queue.length || this.timer) return;
     if (this.opts.waitMs > 0 && this.running === 0 && this.queue.length < this.opts.maxBatch) {

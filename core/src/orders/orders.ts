@@ -168,5 +168,5 @@ export async function refundOrder(deps: Deps, input: { no: string; reason: strin
       new Set([wallet]),
     );
   });
-  return getOrder(deps, input.no, { user: { id: input.actorId, role: 'admin', email: '', displayName: null } });
+  return view(deps, await orderByNo(deps, input.no), true);
 }
