@@ -1,4 +1,4 @@
-import { verifyLedger } from '@cardshop/core';
+import { pruneSessions, verifyLedger } from '@cardshop/core';
 import { startTestShop, TEST_DIALECTS, type TestShop } from '@cardshop/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cardSku, otherSku } from './fixtures.js';
@@ -120,6 +120,17 @@ describe.each(TEST_DIALECTS)('store API over HTTP (%s)', (dialect) => {
     expect((await c.get('/api/store/me')).status).toBe(200);
     expect((await c.post('/api/store/auth/logout')).status).toBe(204);
     expect((await c.get('/api/store/me')).status).toBe(401);
+  });
+
+  it('prunes expired sessions and keeps live ones', async () => {
+    const u = await t.createUser();
+    await t.client().login(u.email, u.password);
+    await t.shop.db.knex('sessions').where('user_id', u.id).update({ expires_at: Date.now() - 1 });
+    await t.client().login(u.email, u.password);
+    expect(await pruneSessions(t.shop)).toBeGreaterThanOrEqual(1);
+    const left = await t.shop.db.knex('sessions').where('user_id', u.id).select('expires_at');
+    expect(left).toHaveLength(1);
+    expect(Number(left[0].expires_at)).toBeGreaterThan(Date.now());
   });
 
   it('answers health checks', async () => {

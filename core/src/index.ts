@@ -3,7 +3,7 @@
  * cardshop.config.* and CARDSHOP_* from a folder), run `shop.migrate()`, then `shop.listen()`.
  */
 export { createShop, openShop, type Shop } from './shop.js';
-export { loadConfig, parseConfig, configSchema, ConfigError, type Config, type ConfigInput } from './config/config.js';
+export { defineConfig, loadConfig, parseConfig, configSchema, ConfigError, type Config, type ConfigInput } from './config/config.js';
 export type { Deps, Logger } from './context.js';
 export { connect, type Database, type Dialect } from './db/connect.js';
 export { migrate } from './db/migrate.js';
@@ -23,7 +23,7 @@ export { inputFieldSchema, validateFields, type InputField } from './catalog/fie
 export { seedDemoCatalog } from './catalog/demo.js';
 export { importKeys, keysOfOrder, stockOf, type ImportReport } from './inventory/keys.js';
 export type { CardKey } from './inventory/parse.js';
-export { createUser, authenticate, findUserByEmail, ROLES, type Role, type User } from './agents/users.js';
+export { createUser, authenticate, findUserByEmail, pruneSessions, ROLES, type Role, type User } from './agents/users.js';
 export { adjustWallet, balanceOf, verifyLedger, type LedgerReport } from './wallet/ledger.js';
 export { getOrder, listOrders, deliverManually, refundOrder, type OrderView } from './orders/orders.js';
 export { ORDER_STATUSES, type OrderStatus } from './orders/state.js';

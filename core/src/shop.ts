@@ -11,6 +11,7 @@ import { migrate } from './db/migrate.js';
 import { createApp } from './http/app.js';
 import { createCheckout, type Checkout } from './orders/checkout.js';
 import { deriveKeys, hmacHex } from './security/keys.js';
+import { pruneSessions } from './agents/users.js';
 import { ensureSystemAccounts } from './wallet/ledger.js';
 import { loadTheme, resolveThemeDir, type Theme } from './themes/renderer.js';
 
@@ -64,6 +65,11 @@ export function createShop(input: Config | ConfigInput): Shop {
   const theme = loadTheme(resolveThemeDir(config.theme, config.root));
   const checkout = createCheckout(deps);
   let server: Server | undefined;
+  let housekeeping: NodeJS.Timeout | undefined;
+
+  /** Chores the serving process does itself, so there is no separate daemon to forget. */
+  const tidy = () =>
+    pruneSessions(deps).catch((err: unknown) => log.warn('pruning expired sessions failed; will retry in an hour', err));
 
   const shop: Shop = {
     ...deps,
@@ -81,6 +87,8 @@ export function createShop(input: Config | ConfigInput): Shop {
         server = shop.app.listen(port, host);
         server.once('error', reject);
         server.once('listening', () => {
+          void tidy();
+          housekeeping = setInterval(tidy, 3_600_000).unref();
           const addr = server!.address() as AddressInfo;
           resolve(`http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`);
         });
@@ -94,6 +102,7 @@ export function createShop(input: Config | ConfigInput): Shop {
      * without an answer written.
      */
     async close() {
+      clearInterval(housekeeping);
       if (server) {
         const s = server;
         await new Promise<void>((resolve) => {

@@ -143,6 +143,11 @@ export async function destroySession(deps: Deps, token: string): Promise<void> {
   await deps.db.knex('sessions').where('id', hashToken(token)).delete();
 }
 
+/** Deletes expired sessions; the shop runs it at start and every hour. */
+export async function pruneSessions(deps: Deps): Promise<number> {
+  return deps.db.knex('sessions').where('expires_at', '<=', deps.now()).delete();
+}
+
 export async function requireUser(deps: Deps, id: number): Promise<User> {
   const row = await deps.db.knex('users').where('id', id).first();
   if (!row) throw errors.notFound();

@@ -48,6 +48,11 @@ export const configSchema = z
   .strict();
 
 export type ConfigInput = z.input<typeof configSchema>;
+
+/** Types a cardshop.config.ts: `export default defineConfig({ … })`. */
+export function defineConfig(config: ConfigInput): ConfigInput {
+  return config;
+}
 export type Config = z.output<typeof configSchema> & { secret: string };
 
 export class ConfigError extends Error {
