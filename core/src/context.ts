@@ -1,5 +1,6 @@
 import type { Config } from './config/config.js';
 import type { Database } from './db/connect.js';
+import type { Hooks } from './plugins/hooks.js';
 import type { ShopKeys } from './security/keys.js';
 
 export interface Logger {
@@ -15,6 +16,7 @@ export interface Deps {
   readonly keys: ShopKeys;
   readonly config: Config;
   readonly log: Logger;
+  readonly hooks: Hooks;
   now(): number;
 }
 

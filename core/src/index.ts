@@ -1,6 +1,6 @@
 /**
  * @cardshop/core: the public API. Build a shop with `createShop(config)` (or `openShop()` to read
- * cardshop.config.* and CARDSHOP_* from a folder), run `shop.migrate()`, then `shop.listen()`.
+ * cardshop.config.* and CARDSHOP_* from a folder), run `shop.ready()` (migrations, plugins), then `shop.listen()`.
  */
 export { createShop, openShop, type Shop } from './shop.js';
 export { defineConfig, loadConfig, parseConfig, configSchema, ConfigError, type Config, type ConfigInput } from './config/config.js';
@@ -29,3 +29,6 @@ export { getOrder, listOrders, deliverManually, refundOrder, type OrderView } fr
 export { ORDER_STATUSES, type OrderStatus } from './orders/state.js';
 export type { CheckoutInput, CheckoutResult } from './orders/checkout.js';
 export { loadTheme, REQUIRED_TEMPLATES, type Theme } from './themes/renderer.js';
+export { definePlugin, type Plugin, type PluginContext, type PluginDefinition, type PluginMigration, type ConfiguredPlugin } from './plugins/define.js';
+export { CORE_VERSION, PluginError } from './plugins/host.js';
+export type { HookEvents, VetoHooks } from './plugins/hooks.js';

@@ -10,6 +10,8 @@ import { connect } from './db/connect.js';
 import { migrate } from './db/migrate.js';
 import { createApp } from './http/app.js';
 import { createCheckout, type Checkout } from './orders/checkout.js';
+import { Hooks } from './plugins/hooks.js';
+import { createPluginHost, type PluginHost } from './plugins/host.js';
 import { deriveKeys, hmacHex } from './security/keys.js';
 import { pruneSessions } from './agents/users.js';
 import { ensureSystemAccounts } from './wallet/ledger.js';
@@ -18,9 +20,14 @@ import { loadTheme, resolveThemeDir, type Theme } from './themes/renderer.js';
 export interface Shop extends Deps {
   readonly theme: Theme;
   readonly checkout: Checkout;
+  readonly plugins: PluginHost;
   readonly app: Koa;
-  /** Applies migrations, creates the platform accounts and checks the secret; returns what was applied. */
-  migrate(): Promise<string[]>;
+  /**
+   * Makes the shop ready to serve: applies the core's migrations, creates the platform accounts,
+   * checks the secret, then loads the configured plugins (setup, their migrations, start).
+   * Returns the migrations applied.
+   */
+  ready(): Promise<string[]>;
   /** Starts serving; resolves with the URL it listens on. */
   listen(port?: number, host?: string): Promise<string>;
   close(): Promise<void>;
@@ -61,9 +68,11 @@ export function createShop(input: Config | ConfigInput): Shop {
   const secret = config.secret ?? demoSecret(config.root);
   const log = createLogger(config.logLevel);
   const db = connect(config.database, config.root);
-  const deps: Deps = { db, keys: deriveKeys(secret), config: { ...config, secret }, log, now: () => Date.now() };
+  const hooks = new Hooks(log);
+  const deps: Deps = { db, keys: deriveKeys(secret), config: { ...config, secret }, log, hooks, now: () => Date.now() };
   const theme = loadTheme(resolveThemeDir(config.theme, config.root));
   const checkout = createCheckout(deps);
+  const plugins = createPluginHost(deps, hooks);
   let server: Server | undefined;
   let housekeeping: NodeJS.Timeout | undefined;
 
@@ -75,12 +84,13 @@ export function createShop(input: Config | ConfigInput): Shop {
     ...deps,
     theme,
     checkout,
+    plugins,
     app: undefined as unknown as Koa,
-    async migrate() {
+    async ready() {
       const applied = await migrate(db);
       await ensureSystemAccounts(db, config.shop.currency);
       await checkSecret(deps);
-      return applied;
+      return [...applied, ...(await plugins.load(config.plugins))];
     },
     listen(port = config.port, host = config.host) {
       return new Promise((resolve, reject) => {
@@ -98,8 +108,8 @@ export function createShop(input: Config | ConfigInput): Shop {
     },
     /**
      * Stops taking requests, lets the ones in flight finish (up to 10 s), commits whatever the
-     * checkout queue holds, then closes the database: a shutdown never leaves a buyer charged
-     * without an answer written.
+     * checkout queue holds, lets hook listeners finish, stops the plugins, then closes the
+     * database: a shutdown never leaves a buyer charged without an answer written.
      */
     async close() {
       clearInterval(housekeeping);
@@ -112,6 +122,8 @@ export function createShop(input: Config | ConfigInput): Shop {
         });
       }
       await checkout.queue.drain();
+      await hooks.idle();
+      await plugins.stop();
       await db.close();
     },
   };

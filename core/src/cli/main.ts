@@ -64,7 +64,7 @@ async function withShop<T>(overrides: ConfigInput, work: (shop: Shop) => Promise
 async function migrateLoud(shop: Shop): Promise<void> {
   const pending = await pendingMigrations(shop.db);
   if (pending.length) say('migrating', { db: shop.db.label, n: pending.length });
-  for (const name of await shop.migrate()) say('applied', { name });
+  for (const name of await shop.ready()) say('applied', { name });
 }
 
 async function ensureUser(shop: Shop, u: { email: string; password: string; role: Role; balance: number }) {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { LOCALES } from '../i18n/messages.js';
+import { pluginEntrySchema } from '../plugins/host.js';
 
 /** The database URL: `sqlite:<file>` (relative to the project folder) or `mysql://user:pass@host:port/db`. */
 const databaseUrl = z
@@ -44,6 +45,8 @@ export const configSchema = z
       })
       .prefault({}),
     logLevel: z.enum(['silent', 'error', 'warn', 'info', 'debug']).default('info'),
+    /** Plugins to load, in order: `epay({ … })`, a package name, or `{ package, settings }`. */
+    plugins: z.array(pluginEntrySchema).default([]),
   })
   .strict();
 

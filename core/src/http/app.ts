@@ -70,6 +70,6 @@ export function createApp(shop: Shop): Koa {
     }),
   );
   app.use(loadSession);
-  for (const r of [storeApi(), adminApi(), shopPages()]) app.use(r.routes()).use(r.allowedMethods());
+  for (const r of [storeApi(), adminApi(), shopPages(), shop.plugins.router]) app.use(r.routes()).use(r.allowedMethods());
   return app as unknown as Koa;
 }

@@ -77,6 +77,15 @@ async function prepare(deps: Deps, buyer: User | undefined, input: CheckoutInput
   if (Object.keys(fieldErrors).length) {
     throw new ShopError('validation_failed', 400, 'error.validation_failed', fieldErrors, { min: sku.minQuantity, max });
   }
+  const amount = multiply(sku.price, req.quantity);
+  await deps.hooks.check('before.checkout', {
+    buyer,
+    skuId: sku.id,
+    productId: product.id,
+    quantity: req.quantity,
+    amount,
+    contact: req.contact || null,
+  });
   return {
     userId: buyer.id,
     skuId: sku.id,
@@ -85,7 +94,7 @@ async function prepare(deps: Deps, buyer: User | undefined, input: CheckoutInput
     title: `${product.name} - ${sku.name}`.slice(0, 330),
     quantity: req.quantity,
     unitPrice: sku.price,
-    amount: multiply(sku.price, req.quantity),
+    amount,
     contact: req.contact || null,
     fields: fields.ok ? fields.values : {},
   };
@@ -269,6 +278,13 @@ export function createCheckout(deps: Deps): Checkout {
     concurrency: deps.db.dialect === 'sqlite' ? 1 : 4,
     waitMs: deps.config.checkout.batchWaitMs,
   });
-  const checkout = async (buyer: User | undefined, input: CheckoutInput) => queue.submit(await prepare(deps, buyer, input));
+  const checkout = async (buyer: User | undefined, input: CheckoutInput) => {
+    const result = await queue.submit(await prepare(deps, buyer, input));
+    const { order } = result;
+    deps.hooks.emit('order.created', { order });
+    deps.hooks.emit('order.paid', { order });
+    if (order.status === 'delivered') deps.hooks.emit('order.delivered', { order });
+    return result;
+  };
   return Object.assign(checkout, { queue });
 }

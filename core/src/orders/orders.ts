@@ -129,7 +129,9 @@ export async function deliverManually(deps: Deps, input: { no: string; content: 
     updated_at: now,
   });
   if (!moved) throw errors.invalidState(row.status);
-  return view(deps, { ...row, status: 'delivered', delivered_at: now, delivery }, true);
+  const order = await view(deps, { ...row, status: 'delivered', delivered_at: now, delivery }, true);
+  deps.hooks.emit('order.delivered', { order });
+  return order;
 }
 
 /**
@@ -168,5 +170,7 @@ export async function refundOrder(deps: Deps, input: { no: string; reason: strin
       new Set([wallet]),
     );
   });
-  return view(deps, await orderByNo(deps, input.no), true);
+  const order = await view(deps, await orderByNo(deps, input.no), true);
+  deps.hooks.emit('order.refunded', { order, reason: input.reason });
+  return order;
 }

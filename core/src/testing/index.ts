@@ -64,8 +64,19 @@ export async function startTestShop(opts: { dialect?: TestDialect; config?: Conf
     logLevel: 'error',
     ...opts.config,
   });
-  await shop.migrate();
-  const url = opts.listen === false ? '' : await shop.listen(0, '127.0.0.1');
+  const cleanUp = async () => {
+    await shop.close();
+    await mysql?.drop();
+    rmSync(root, { recursive: true, force: true });
+  };
+  let url = '';
+  try {
+    await shop.ready();
+    if (opts.listen !== false) url = await shop.listen(0, '127.0.0.1');
+  } catch (err) {
+    await cleanUp();
+    throw err;
+  }
   let n = 0;
   return {
     shop,
@@ -79,11 +90,7 @@ export async function startTestShop(opts: { dialect?: TestDialect; config?: Conf
       return { ...user, password };
     },
     client: () => new TestClient(url),
-    async close() {
-      await shop.close();
-      await mysql?.drop();
-      rmSync(root, { recursive: true, force: true });
-    },
+    close: cleanUp,
   };
 }
 

@@ -159,7 +159,7 @@ export async function adjustWallet(
   }
   if (!input.reason.trim()) throw errors.validation({ reason: 'field.required' });
   const txnId = input.ref ?? `adjust:${input.userId}:${deps.now()}:${Math.random().toString(36).slice(2, 10)}`;
-  return transaction(deps.db, async (trx) => {
+  const result = await transaction(deps.db, async (trx) => {
     const user = await trx('users').where('id', input.userId).first('id');
     if (!user) throw errors.notFound();
     const wallet = await walletAccountId(deps, trx, input.userId);
@@ -184,6 +184,8 @@ export async function adjustWallet(
     const row = await trx('accounts').where('id', wallet).first('balance');
     return { txnId, balance: Number(row.balance) };
   });
+  if (input.amount > 0) deps.hooks.emit('wallet.credited', { userId: input.userId, amount: input.amount, ...result, reason: input.reason });
+  return result;
 }
 
 export interface LedgerReport {

@@ -1,0 +1,66 @@
+import type { Knex } from 'knex';
+import type { z } from 'zod';
+import type { Logger } from '../context.js';
+import type { ShopRouter } from '../http/context.js';
+import type { HookEvents, VetoHooks } from './hooks.js';
+
+/** A plugin's own migration: dated name, up and down. Its tables are named `<plugin>_…`. */
+export interface PluginMigration {
+  name: string;
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+/** Everything a plugin gets from the shop; it imports nothing else from the core. */
+export interface PluginContext<S> {
+  readonly name: string;
+  readonly settings: S;
+  readonly log: Logger;
+  /** The shop's database, for the plugin's own tables. */
+  readonly db: Knex;
+  on<E extends keyof HookEvents>(event: E, listener: (payload: HookEvents[E]) => void | Promise<void>): void;
+  veto<E extends keyof VetoHooks>(event: E, check: (payload: VetoHooks[E]) => string | undefined | void | Promise<string | undefined | void>): void;
+  /** Adds routes under `/plugins/<name>/`. */
+  routes(register: (router: ShopRouter) => void): void;
+  /** Runs after every plugin's migrations; `stop` runs on shutdown, in reverse order. */
+  onStart(fn: () => void | Promise<void>): void;
+  onStop(fn: () => void | Promise<void>): void;
+}
+
+export interface PluginDefinition<S extends z.ZodType = z.ZodType> {
+  /** Lowercase, `[a-z0-9-]`; routes mount under /plugins/<name>/. */
+  name: string;
+  version: string;
+  /** The @cardshop/core versions it works with, as a semver range (`^0.1.0`). */
+  core: string;
+  /** Validated at start; the admin renders it as a form. */
+  settings?: S;
+  migrations?: PluginMigration[];
+  setup(ctx: PluginContext<z.output<S>>): void | Promise<void>;
+}
+
+/** A plugin with the settings the shop gives it. */
+export interface ConfiguredPlugin {
+  definition: PluginDefinition;
+  settings: unknown;
+  /** Load even when the plugin's `core` range does not include this core (at the operator's risk). */
+  ignoreCompatibility?: boolean;
+}
+
+export interface Plugin<S extends z.ZodType = z.ZodType> {
+  (settings?: z.input<S>, options?: { ignoreCompatibility?: boolean }): ConfiguredPlugin;
+  readonly definition: PluginDefinition<S>;
+}
+
+/**
+ * What a plugin package exports by default. In cardshop.config.ts: `plugins: [epay({ … })]`, or
+ * `plugins: [{ package: '@cardshop/plugin-epay', settings: { … } }]` for a config in JSON.
+ */
+export function definePlugin<S extends z.ZodType>(definition: PluginDefinition<S>): Plugin<S> {
+  const configure = (settings?: z.input<S>, options: { ignoreCompatibility?: boolean } = {}): ConfiguredPlugin => ({
+    definition: definition as unknown as PluginDefinition,
+    settings: settings ?? {},
+    ...options,
+  });
+  return Object.defineProperty(configure, 'definition', { value: definition, enumerable: true }) as Plugin<S>;
+}

@@ -1,0 +1,90 @@
+import type { User } from '../agents/users.js';
+import type { Logger } from '../context.js';
+import { ShopError } from '../errors.js';
+import type { OrderView } from '../orders/orders.js';
+
+/** Events a plugin may listen to. Listeners run after the fact; one that throws is logged and isolated. */
+export interface HookEvents {
+  'order.created': { order: OrderView };
+  'order.paid': { order: OrderView };
+  'order.delivered': { order: OrderView };
+  'order.refunded': { order: OrderView; reason: string };
+  'wallet.credited': { userId: number; amount: number; balance: number; txnId: string; reason: string };
+}
+
+/** Checks that run before something happens and may refuse it with a reason the user is shown. */
+export interface VetoHooks {
+  'before.checkout': {
+    buyer: User | undefined;
+    skuId: number;
+    productId: number;
+    quantity: number;
+    amount: number;
+    contact: string | null;
+  };
+}
+
+type Listener<P> = (payload: P) => void | Promise<void>;
+/** Returns a reason to refuse, or nothing to let it through. */
+type Check<P> = (payload: P) => string | undefined | void | Promise<string | undefined | void>;
+
+interface Owned<F> {
+  owner: string;
+  fn: F;
+}
+
+export class Hooks {
+  private listeners = new Map<string, Array<Owned<Listener<never>>>>();
+  private checks = new Map<string, Array<Owned<Check<never>>>>();
+  private inFlight = new Set<Promise<void>>();
+
+  constructor(private readonly log: Logger) {}
+
+  on<E extends keyof HookEvents>(event: E, listener: Listener<HookEvents[E]>, owner = 'core'): void {
+    const list = this.listeners.get(event) ?? [];
+    list.push({ owner, fn: listener as Listener<never> });
+    this.listeners.set(event, list);
+  }
+
+  veto<E extends keyof VetoHooks>(event: E, check: Check<VetoHooks[E]>, owner = 'core'): void {
+    const list = this.checks.get(event) ?? [];
+    list.push({ owner, fn: check as Check<never> });
+    this.checks.set(event, list);
+  }
+
+  /**
+   * Tells every listener, without holding up the caller: the order is already committed, and a
+   * slow or broken notification must not delay or fail the buyer's answer.
+   */
+  emit<E extends keyof HookEvents>(event: E, payload: HookEvents[E]): void {
+    const list = this.listeners.get(event);
+    if (!list?.length) return;
+    const run = (async () => {
+      for (const { owner, fn } of list) {
+        try {
+          await (fn as Listener<HookEvents[E]>)(payload);
+        } catch (err) {
+          this.log.error(`hook ${event}: listener of ${owner} failed`, err);
+        }
+      }
+    })();
+    this.inFlight.add(run);
+    void run.finally(() => this.inFlight.delete(run));
+  }
+
+  /** Runs the checks in order; the first reason given refuses with 403 `vetoed`. */
+  async check<E extends keyof VetoHooks>(event: E, payload: VetoHooks[E]): Promise<void> {
+    for (const { owner, fn } of this.checks.get(event) ?? []) {
+      const reason = await (fn as Check<VetoHooks[E]>)(payload);
+      if (reason) {
+        this.log.info(`hook ${event}: refused by ${owner}: ${reason}`);
+        throw new ShopError('vetoed', 403, 'error.vetoed', undefined, { reason });
+      }
+    }
+  }
+
+  /** Resolves when every listener started so far has finished (shutdown, tests). */
+  async idle(): Promise<void> {
+    while (this.inFlight.size) await Promise.all(this.inFlight);
+  }
+}

@@ -1,0 +1,162 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import Router from '@koa/router';
+import type { Knex } from 'knex';
+import semver from 'semver';
+import { z } from 'zod';
+import type { Deps } from '../context.js';
+import type { ShopRouter } from '../http/context.js';
+import type { ConfiguredPlugin, Plugin, PluginContext, PluginDefinition, PluginMigration } from './define.js';
+import type { Hooks } from './hooks.js';
+
+export class PluginError extends Error {
+  override name = 'PluginError';
+}
+
+/** How the config may name a plugin: configured, bare, or by package name with settings. */
+export const pluginEntrySchema = z.union([
+  z.string().min(1),
+  z.object({ package: z.string().min(1), settings: z.unknown().optional(), ignoreCompatibility: z.boolean().optional() }),
+  z.custom<ConfiguredPlugin | Plugin>((v) => typeof v === 'function' || (typeof v === 'object' && v !== null && 'definition' in v)),
+]);
+export type PluginEntry = z.infer<typeof pluginEntrySchema>;
+
+/** This package's version, read from its package.json (found from here upwards: src and dist differ). */
+export const CORE_VERSION: string = (() => {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version: string };
+      if (pkg.name === '@cardshop/core') return pkg.version;
+    } catch {
+      // no package.json at this level
+    }
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('cannot find the package.json of @cardshop/core');
+    dir = up;
+  }
+})();
+
+async function resolveEntry(entry: PluginEntry, root: string): Promise<ConfiguredPlugin> {
+  if (typeof entry === 'function') return entry();
+  if (typeof entry === 'object' && 'definition' in entry) return entry;
+  const spec = typeof entry === 'string' ? { package: entry } : entry;
+  let mod: { default?: Plugin };
+  try {
+    const file = createRequire(path.join(root, 'package.json')).resolve(spec.package);
+    mod = (await import(pathToFileURL(file).href)) as { default?: Plugin };
+  } catch (err) {
+    throw new PluginError(`plugin ${spec.package}: cannot load it (${(err as Error).message.split('\n')[0]}); is it installed?`);
+  }
+  if (typeof mod.default !== 'function' || !mod.default.definition) {
+    throw new PluginError(`plugin ${spec.package}: its default export is not definePlugin(…)`);
+  }
+  return mod.default(spec.settings as never, { ignoreCompatibility: spec.ignoreCompatibility });
+}
+
+function checkCompatible(def: PluginDefinition, ignore: boolean | undefined, log: Deps['log']): void {
+  if (semver.satisfies(CORE_VERSION, def.core, { includePrerelease: true })) return;
+  const message = `plugin ${def.name} ${def.version} supports @cardshop/core ${def.core}, but this is @cardshop/core ${CORE_VERSION}`;
+  if (!ignore) {
+    throw new PluginError(`${message}. Install a version of the plugin made for this core, or set ignoreCompatibility: true to load it anyway.`);
+  }
+  log.warn(`${message}; loading it anyway (ignoreCompatibility)`);
+}
+
+function parseSettings(def: PluginDefinition, settings: unknown): unknown {
+  if (!def.settings) return settings;
+  const result = def.settings.safeParse(settings);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(settings)'}: ${i.message}`);
+  throw new PluginError(`Invalid settings for plugin ${def.name}:\n${lines.join('\n')}`);
+}
+
+class MigrationList implements Knex.MigrationSource<PluginMigration> {
+  constructor(private readonly list: PluginMigration[]) {}
+  async getMigrations() {
+    return this.list;
+  }
+  getMigrationName(m: PluginMigration) {
+    return m.name;
+  }
+  async getMigration(m: PluginMigration) {
+    return m;
+  }
+}
+
+export interface PluginHost {
+  readonly plugins: ReadonlyArray<{ name: string; version: string; settings: unknown }>;
+  /** Routes every plugin added, mounted by the app under /plugins/<name>/. */
+  readonly router: ShopRouter;
+  /** Loads, checks and sets up the configured plugins, applies their migrations, then starts them. */
+  load(entries: PluginEntry[]): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+export function createPluginHost(deps: Deps, hooks: Hooks): PluginHost {
+  const router: ShopRouter = new Router({ prefix: '/plugins' });
+  const loaded: Array<{ name: string; version: string; settings: unknown }> = [];
+  const stops: Array<() => void | Promise<void>> = [];
+
+  return {
+    plugins: loaded,
+    router,
+    async load(entries) {
+      const starts: Array<() => void | Promise<void>> = [];
+      const applied: string[] = [];
+      for (const entry of entries) {
+        const configured = await resolveEntry(entry, deps.config.root);
+        const def = configured.definition;
+        if (!/^[a-z0-9][a-z0-9-]{0,39}$/.test(def.name)) throw new PluginError(`plugin name "${def.name}" must be lowercase letters, digits and dashes`);
+        if (loaded.some((p) => p.name === def.name)) throw new PluginError(`plugin ${def.name} is listed twice`);
+        checkCompatible(def, configured.ignoreCompatibility, deps.log);
+        const settings = parseSettings(def, configured.settings);
+        const log = {
+          error: (m: string, e?: unknown) => deps.log.error(`[${def.name}] ${m}`, e),
+          warn: (m: string, e?: unknown) => deps.log.warn(`[${def.name}] ${m}`, e),
+          info: (m: string, e?: unknown) => deps.log.info(`[${def.name}] ${m}`, e),
+          debug: (m: string, e?: unknown) => deps.log.debug(`[${def.name}] ${m}`, e),
+        };
+        const ctx: PluginContext<unknown> = {
+          name: def.name,
+          settings,
+          log,
+          db: deps.db.knex,
+          on: (event, listener) => hooks.on(event, listener, def.name),
+          veto: (event, check) => hooks.veto(event, check, def.name),
+          routes(register) {
+            const sub: ShopRouter = new Router({ prefix: `/${def.name}` });
+            register(sub);
+            router.use(sub.routes(), sub.allowedMethods());
+          },
+          onStart: (fn) => starts.push(fn),
+          onStop: (fn) => stops.unshift(fn),
+        };
+        await def.setup(ctx);
+        if (def.migrations?.length) {
+          // Each plugin keeps its own migration table, so it can be listed and rolled back alone.
+          const [, names] = (await deps.db.knex.migrate.latest({
+            migrationSource: new MigrationList(def.migrations),
+            tableName: `cardshop_migrations_${def.name.replace(/-/g, '_')}`,
+          })) as [number, string[]];
+          applied.push(...names.map((n) => `${def.name}/${n}`));
+        }
+        loaded.push({ name: def.name, version: def.version, settings });
+        deps.log.info(`plugin ${def.name} ${def.version} loaded`);
+      }
+      for (const start of starts) await start();
+      return applied;
+    },
+    async stop() {
+      for (const stop of stops) {
+        try {
+          await stop();
+        } catch (err) {
+          deps.log.error('a plugin failed to stop cleanly', err);
+        }
+      }
+    },
+  };
+}
