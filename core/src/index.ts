@@ -32,3 +32,4 @@ export { loadTheme, REQUIRED_TEMPLATES, type Theme } from './themes/renderer.js'
 export { definePlugin, type Plugin, type PluginContext, type PluginDefinition, type PluginMigration, type ConfiguredPlugin } from './plugins/define.js';
 export { CORE_VERSION, PluginError } from './plugins/host.js';
 export type { HookEvents, VetoHooks } from './plugins/hooks.js';
+export type * from './plugins/payment.js';

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { Logger } from '../context.js';
 import type { ShopRouter } from '../http/context.js';
 import type { HookEvents, VetoHooks } from './hooks.js';
+import type { PaymentGateway } from './payment.js';
 
 /** A plugin's own migration: dated name, up and down. Its tables are named `<plugin>_…`. */
 export interface PluginMigration {
@@ -20,6 +21,8 @@ export interface PluginContext<S> {
   readonly db: Knex;
   on<E extends keyof HookEvents>(event: E, listener: (payload: HookEvents[E]) => void | Promise<void>): void;
   veto<E extends keyof VetoHooks>(event: E, check: (payload: VetoHooks[E]) => string | undefined | void | Promise<string | undefined | void>): void;
+  /** Offers a payment gateway to buyers; its notifications arrive at /pay/<gateway id>/notify. */
+  paymentGateway(gateway: PaymentGateway): void;
   /** Adds routes under `/plugins/<name>/`. */
   routes(register: (router: ShopRouter) => void): void;
   /** Runs after every plugin's migrations; `stop` runs on shutdown, in reverse order. */

@@ -10,6 +10,7 @@ import type { Deps } from '../context.js';
 import type { ShopRouter } from '../http/context.js';
 import type { ConfiguredPlugin, Plugin, PluginContext, PluginDefinition, PluginMigration } from './define.js';
 import type { Hooks } from './hooks.js';
+import type { PaymentGateway } from './payment.js';
 
 export class PluginError extends Error {
   override name = 'PluginError';
@@ -88,6 +89,8 @@ class MigrationList implements Knex.MigrationSource<PluginMigration> {
 
 export interface PluginHost {
   readonly plugins: ReadonlyArray<{ name: string; version: string; settings: unknown }>;
+  /** Payment gateways the plugins offer, by id. */
+  readonly gateways: ReadonlyMap<string, PaymentGateway>;
   /** Routes every plugin added, mounted by the app under /plugins/<name>/. */
   readonly router: ShopRouter;
   /** Loads, checks and sets up the configured plugins, applies their migrations, then starts them. */
@@ -99,9 +102,11 @@ export function createPluginHost(deps: Deps, hooks: Hooks): PluginHost {
   const router: ShopRouter = new Router({ prefix: '/plugins' });
   const loaded: Array<{ name: string; version: string; settings: unknown }> = [];
   const stops: Array<() => void | Promise<void>> = [];
+  const gateways = new Map<string, PaymentGateway>();
 
   return {
     plugins: loaded,
+    gateways,
     router,
     async load(entries) {
       const starts: Array<() => void | Promise<void>> = [];
@@ -126,6 +131,13 @@ export function createPluginHost(deps: Deps, hooks: Hooks): PluginHost {
           db: deps.db.knex,
           on: (event, listener) => hooks.on(event, listener, def.name),
           veto: (event, check) => hooks.veto(event, check, def.name),
+          paymentGateway(gateway) {
+            if (!/^[a-z0-9][a-z0-9-]{0,31}$/.test(gateway.id) || gateway.id === 'wallet') {
+              throw new PluginError(`plugin ${def.name}: payment gateway id "${gateway.id}" must be lowercase letters, digits and dashes, and not "wallet"`);
+            }
+            if (gateways.has(gateway.id)) throw new PluginError(`plugin ${def.name}: payment gateway "${gateway.id}" is already registered`);
+            gateways.set(gateway.id, gateway);
+          },
           routes(register) {
             const sub: ShopRouter = new Router({ prefix: `/${def.name}` });
             register(sub);
