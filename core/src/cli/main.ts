@@ -14,6 +14,7 @@ import { cliLocale, cliText, type CliKey } from './messages.js';
 import { importKeys } from '../inventory/keys.js';
 import { parseMoney, toDecimalString } from '../money/money.js';
 import { createShop, type Shop } from '../shop.js';
+import { checkTheme, type Finding } from '../themes/check.js';
 import { adjustWallet, ensureSystemAccounts, verifyLedger } from '../wallet/ledger.js';
 
 const LOCALE = cliLocale();
@@ -81,6 +82,20 @@ async function seedDemo(shop: Shop): Promise<void> {
   for (const u of Object.values(DEMO_USERS)) await ensureUser(shop, u);
   say('demo_admin', DEMO_USERS.admin);
   say('demo_buyer', { ...DEMO_USERS.buyer, balance: toDecimalString(DEMO_USERS.buyer.balance) });
+}
+
+function isFolder(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** `error THEME-005 templates/home.hbs:12 unknown helper "shout"` */
+function findingLine(f: Finding): string {
+  const where = f.file && (f.line ? `${f.file}:${f.line}` : f.file);
+  return [text(`theme.level.${f.level}`), f.rule, where, f.message].filter(Boolean).join(' ');
 }
 
 function port(value: unknown): number | undefined {
@@ -243,6 +258,24 @@ const COMMANDS: Record<string, Command> = {
         say(r.ok ? 'ledger_ok' : 'ledger_bad');
         return r.ok ? 0 : 1;
       });
+    },
+  },
+  theme: {
+    summary: 'cmd.theme',
+    usage: 'cardshop theme check DIR',
+    options: {},
+    positionals: 2,
+    // Reads the theme folder only: no database, no secret.
+    async run({ positionals }) {
+      const [sub, dir] = positionals;
+      if (sub !== 'check') throw usage('err.unknown_sub', { cmd: `theme ${sub ?? ''}`, hint: 'theme check DIR' });
+      if (!dir) throw usage('err.needs_dir');
+      if (!isFolder(dir)) throw usage('err.not_dir', { dir });
+      const report = checkTheme(path.resolve(dir), LOCALE);
+      for (const f of report.findings) out(findingLine(f));
+      const count = (level: Finding['level']) => report.findings.filter((f) => f.level === level).length;
+      say(report.ok ? 'theme.passed' : 'theme.failed', { dir, errors: count('error'), warnings: count('warning'), recommendations: count('recommendation') });
+      return report.ok ? 0 : 1;
     },
   },
 };

@@ -1,0 +1,123 @@
+import { LOCALES, type Locale } from '../i18n/messages.js';
+import type { TemplateName } from './renderer.js';
+
+/**
+ * Page data shaped as themes/README.md documents it, for `cardshop theme check` to render every
+ * template with. Small, but every documented key is there, so a template that reads one works.
+ */
+
+const AT = Date.UTC(2025, 0, 15, 8, 30);
+
+const phoneField = {
+  name: 'phone',
+  label: { 'zh-CN': '手机号', en: 'Phone number' },
+  type: 'phone',
+  required: true,
+  pattern: '1[3-9][0-9]{9}',
+  maxLength: 11,
+  options: null,
+  placeholder: '13800000000',
+};
+
+const skus = [
+  { id: 1, code: 'GC-50', name: '50 元', price: 4_900, stock: 12, inStock: true, minQuantity: 1, maxQuantity: 10 },
+  { id: 2, code: 'GC-100', name: '100 元', price: 9_800, stock: 0, inStock: false, minQuantity: 1, maxQuantity: null },
+];
+
+const product = {
+  id: 1,
+  slug: 'gift-card',
+  name: 'Gift card',
+  description: 'Delivered as a card number and password right after payment.',
+  imageUrl: null,
+  type: 'card',
+  fields: [phoneField],
+  skus,
+  priceFrom: 4_900,
+  inStock: true,
+};
+
+const category = { id: 1, slug: 'cards', name: 'Gift cards', description: 'Prepaid cards.', imageUrl: null, products: [product] };
+
+/** An order as `account` lists it: without its keys. */
+const orderSummary = {
+  no: 'CS20250115A1B2C3',
+  status: 'delivered',
+  title: 'Gift card - 50 元',
+  quantity: 2,
+  unitPrice: 4_900,
+  amount: 9_800,
+  payment: 'wallet',
+  contact: 'buyer@example.com',
+  fields: { phone: '13800000000' },
+  createdAt: AT,
+  paidAt: AT,
+  deliveredAt: AT,
+  reason: null,
+  delivery: null,
+};
+const order = { ...orderSummary, keys: [{ card: 'AAAA-1111-BBBB', password: 'pw-1' }, { card: 'CCCC-2222-DDDD' }] };
+
+const user = { id: 7, email: 'buyer@example.com', role: 'customer', balance: 50_000 };
+
+/** What each template receives on top of the common keys; guests differ where the README says so. */
+const PAGES: Record<TemplateName, (signedIn: boolean) => Record<string, unknown>> = {
+  home: () => ({ path: '/', title: '', categories: [category] }),
+  category: () => ({ path: '/category/cards', title: category.name, category }),
+  product: () => ({ path: '/product/gift-card', title: product.name, product }),
+  checkout: (signedIn) => ({
+    path: '/checkout',
+    title: product.name,
+    product,
+    sku: skus[0],
+    quantity: 2,
+    total: 9_800,
+    values: { phone: '1380000' },
+    contact: '',
+    balance: signedIn ? user.balance : null,
+    errors: { quantity: 'At most 10', contact: 'Enter an e-mail or phone number', 'fields.phone': 'Invalid format' },
+    error: 'Some fields are not right',
+  }),
+  order: (signedIn) => ({ path: `/order/${order.no}`, title: order.title, order, token: signedIn ? null : 'guest-token-123', justPlaced: true }),
+  query: () => ({ path: '/query', title: 'Find an order', no: order.no, error: 'Order not found' }),
+  account: () => ({
+    path: '/account',
+    title: 'My account',
+    orders: [orderSummary, { ...orderSummary, no: 'CS20250115Z9Y8X7', status: 'paid', deliveredAt: null }],
+    balance: user.balance,
+  }),
+  login: () => ({
+    path: '/login',
+    title: 'Log in',
+    values: { email: user.email },
+    errors: { email: 'Enter a valid e-mail address', password: 'Required' },
+    error: 'Wrong e-mail or password',
+    next: '/account',
+  }),
+  register: () => ({
+    path: '/register',
+    title: 'Sign up',
+    values: { email: user.email },
+    errors: { email: 'Already registered', password: 'At least 8 characters' },
+    error: 'Some fields are not right',
+  }),
+  error: () => ({ path: '/missing', title: 'Not found', status: 404, code: 'not_found', message: 'That page does not exist' }),
+};
+
+function common(locale: Locale, signedIn: boolean): Record<string, unknown> {
+  return {
+    shop: { name: 'Demo shop', currency: 'CNY', locale: 'zh-CN' },
+    locale,
+    otherLocale: locale === 'zh-CN' ? 'en' : 'zh-CN',
+    user: signedIn ? user : null,
+    csrf: 'fixture-csrf-token',
+    flash: signedIn ? { kind: 'ok', text: 'Saved' } : null,
+  };
+}
+
+/** The data sets `template` is rendered with: each locale, signed in and as a guest. */
+export function fixtureCases(template: TemplateName): Array<Record<string, unknown>> {
+  return LOCALES.flatMap((locale) =>
+    [true, false].map((signedIn) => ({ ...common(locale, signedIn), ...PAGES[template](signedIn) })),
+  );
+}
