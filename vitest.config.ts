@@ -9,6 +9,7 @@ export default defineConfig({
     alias: [
       { find: /^@cardshop\/core\/testing$/, replacement: src('testing/index.ts') },
       { find: /^@cardshop\/core$/, replacement: src('index.ts') },
+      { find: /^@cardshop\/plugin-([a-z0-9-]+)$/, replacement: fileURLToPath(new URL('./plugins/$1/src/index.ts', import.meta.url)) },
     ],
   },
   test: {

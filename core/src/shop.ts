@@ -14,6 +14,7 @@ import { Hooks } from './plugins/hooks.js';
 import { createPluginHost, type PluginHost } from './plugins/host.js';
 import { deriveKeys, hmacHex } from './security/keys.js';
 import { pruneSessions } from './agents/users.js';
+import { expireUnpaid } from './orders/payments.js';
 import { ensureSystemAccounts } from './wallet/ledger.js';
 import { loadTheme, resolveThemeDir, type Theme } from './themes/renderer.js';
 
@@ -71,14 +72,21 @@ export function createShop(input: Config | ConfigInput): Shop {
   const hooks = new Hooks(log);
   const deps: Deps = { db, keys: deriveKeys(secret), config: { ...config, secret }, log, hooks, now: () => Date.now() };
   const theme = loadTheme(resolveThemeDir(config.theme, config.root));
-  const checkout = createCheckout(deps);
   const plugins = createPluginHost(deps, hooks);
+  const checkout = createCheckout(deps, plugins.gateways);
   let server: Server | undefined;
   let housekeeping: NodeJS.Timeout | undefined;
 
-  /** Chores the serving process does itself, so there is no separate daemon to forget. */
-  const tidy = () =>
-    pruneSessions(deps).catch((err: unknown) => log.warn('pruning expired sessions failed; will retry in an hour', err));
+  /**
+   * Chores the serving process does itself, so there is no separate daemon to forget: every
+   * minute unpaid orders past their time expire, every hour expired sessions go.
+   */
+  let minutes = 0;
+  const tidy = async () => {
+    const chores: Array<[string, () => Promise<unknown>]> = [['expiring unpaid orders', () => expireUnpaid(deps)]];
+    if (minutes++ % 60 === 0) chores.push(['pruning expired sessions', () => pruneSessions(deps)]);
+    for (const [what, chore] of chores) await chore().catch((err: unknown) => log.warn(`${what} failed; will retry`, err));
+  };
 
   const shop: Shop = {
     ...deps,
@@ -98,7 +106,7 @@ export function createShop(input: Config | ConfigInput): Shop {
         server.once('error', reject);
         server.once('listening', () => {
           void tidy();
-          housekeeping = setInterval(tidy, 3_600_000).unref();
+          housekeeping = setInterval(tidy, 60_000).unref();
           const addr = server!.address() as AddressInfo;
           resolve(`http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`);
         });

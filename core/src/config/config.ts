@@ -42,6 +42,8 @@ export const configSchema = z
         /** Longest a checkout waits in the group-commit queue before its batch starts. */
         batchWaitMs: z.number().int().min(0).max(50).default(0),
         maxBatch: z.number().int().min(1).max(2000).default(256),
+        /** How long a gateway order waits for its payment before it expires. */
+        paymentMinutes: z.number().int().min(1).max(1440).default(15),
       })
       .prefault({}),
     logLevel: z.enum(['silent', 'error', 'warn', 'info', 'debug']).default('info'),

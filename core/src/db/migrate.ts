@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Database } from './connect.js';
 import * as init from './migrations/20261202_001_init.js';
+import * as gatewayPayments from './migrations/20261202_002_gateway_payments.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -8,7 +9,10 @@ interface Migration {
 }
 
 /** Core migrations in order; names are dated so plugin and core migrations sort the same way. */
-const CORE_MIGRATIONS: Array<[string, Migration]> = [['20261202_001_init', init]];
+const CORE_MIGRATIONS: Array<[string, Migration]> = [
+  ['20261202_001_init', init],
+  ['20261202_002_gateway_payments', gatewayPayments],
+];
 
 /** Migrations are bundled into the build, so they are listed here instead of read from disk. */
 class CoreMigrationSource implements Knex.MigrationSource<[string, Migration]> {

@@ -7,6 +7,7 @@ import type { Shop } from '../shop.js';
 import { adminApi } from './admin-api.js';
 import type { ShopApp, ShopRouter } from './context.js';
 import { bodyError, handleErrors } from './errors.js';
+import { payRoutes } from './pay.js';
 import { loadSession } from './session.js';
 import { shopPages } from './shop-pages.js';
 import { storeApi } from './store-api.js';
@@ -57,7 +58,8 @@ export function createApp(shop: Shop): Koa {
     ctx.set('X-Frame-Options', 'DENY');
     await next();
   });
-  for (const r of [health(), assets()]) app.use(r.routes());
+  // Before the body parser: payment notifies are verified over their raw bytes.
+  for (const r of [health(), assets(), payRoutes()]) app.use(r.routes());
   app.use(
     bodyParser({
       enableTypes: ['json', 'form'],

@@ -18,6 +18,7 @@ export type ShopRouter = Router<ShopState, { shop: Shop }>;
 export const SESSION_COOKIE = 'cs_session';
 export const CSRF_COOKIE = 'cs_csrf';
 export const LOCALE_COOKIE = 'cs_lang';
+export const ORDERS_COOKIE = 'cs_orders';
 
 export const isApi = (ctx: ShopContext) => ctx.path.startsWith('/api/');
 

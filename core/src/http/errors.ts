@@ -30,7 +30,7 @@ export async function handleErrors(ctx: ShopContext, next: () => Promise<void>):
     if (ctx.status === 404 && ctx.body === undefined) throw new ShopError('not_found', 404, 'error.not_found');
   } catch (err) {
     const e = toShopError(err);
-    if (e.status >= 500) ctx.shop.log.error(`${ctx.method} ${ctx.path} failed`, err);
+    if (e.status >= 500 && !(err instanceof ShopError)) ctx.shop.log.error(`${ctx.method} ${ctx.path} failed`, err);
     const locale = ctx.state.locale ?? 'zh-CN';
     const message = translate(locale, e.messageKey, e.params);
     ctx.status = e.status;

@@ -2,7 +2,7 @@ import { userForSession } from '../agents/users.js';
 import { ShopError } from '../errors.js';
 import { isLocale, negotiateLocale } from '../i18n/messages.js';
 import { hmacHex, randomToken, safeEqual } from '../security/keys.js';
-import { cookieOptions, CSRF_COOKIE, isApi, LOCALE_COOKIE, SESSION_COOKIE, type ShopContext } from './context.js';
+import { cookieOptions, CSRF_COOKIE, isApi, LOCALE_COOKIE, ORDERS_COOKIE, SESSION_COOKIE, type ShopContext } from './context.js';
 
 const YEAR = 365 * 86_400_000;
 
@@ -58,4 +58,28 @@ export async function loadSession(ctx: ShopContext, next: () => Promise<void>): 
 export function checkCsrf(ctx: ShopContext): void {
   const sent = (ctx.request.body as Record<string, unknown> | undefined)?._csrf;
   if (typeof sent !== 'string' || !safeEqual(sent, ctx.state.csrf)) throw new ShopError('csrf_failed', 403, 'error.csrf');
+}
+
+const REMEMBERED_ORDERS = 10;
+
+function rememberedOrders(ctx: ShopContext): Record<string, string> {
+  try {
+    const raw = ctx.cookies.get(ORDERS_COOKIE, { signed: true });
+    return raw ? (JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Record<string, string>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Keeps a guest's latest order tokens in a signed cookie, so the browser that placed an order
+ * can open it again (back from the payment page, say) without the link.
+ */
+export function rememberOrder(ctx: ShopContext, no: string, token: string): void {
+  const entries = Object.entries({ ...rememberedOrders(ctx), [no]: token }).slice(-REMEMBERED_ORDERS);
+  ctx.cookies.set(ORDERS_COOKIE, Buffer.from(JSON.stringify(Object.fromEntries(entries))).toString('base64url'), cookieOptions(ctx, 30 * 86_400_000));
+}
+
+export function rememberedToken(ctx: ShopContext, no: string): string | undefined {
+  return rememberedOrders(ctx)[no];
 }

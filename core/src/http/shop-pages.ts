@@ -11,7 +11,8 @@ import { balanceOf } from '../wallet/ledger.js';
 import type { ShopContext, ShopRouter } from './context.js';
 import { toShopError } from './errors.js';
 import { renderPage } from './render.js';
-import { checkCsrf } from './session.js';
+import QRCode from 'qrcode';
+import { checkCsrf, rememberedToken, rememberOrder } from './session.js';
 import { endSession, startSession } from './store-api.js';
 
 type Form = Record<string, string | undefined>;
@@ -59,6 +60,7 @@ async function renderCheckout(ctx: ShopContext, source: Form | Record<string, un
       values,
       contact: typeof source.contact === 'string' ? source.contact : '',
       balance: ctx.state.user ? await balanceOf(ctx.shop, ctx.state.user.id) : null,
+      gateways: [...ctx.shop.plugins.gateways.values()].map((g) => ({ id: g.id, label: g.label[ctx.state.locale] })),
       fieldRows: product.fields.map((f) => ({ ...f, value: values[f.name] ?? '', error: errs[`fields.${f.name}`] })),
       errors: errs,
       error: failure ? translate(ctx.state.locale, failure.messageKey, failure.params) : null,
@@ -95,15 +97,21 @@ export function shopPages(): ShopRouter {
     const f = form(ctx);
     try {
       const { product } = await findSku(ctx.shop, f.sku ?? '');
-      const { order, token } = await ctx.shop.checkout(ctx.state.user, {
-        sku: f.sku ?? '',
-        quantity: toQuantity(f.quantity ?? '1') as number,
-        fields: fieldValues(f, product.fields),
-        contact: f.contact || undefined,
-        payment: (f.payment ?? 'wallet') as 'wallet',
-      });
-      ctx.redirect(`/order/${order.no}?token=${encodeURIComponent(token)}&placed=1`);
+      const { order, token, payment } = await ctx.shop.checkout(
+        ctx.state.user,
+        {
+          sku: f.sku ?? '',
+          quantity: toQuantity(f.quantity ?? '1') as number,
+          fields: fieldValues(f, product.fields),
+          contact: f.contact || undefined,
+          payment: f.payment ?? 'wallet',
+        },
+        { origin: ctx.origin, ip: ctx.ip },
+      );
+      if (!ctx.state.user) rememberOrder(ctx, order.no, token);
       ctx.status = 303;
+      // A payment page elsewhere: go straight there. A QR code or a form: the order page shows it.
+      ctx.redirect(payment?.kind === 'redirect' ? payment.url : `/order/${order.no}?token=${encodeURIComponent(token)}&placed=1`);
     } catch (err) {
       const e = toShopError(err);
       if (e.status >= 500 || e.code === 'not_found') throw err;
@@ -112,7 +120,7 @@ export function shopPages(): ShopRouter {
   });
 
   r.get('/order/:no', async (ctx) => {
-    const token = typeof ctx.query.token === 'string' ? ctx.query.token : undefined;
+    const token = typeof ctx.query.token === 'string' ? ctx.query.token : rememberedToken(ctx, ctx.params.no!);
     const order = await getOrder(ctx.shop, ctx.params.no!, { user: ctx.state.user, token });
     // The page shows keys: keep it out of shared caches and browser history snapshots.
     ctx.set('Cache-Control', 'no-store');
@@ -120,7 +128,8 @@ export function shopPages(): ShopRouter {
     const fieldLabels = Object.fromEntries(
       (await fieldsOfSku(ctx.shop, order.skuId)).map((f) => [f.name, f.label[ctx.state.locale]]),
     );
-    await renderPage(ctx, 'order', { title: order.title, order, token, fieldLabels, justPlaced: ctx.query.placed === '1' });
+    const payQr = order.payAction?.kind === 'qr' ? await QRCode.toDataURL(order.payAction.content, { margin: 1, width: 240 }) : null;
+    await renderPage(ctx, 'order', { title: order.title, order, token, fieldLabels, payQr, justPlaced: ctx.query.placed === '1' });
   });
 
   r.get('/query', async (ctx) => {

@@ -5,6 +5,7 @@ import { errors } from '../errors.js';
 import { getOrder, listOrders } from '../orders/orders.js';
 import { balanceOf } from '../wallet/ledger.js';
 import { cookieOptions, SESSION_COOKIE, type ShopContext, type ShopRouter } from './context.js';
+import { rememberedToken, rememberOrder } from './session.js';
 
 const SESSION_MS = 30 * 86_400_000;
 
@@ -63,9 +64,10 @@ export function storeApi(): ShopRouter {
   });
 
   r.post('/checkout', async (ctx) => {
-    const { order, token } = await ctx.shop.checkout(ctx.state.user, body(ctx) as never);
+    const result = await ctx.shop.checkout(ctx.state.user, body(ctx) as never, { origin: ctx.origin, ip: ctx.ip });
+    if (!ctx.state.user) rememberOrder(ctx, result.order.no, result.token);
     ctx.status = 201;
-    ctx.body = { order, token };
+    ctx.body = result;
   });
 
   r.get('/orders', async (ctx) => {
@@ -75,7 +77,7 @@ export function storeApi(): ShopRouter {
   });
 
   r.get('/orders/:no', async (ctx) => {
-    const token = typeof ctx.query.token === 'string' ? ctx.query.token : undefined;
+    const token = typeof ctx.query.token === 'string' ? ctx.query.token : rememberedToken(ctx, ctx.params.no!);
     ctx.body = { order: await getOrder(ctx.shop, ctx.params.no!, { user: ctx.state.user, token }) };
   });
 

@@ -24,6 +24,9 @@ import {
 import { GroupCommit, type Outcome } from './group-commit.js';
 import { hashOrderToken, newOrderNo } from './numbers.js';
 import type { OrderView } from './orders.js';
+import { placeGatewayOrder } from './payments.js';
+import type { OrderStatus } from './state.js';
+import type { PaymentAction, PaymentGateway } from '../plugins/payment.js';
 
 export const checkoutSchema = z
   .object({
@@ -31,15 +34,17 @@ export const checkoutSchema = z
     quantity: z.number({ error: 'field.integer' }).int('field.integer').min(1, 'field.min').max(100_000, 'field.max').default(1),
     fields: z.record(z.string(), z.unknown()).optional(),
     contact: z.string().trim().max(120, 'field.too_long').optional(),
-    payment: z.literal('wallet', { error: 'error.payment_unsupported' }),
+    /** `wallet`, or the id of a payment gateway a plugin offers. */
+    payment: z.string({ error: 'field.required' }).min(1, 'field.required').max(32, 'error.payment_unsupported'),
   })
   .strict();
 
 export type CheckoutInput = z.input<typeof checkoutSchema>;
 
 /** One buyer's order as the batch sees it: already validated and priced. */
-interface PlacedOrder {
-  userId: number;
+export interface PlacedOrder {
+  userId: number | null;
+  payment: string;
   skuId: number;
   productId: number;
   productType: ProductType;
@@ -56,16 +61,31 @@ export interface CheckoutResult {
   order: OrderView;
   /** Lets whoever holds it open the order page without logging in. Shown once. */
   token: string;
+  /** For a gateway payment: how the buyer pays (a link, a QR code or a form). */
+  payment?: PaymentAction;
+}
+
+/** Where the request came from, for the gateway's notify and return URLs. */
+export interface RequestInfo {
+  origin: string;
+  ip?: string;
 }
 
 const CONTACT = /^(?:[^\s@]+@[^\s@]+\.[^\s@]+|\+?\d{6,20})$/;
 
 /** Validates and prices one checkout; throws a ShopError naming the field on bad input. */
-async function prepare(deps: Deps, buyer: User | undefined, input: CheckoutInput): Promise<PlacedOrder> {
+async function prepare(
+  deps: Deps,
+  gateways: ReadonlyMap<string, PaymentGateway>,
+  buyer: User | undefined,
+  input: CheckoutInput,
+): Promise<PlacedOrder> {
   const parsed = checkoutSchema.safeParse(input);
   if (!parsed.success) throw fromZod(parsed.error);
   const req = parsed.data;
-  if (!buyer) throw new ShopError('unauthorized', 401, 'error.guest_wallet');
+  const wallet = req.payment === 'wallet';
+  if (!wallet && !gateways.has(req.payment)) throw errors.validation({ payment: 'error.payment_unsupported' });
+  if (wallet && !buyer) throw new ShopError('unauthorized', 401, 'error.guest_wallet');
   const { product, sku } = await findSku(deps, req.sku);
   const fieldErrors: Record<string, string> = {};
   const max = Math.min(sku.maxQuantity ?? Infinity, deps.config.checkout.maxQuantity);
@@ -73,7 +93,8 @@ async function prepare(deps: Deps, buyer: User | undefined, input: CheckoutInput
   if (req.quantity > max) fieldErrors.quantity = 'field.max';
   const fields = validateFields(product.fields, req.fields);
   if (!fields.ok) Object.assign(fieldErrors, fields.errors);
-  if (req.contact && !CONTACT.test(req.contact)) fieldErrors.contact = 'field.contact';
+  // A guest's contact is how the shop reaches them about the order.
+  if ((req.contact && !CONTACT.test(req.contact)) || (!buyer && !req.contact)) fieldErrors.contact = 'field.contact';
   if (Object.keys(fieldErrors).length) {
     throw new ShopError('validation_failed', 400, 'error.validation_failed', fieldErrors, { min: sku.minQuantity, max });
   }
@@ -87,7 +108,8 @@ async function prepare(deps: Deps, buyer: User | undefined, input: CheckoutInput
     contact: req.contact || null,
   });
   return {
-    userId: buyer.id,
+    userId: buyer?.id ?? null,
+    payment: req.payment,
     skuId: sku.id,
     productId: product.id,
     productType: product.type,
@@ -103,7 +125,7 @@ async function prepare(deps: Deps, buyer: User | undefined, input: CheckoutInput
 /** What the batch reads, and locks on MySQL, before it decides anything. */
 async function lockBatchRows(deps: Deps, trx: Knex, batch: PlacedOrder[]) {
   const lock = <T extends Knex.QueryBuilder>(q: T) => (deps.db.dialect === 'mysql' ? (q.forUpdate() as T) : q);
-  const userIds = [...new Set(batch.map((o) => o.userId))];
+  const userIds = [...new Set(batch.map((o) => o.userId!))];
   const [skuRows, walletRows] = await Promise.all([
     lock(trx('skus').whereIn('id', [...new Set(batch.map((o) => o.skuId))]).select('id', 'price', 'stock', 'enabled')),
     lock(trx('accounts').whereIn('code', userIds.map(walletCode)).orderBy('id').select('id', 'user_id', 'balance')),
@@ -126,8 +148,14 @@ async function takeUnits(trx: Knex, skuId: number, units: number, counted: boole
   if (affected(n) !== 1) throw new ConflictRetry(`stock of sku ${skuId} moved under the batch`);
 }
 
-function orderRow(deps: Deps, { order, no, token }: { order: PlacedOrder; no: string; token: string }, now: number) {
-  const card = order.productType === 'card';
+/** The row of a new order; `status` defaults to how a wallet checkout leaves it. */
+export function orderRow(
+  deps: Deps,
+  { order, no, token }: { order: PlacedOrder; no: string; token: string },
+  now: number,
+  status: OrderStatus = order.productType === 'card' ? 'delivered' : 'paid',
+) {
+  const paid = status !== 'pending_payment';
   return {
     no,
     token_hash: hashOrderToken(token),
@@ -140,14 +168,15 @@ function orderRow(deps: Deps, { order, no, token }: { order: PlacedOrder; no: st
     unit_price: order.unitPrice,
     amount: order.amount,
     currency: deps.config.shop.currency,
-    // In-stock cards are delivered right here (秒发); other types wait for their delivery.
-    status: card ? 'delivered' : 'paid',
-    payment: 'wallet',
+    // In-stock cards paid from a wallet are delivered right here (秒发); other types wait.
+    status,
+    payment: order.payment,
     contact: order.contact,
     fields: Object.keys(order.fields).length ? JSON.stringify(order.fields) : null,
     created_at: now,
-    paid_at: now,
-    delivered_at: card ? now : null,
+    paid_at: paid ? now : null,
+    delivered_at: status === 'delivered' ? now : null,
+    expires_at: paid ? null : now + deps.config.checkout.paymentMinutes * 60_000,
     updated_at: now,
   };
 }
@@ -184,7 +213,7 @@ async function commitBatch(deps: Deps, batch: PlacedOrder[]): Promise<Array<Outc
     const accepted: Array<{ index: number; order: PlacedOrder; no: string; token: string }> = [];
     for (const [index, order] of batch.entries()) {
       const sku = skus.get(order.skuId);
-      const wallet = wallets.get(order.userId)!;
+      const wallet = wallets.get(order.userId!)!;
       const counted = order.productType === 'card';
       if (!sku?.enabled) outcomes[index] = errors.notFound('error.sku_not_found');
       else if (sku.price !== order.unitPrice) outcomes[index] = new ShopError('price_changed', 409, 'error.price_changed');
@@ -220,7 +249,7 @@ async function commitBatch(deps: Deps, batch: PlacedOrder[]): Promise<Array<Outc
       kind: 'purchase',
       orderId: ids.get(a.no)!,
       entries: [
-        { accountId: wallets.get(a.order.userId)!.id, amount: -a.order.amount },
+        { accountId: wallets.get(a.order.userId!)!.id, amount: -a.order.amount },
         { accountId: revenue, amount: a.order.amount },
       ],
     }));
@@ -235,51 +264,63 @@ async function commitBatch(deps: Deps, batch: PlacedOrder[]): Promise<Array<Outc
     ]);
 
     for (const a of accepted) {
-      const card = a.order.productType === 'card';
       const id = ids.get(a.no)!;
-      outcomes[a.index] = {
-        token: a.token,
-        order: {
-          id,
-          no: a.no,
-          status: card ? 'delivered' : 'paid',
-          title: a.order.title,
-          productType: a.order.productType,
-          skuId: a.order.skuId,
-          quantity: a.order.quantity,
-          unitPrice: a.order.unitPrice,
-          amount: a.order.amount,
-          currency: deps.config.shop.currency,
-          payment: 'wallet',
-          contact: a.order.contact,
-          fields: a.order.fields,
-          createdAt: now,
-          paidAt: now,
-          deliveredAt: card ? now : null,
-          reason: null,
-          keys: keys.get(id) ?? [],
-          delivery: null,
-        },
-      };
+      const status = a.order.productType === 'card' ? 'delivered' : 'paid';
+      outcomes[a.index] = { token: a.token, order: newOrderView(deps, a.order, { id, no: a.no, status, now, keys: keys.get(id) ?? [] }) };
     }
     return outcomes;
   });
 }
 
+/** An order as its buyer sees it, built from what the checkout just wrote. */
+export function newOrderView(
+  deps: Deps,
+  order: PlacedOrder,
+  at: { id: number; no: string; status: OrderStatus; now: number; keys: CardKey[] },
+): OrderView {
+  const paid = at.status !== 'pending_payment';
+  return {
+    id: at.id,
+    no: at.no,
+    status: at.status,
+    title: order.title,
+    productType: order.productType,
+    skuId: order.skuId,
+    quantity: order.quantity,
+    unitPrice: order.unitPrice,
+    amount: order.amount,
+    currency: deps.config.shop.currency,
+    payment: order.payment,
+    contact: order.contact,
+    fields: order.fields,
+    createdAt: at.now,
+    paidAt: paid ? at.now : null,
+    deliveredAt: at.status === 'delivered' ? at.now : null,
+    reason: null,
+    keys: at.keys,
+    delivery: null,
+  };
+}
+
 export interface Checkout {
-  (buyer: User | undefined, input: CheckoutInput): Promise<CheckoutResult>;
+  (buyer: User | undefined, input: CheckoutInput, request?: RequestInfo): Promise<CheckoutResult>;
   readonly queue: GroupCommit<PlacedOrder, CheckoutResult>;
 }
 
-/** The shop's checkout: validates each request, then commits them in groups. */
-export function createCheckout(deps: Deps): Checkout {
+/**
+ * The shop's checkout: validates each request; wallet payments are committed in groups, gateway
+ * payments become an unpaid order and the gateway's instructions for paying it.
+ */
+export function createCheckout(deps: Deps, gateways: ReadonlyMap<string, PaymentGateway>): Checkout {
   const queue = new GroupCommit<PlacedOrder, CheckoutResult>((batch) => commitBatch(deps, batch), {
     maxBatch: deps.config.checkout.maxBatch,
     concurrency: deps.db.dialect === 'sqlite' ? 1 : 4,
     waitMs: deps.config.checkout.batchWaitMs,
   });
-  const checkout = async (buyer: User | undefined, input: CheckoutInput) => {
-    const result = await queue.submit(await prepare(deps, buyer, input));
+  const checkout = async (buyer: User | undefined, input: CheckoutInput, request?: RequestInfo) => {
+    const placed = await prepare(deps, gateways, buyer, input);
+    if (placed.payment !== 'wallet') return placeGatewayOrder(deps, gateways.get(placed.payment)!, placed, request);
+    const result = await queue.submit(placed);
     const { order } = result;
     deps.hooks.emit('order.created', { order });
     deps.hooks.emit('order.paid', { order });

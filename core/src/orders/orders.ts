@@ -4,6 +4,7 @@ import { transaction } from '../db/dialect.js';
 import { errors } from '../errors.js';
 import { keysOfOrder } from '../inventory/keys.js';
 import type { CardKey } from '../inventory/parse.js';
+import type { PaymentAction } from '../plugins/payment.js';
 import { decrypt, encrypt, safeEqual } from '../security/keys.js';
 import { postJournal, SYSTEM_ACCOUNTS, systemAccountId, walletAccountId } from '../wallet/ledger.js';
 import { hashOrderToken } from './numbers.js';
@@ -31,6 +32,11 @@ export interface OrderView {
   keys: CardKey[];
   /** Text delivered by an admin or a supplier (manual and top-up orders). */
   delivery: string | null;
+  /** While unpaid: how to pay (the gateway's link, QR content or form) and until when. */
+  payAction?: PaymentAction | null;
+  expiresAt?: number | null;
+  /** Money was received that the shop owes back to the buyer. */
+  refundDue?: boolean;
 }
 
 interface OrderRow {
@@ -51,6 +57,9 @@ interface OrderRow {
   fields: string | null;
   delivery: string | null;
   reason: string | null;
+  pay_action: string | null;
+  expires_at: number | string | null;
+  refund_due: number | boolean;
   created_at: number | string;
   paid_at: number | string | null;
   delivered_at: number | string | null;
@@ -80,6 +89,9 @@ async function view(deps: Deps, row: OrderRow, withGoods: boolean): Promise<Orde
     reason: row.reason,
     keys: withGoods && delivered && row.product_type === 'card' ? await keysOfOrder(deps, row.id) : [],
     delivery: withGoods && row.delivery ? decrypt(deps.keys.encryption, row.delivery) : null,
+    payAction: row.status === 'pending_payment' && row.pay_action ? (JSON.parse(row.pay_action) as PaymentAction) : null,
+    expiresAt: num(row.expires_at),
+    refundDue: Boolean(row.refund_due),
   };
 }
 
@@ -113,6 +125,11 @@ async function orderByNo(deps: Deps, no: string): Promise<OrderRow> {
   const row = await deps.db.knex('orders').where('no', no).first();
   if (!row) throw errors.notFound('error.order_not_found');
   return row;
+}
+
+/** An order with its goods, for the code that just changed it (hooks, admin answers). */
+export async function loadOrder(deps: Deps, no: string): Promise<OrderView> {
+  return view(deps, await orderByNo(deps, no), true);
 }
 
 /** An admin (or, later, a supplier) delivers a manual or top-up order with a text. */
@@ -170,7 +187,7 @@ export async function refundOrder(deps: Deps, input: { no: string; reason: strin
       new Set([wallet]),
     );
   });
-  const order = await view(deps, await orderByNo(deps, input.no), true);
+  const order = await loadOrder(deps, input.no);
   deps.hooks.emit('order.refunded', { order, reason: input.reason });
   return order;
 }

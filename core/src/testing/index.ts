@@ -12,6 +12,9 @@ import { createUser, type Role, type User } from '../agents/users.js';
 import type { ConfigInput } from '../config/config.js';
 import { createShop, type Shop } from '../shop.js';
 import { adjustWallet } from '../wallet/ledger.js';
+import { signDummy } from './dummy-pay.js';
+
+export { dummyPayments, signDummy, DUMMY_SECRET } from './dummy-pay.js';
 
 export type TestDialect = 'sqlite' | 'mysql';
 
@@ -28,6 +31,8 @@ export interface TestShop {
   /** A user with a wallet balance (minor units); password is `password123`. */
   createUser(opts?: { email?: string; role?: Role; balance?: number }): Promise<User & { password: string }>;
   client(): TestClient;
+  /** Sends the dummy gateway's signed notify for an order (see dummyPayments). */
+  notify(payload: { orderNo: string; amount: number; tradeNo?: string; status?: string }, secret?: string): Promise<TestResponse<string>>;
   close(): Promise<void>;
 }
 
@@ -90,6 +95,10 @@ export async function startTestShop(opts: { dialect?: TestDialect; config?: Conf
       return { ...user, password };
     },
     client: () => new TestClient(url),
+    notify(payload, secret) {
+      const { body, signature } = signDummy({ tradeNo: `T-${payload.orderNo}`, status: 'paid', ...payload }, secret);
+      return new TestClient(url).post('/pay/dummy/notify', body, { 'content-type': 'application/json', 'x-dummy-signature': signature });
+    },
     close: cleanUp,
   };
 }

@@ -18,6 +18,8 @@ export const SYSTEM_ACCOUNTS = {
   revenue: 'platform:revenue',
   /** The other side of admin credits and debits (owner's equity). */
   adjustments: 'platform:adjustments',
+  /** Money received for orders that could not be served and is owed back to a guest. */
+  refundsDue: 'platform:refunds_due',
 } as const;
 
 export const walletCode = (userId: number) => `wallet:${userId}`;
@@ -27,7 +29,7 @@ export interface Entry {
   amount: number;
 }
 
-export type JournalKind = 'purchase' | 'refund' | 'admin_credit' | 'admin_debit';
+export type JournalKind = 'purchase' | 'refund' | 'late_payment' | 'admin_credit' | 'admin_debit';
 
 export interface JournalTxn {
   /** Deterministic id, e.g. `order:<no>:pay`: the primary key makes each movement happen once. */
@@ -75,6 +77,11 @@ export async function systemAccountId(deps: Deps, trx: Knex, code: string): Prom
     cache.set(code, (id = Number(row.id)));
   }
   return id;
+}
+
+/** The clearing account of a payment gateway: what it has collected for us. */
+export function gatewayAccountId(deps: Deps, trx: Knex, gatewayId: string): Promise<number> {
+  return accountId(deps, trx, `gateway:${gatewayId}`, 'gateway');
 }
 
 export function walletAccountId(deps: Deps, trx: Knex, userId: number): Promise<number> {

@@ -1,0 +1,156 @@
+import { expireUnpaid, stockOf, verifyLedger } from '@cardshop/core';
+import { dummyPayments, signDummy, startTestShop, TEST_DIALECTS, type TestShop } from '@cardshop/core/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cardSku } from './fixtures.js';
+
+const count = async (t: TestShop, table: string, where: Record<string, unknown> = {}) =>
+  Number((await t.shop.db.knex(table).where(where).count({ n: '*' }).first())?.n);
+
+describe.each(TEST_DIALECTS)('paying through a gateway (%s)', (dialect) => {
+  let t: TestShop;
+
+  beforeAll(async () => {
+    t = await startTestShop({ dialect, config: { plugins: [dummyPayments()] } });
+  });
+  afterAll(() => t?.close());
+
+  const guestOrder = async (code: string, quantity = 1) => {
+    const r = await t.client().post('/api/store/checkout', { sku: code, quantity, contact: 'guest@example.com', payment: 'dummy' });
+    expect(r.status).toBe(201);
+    return r.body as { order: { no: string; amount: number; status: string }; token: string; payment: { kind: string; url: string } };
+  };
+
+  it('lets a guest order, pay by notify, and read the keys with the token', async () => {
+    const { code, keys } = await cardSku(t.shop, { keys: 3, price: 1500 });
+    const noContact = await t.client().post('/api/store/checkout', { sku: code, payment: 'dummy' });
+    expect(noContact.status).toBe(400);
+    expect(noContact.body.error.fields).toHaveProperty('contact');
+
+    const placed = await guestOrder(code, 2);
+    expect(placed.order).toMatchObject({ status: 'pending_payment', amount: 3000 });
+    expect(placed.payment).toEqual({ kind: 'redirect', url: `https://pay.example.test/checkout?no=${placed.order.no}&amount=3000` });
+    expect(await stockOf(t.shop, code)).toEqual({ counter: 3, available: 3 }); // unpaid orders hold no stock
+
+    const paid = await t.notify({ orderNo: placed.order.no, amount: 3000 });
+    expect(paid.status).toBe(200);
+    expect(paid.text).toBe('ok');
+    const view = await t.client().get(`/api/store/orders/${placed.order.no}?token=${encodeURIComponent(placed.token)}`);
+    expect(view.body.order).toMatchObject({ status: 'delivered', payment: 'dummy' });
+    expect(view.body.order.keys.map((k: { card: string }) => k.card)).toEqual(keys.slice(0, 2));
+    expect(await stockOf(t.shop, code)).toEqual({ counter: 1, available: 1 });
+    expect((await verifyLedger(t.shop)).ok).toBe(true);
+  });
+
+  it('records a payment once however many notifies race, and ignores forged ones', async () => {
+    const { code } = await cardSku(t.shop, { keys: 5, price: 800 });
+    const placed = await guestOrder(code);
+    const forged = signDummy({ orderNo: placed.order.no, amount: 800, tradeNo: 'X', status: 'paid' }, 'wrong-secret');
+    const refused = await t.client().post('/pay/dummy/notify', forged.body, { 'content-type': 'application/json', 'x-dummy-signature': forged.signature });
+    expect(refused.status).toBe(400);
+    expect((await t.shop.db.knex('orders').where('no', placed.order.no).first()).status).toBe('pending_payment');
+
+    const cheap = await t.notify({ orderNo: placed.order.no, amount: 1 });
+    expect(cheap.text).toBe('fail');
+    expect((await t.shop.db.knex('orders').where('no', placed.order.no).first()).status).toBe('pending_payment');
+    expect((await t.notify({ orderNo: '261202-NOSUCHORDR', amount: 800 })).text).toBe('fail');
+
+    const results = await Promise.all(Array.from({ length: 20 }, () => t.notify({ orderNo: placed.order.no, amount: 800 })));
+    expect(results.every((r) => r.text === 'ok')).toBe(true);
+    const order = await t.shop.db.knex('orders').where('no', placed.order.no).first();
+    expect(order.status).toBe('delivered');
+    expect(await count(t, 'card_keys', { order_id: order.id })).toBe(1);
+    expect(await count(t, 'journal_transactions', { order_id: order.id })).toBe(1);
+    expect((await verifyLedger(t.shop)).ok).toBe(true);
+  });
+
+  it('keeps a late payment for the buyer instead of losing it', async () => {
+    const { code } = await cardSku(t.shop, { keys: 5, price: 700 });
+    const guest = await guestOrder(code);
+    const u = await t.createUser();
+    const member = await t.client().login(u.email, u.password);
+    const mine = (await member.post('/api/store/checkout', { sku: code, payment: 'dummy' })).body;
+    await t.shop.db.knex('orders').whereIn('no', [guest.order.no, mine.order.no]).update({ expires_at: Date.now() - 1 });
+    expect(await expireUnpaid(t.shop)).toBeGreaterThanOrEqual(2);
+
+    expect((await t.notify({ orderNo: guest.order.no, amount: 700 })).text).toBe('ok');
+    expect((await t.notify({ orderNo: mine.order.no, amount: 700 })).text).toBe('ok');
+    expect((await t.notify({ orderNo: mine.order.no, amount: 700 })).text).toBe('ok'); // again: no second credit
+
+    const g = await t.shop.db.knex('orders').where('no', guest.order.no).first();
+    expect(g).toMatchObject({ status: 'expired' });
+    expect(Boolean(g.refund_due)).toBe(true);
+    expect((await member.get('/api/store/me')).body.wallet.balance).toBe(700);
+    const owed = await t.shop.db.knex('accounts').where('code', 'platform:refunds_due').first('balance');
+    expect(Number(owed.balance)).toBeGreaterThanOrEqual(700);
+    expect(await stockOf(t.shop, code)).toEqual({ counter: 5, available: 5 });
+    expect((await verifyLedger(t.shop)).ok).toBe(true);
+  });
+
+  it('fails visibly, never "delivered", when the keys ran out before the payment', async () => {
+    const { code } = await cardSku(t.shop, { keys: 1, price: 500 });
+    const first = await guestOrder(code);
+    const second = await guestOrder(code);
+    await t.notify({ orderNo: first.order.no, amount: 500 });
+    await t.notify({ orderNo: second.order.no, amount: 500 });
+    const a = await t.shop.db.knex('orders').where('no', first.order.no).first();
+    const b = await t.shop.db.knex('orders').where('no', second.order.no).first();
+    expect(a.status).toBe('delivered');
+    expect(b.status).toBe('failed');
+    expect(Boolean(b.refund_due)).toBe(true);
+    expect(b.reason).toMatch(/out of stock/);
+    expect(await count(t, 'card_keys', { order_id: b.id })).toBe(0);
+    expect((await verifyLedger(t.shop)).ok).toBe(true);
+  });
+
+  it('refuses unknown payment methods and answers 404 for unknown gateways', async () => {
+    const { code } = await cardSku(t.shop, { keys: 1 });
+    const r = await t.client().post('/api/store/checkout', { sku: code, contact: 'a@b.cd', payment: 'bitcoin' });
+    expect(r.status).toBe(400);
+    expect(r.body.error.fields).toHaveProperty('payment');
+    expect((await t.client().post('/pay/nope/notify', 'x', { 'content-type': 'text/plain' })).status).toBe(404);
+  });
+
+  it('brings a guest back from the payment page to the order, and shows QR codes', async () => {
+    const { code } = await cardSku(t.shop, { keys: 2, price: 990 });
+    const browser = t.client();
+    const csrf = await browser.csrf('/login');
+    const form = new URLSearchParams({ _csrf: csrf, sku: code, quantity: '1', contact: '13800138000', payment: 'dummy' });
+    const placed = await browser.post('/checkout', form);
+    expect(placed.status).toBe(303);
+    const gatewayUrl = new URL(placed.headers.get('location')!);
+    expect(gatewayUrl.host).toBe('pay.example.test');
+    const no = gatewayUrl.searchParams.get('no')!;
+
+    const back = await browser.get(`/pay/dummy/return?no=${no}`);
+    expect(back.headers.get('location')).toBe(`/order/${no}`);
+    expect((await browser.get(`/order/${no}`)).status).toBe(200); // the browser remembers its order
+    expect((await t.client().get(`/order/${no}`)).status).toBe(404); // nobody else does
+    await t.notify({ orderNo: no, amount: 990 });
+    expect((await browser.get(`/order/${no}`)).text).toMatch(new RegExp(`${code}-KEY-000000`));
+
+    const qrShop = await startTestShop({ dialect, config: { plugins: [dummyPayments({ action: 'qr' })] } });
+    try {
+      const { code: qrCode } = await cardSku(qrShop.shop, { keys: 1 });
+      const c = qrShop.client();
+      const token = await c.csrf('/login');
+      const r = await c.post('/checkout', new URLSearchParams({ _csrf: token, sku: qrCode, contact: 'qr@example.com', payment: 'dummy' }));
+      const page = await c.get(r.headers.get('location')!);
+      expect(page.text).toContain('data:image/png;base64,');
+    } finally {
+      await qrShop.close();
+    }
+  });
+
+  it('cancels the order when the gateway is down', async () => {
+    const down = await startTestShop({ dialect, config: { plugins: [dummyPayments({ down: true })] } });
+    try {
+      const { code } = await cardSku(down.shop, { keys: 1 });
+      const r = await down.client().post('/api/store/checkout', { sku: code, contact: 'a@b.cd', payment: 'dummy' });
+      expect(r.status).toBe(502);
+      expect(r.body.error.code).toBe('gateway_unavailable');
+      expect(await down.shop.db.knex('orders').pluck('status')).toEqual(['cancelled']);
+    } finally {
+      await down.close();
+    }
+  });
+});
