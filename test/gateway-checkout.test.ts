@@ -29,6 +29,8 @@ describe.each(TEST_DIALECTS)('paying through a gateway (%s)', (dialect) => {
     const placed = await guestOrder(code, 2);
     expect(placed.order).toMatchObject({ status: 'pending_payment', amount: 3000 });
     expect(placed.payment).toEqual({ kind: 'redirect', url: `https://pay.example.test/checkout?no=${placed.order.no}&amount=3000` });
+    const row = await t.shop.db.knex('orders').where('no', placed.order.no).first();
+    expect(JSON.parse(row.pay_action)).toEqual(placed.payment);
     expect(await stockOf(t.shop, code)).toEqual({ counter: 3, available: 3 }); // unpaid orders hold no stock
 
     const paid = await t.notify({ orderNo: placed.order.no, amount: 3000 });

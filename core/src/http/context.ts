@@ -22,6 +22,11 @@ export const ORDERS_COOKIE = 'cs_orders';
 
 export const isApi = (ctx: ShopContext) => ctx.path.startsWith('/api/');
 
+/** This shop's address as the client reached it (behind a proxy: with trustProxy, as the proxy says). */
+export function requestInfo(ctx: ShopContext) {
+  return { origin: `${ctx.protocol}://${ctx.host}`, ip: ctx.ip };
+}
+
 export function cookieOptions(ctx: ShopContext, maxAgeMs?: number) {
   return { httpOnly: true, sameSite: 'lax' as const, signed: true, secure: ctx.secure, overwrite: true, maxAge: maxAgeMs };
 }

@@ -8,7 +8,7 @@ import { translate } from '../i18n/messages.js';
 import { multiply } from '../money/money.js';
 import { getOrder, listOrders } from '../orders/orders.js';
 import { balanceOf } from '../wallet/ledger.js';
-import type { ShopContext, ShopRouter } from './context.js';
+import { requestInfo, type ShopContext, type ShopRouter } from './context.js';
 import { toShopError } from './errors.js';
 import { renderPage } from './render.js';
 import QRCode from 'qrcode';
@@ -106,7 +106,7 @@ export function shopPages(): ShopRouter {
           contact: f.contact || undefined,
           payment: f.payment ?? 'wallet',
         },
-        { origin: ctx.origin, ip: ctx.ip },
+        requestInfo(ctx),
       );
       if (!ctx.state.user) rememberOrder(ctx, order.no, token);
       ctx.status = 303;

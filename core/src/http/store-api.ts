@@ -4,7 +4,7 @@ import { getProduct, listProducts } from '../catalog/snapshot.js';
 import { errors } from '../errors.js';
 import { getOrder, listOrders } from '../orders/orders.js';
 import { balanceOf } from '../wallet/ledger.js';
-import { cookieOptions, SESSION_COOKIE, type ShopContext, type ShopRouter } from './context.js';
+import { cookieOptions, requestInfo, SESSION_COOKIE, type ShopContext, type ShopRouter } from './context.js';
 import { rememberedToken, rememberOrder } from './session.js';
 
 const SESSION_MS = 30 * 86_400_000;
@@ -64,7 +64,7 @@ export function storeApi(): ShopRouter {
   });
 
   r.post('/checkout', async (ctx) => {
-    const result = await ctx.shop.checkout(ctx.state.user, body(ctx) as never, { origin: ctx.origin, ip: ctx.ip });
+    const result = await ctx.shop.checkout(ctx.state.user, body(ctx) as never, requestInfo(ctx));
     if (!ctx.state.user) rememberOrder(ctx, result.order.no, result.token);
     ctx.status = 201;
     ctx.body = result;

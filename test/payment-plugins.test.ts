@@ -1,0 +1,99 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { stockOf, verifyLedger } from '@cardshop/core';
+import epay from '@cardshop/plugin-epay';
+import stripePlugin from '@cardshop/plugin-stripe';
+import { startTestShop, TEST_DIALECTS } from '@cardshop/core/testing';
+import { describe, expect, it } from 'vitest';
+import { startFakeEpay } from '../plugins/epay/src/testing/fake-epay.js';
+import { startFakeStripe } from '../plugins/stripe/src/testing/fake-stripe.js';
+import { cardSku } from './fixtures.js';
+
+// Stripe's own SDK signs the webhooks, as Stripe would.
+const Stripe = createRequire(path.resolve('plugins/stripe/package.json'))('stripe') as typeof import('stripe').default;
+
+describe.each(TEST_DIALECTS)('a guest pays through a real gateway plugin (%s)', (dialect) => {
+  it('epay: the fake epay site pays and notifies; the shop delivers once', async () => {
+    const site = await startFakeEpay({ pid: '1001', key: 'merchant-key-123' });
+    const t = await startTestShop({
+      dialect,
+      config: { plugins: [epay({ apiUrl: `${site.url}/`, pid: '1001', key: 'merchant-key-123', mode: 'api', types: ['alipay'] })] },
+    });
+    try {
+      const { code, keys } = await cardSku(t.shop, { keys: 2, price: 1234 });
+      const placed = await t.client().post('/api/store/checkout', { sku: code, contact: '13800138000', payment: 'epay' });
+      expect(placed.status).toBe(201);
+      const no: string = placed.body.order.no;
+      expect(site.orders.get(no)).toMatchObject({ money: '12.34', notify_url: `${t.url}/pay/epay/notify` });
+
+      // the epay site calls back: GET with its signed query, as epay does
+      const answer = await site.sendNotify(site.pay(no), 'get');
+      expect(answer.body).toBe('success');
+      expect((await site.sendNotify(site.notifyParams(no), 'form')).body).toBe('success'); // a retry changes nothing
+      const order = (await t.client().get(`/api/store/orders/${no}?token=${encodeURIComponent(placed.body.token)}`)).body.order;
+      expect(order).toMatchObject({ status: 'delivered' });
+      expect(order.keys.map((k: { card: string }) => k.card)).toEqual([keys[0]]);
+
+      // a notify signed with another key is refused and changes nothing
+      const other = await t.client().post('/api/store/checkout', { sku: code, contact: 'a@b.cd', payment: 'epay' });
+      const forged = await site.sendNotify(site.notifyParams(other.body.order.no, { trade_status: 'TRADE_SUCCESS' }, 'wrong-key'), 'get');
+      expect(forged.body).toBe('fail');
+      expect((await t.shop.db.knex('orders').where('no', other.body.order.no).first()).status).toBe('pending_payment');
+      expect(await stockOf(t.shop, code)).toEqual({ counter: 1, available: 1 });
+      expect((await verifyLedger(t.shop)).ok).toBe(true);
+    } finally {
+      await t.close();
+      await site.close();
+    }
+  });
+
+  it('Stripe: a Checkout Session on the fake API, then a webhook signed by the SDK', async () => {
+    const secretKey = 'sk_test_cardshop';
+    const webhookSecret = 'whsec_cardshop_test';
+    const api = await startFakeStripe({ apiKey: secretKey });
+    const t = await startTestShop({
+      dialect,
+      config: { plugins: [stripePlugin({ secretKey, webhookSecret, apiHost: '127.0.0.1', apiPort: api.port, apiProtocol: 'http' })] },
+    });
+    try {
+      const { code, keys } = await cardSku(t.shop, { keys: 1, price: 2599 });
+      const placed = await t.client().post('/api/store/checkout', { sku: code, contact: 'buyer@example.com', payment: 'stripe' });
+      expect(placed.status).toBe(201);
+      expect(placed.body.payment.kind).toBe('redirect');
+      const no: string = placed.body.order.no;
+
+      const event = {
+        id: 'evt_1',
+        object: 'event',
+        type: 'checkout.session.completed',
+        data: {
+          object: {
+            id: 'cs_test_1',
+            object: 'checkout.session',
+            mode: 'payment',
+            payment_status: 'paid',
+            amount_total: 2599,
+            currency: 'cny',
+            payment_intent: 'pi_test_1',
+            client_reference_id: no,
+            metadata: { order_no: no },
+          },
+        },
+      };
+      const payload = JSON.stringify(event);
+      const header = new Stripe(secretKey).webhooks.generateTestHeaderString({ payload, secret: webhookSecret });
+      const hook = await t.client().post('/pay/stripe/notify', payload, { 'content-type': 'application/json', 'stripe-signature': header });
+      expect(hook.status).toBe(200);
+      const tampered = await t.client().post('/pay/stripe/notify', payload.replace('2599', '1'), { 'content-type': 'application/json', 'stripe-signature': header });
+      expect(tampered.status).toBe(400);
+
+      const order = (await t.client().get(`/api/store/orders/${no}?token=${encodeURIComponent(placed.body.token)}`)).body.order;
+      expect(order).toMatchObject({ status: 'delivered' });
+      expect(order.keys[0].card).toBe(keys[0]);
+      expect((await verifyLedger(t.shop)).ok).toBe(true);
+    } finally {
+      await t.close();
+      await api.close();
+    }
+  });
+});
