@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { startTestShop } from '@cardshop/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const BIN = path.resolve('core/dist/cli/main.js');
@@ -63,6 +64,21 @@ describe('cardshop theme check', () => {
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
       expect(r.stderr).toMatch(message);
+    }
+  });
+});
+
+describe('a shop with a broken theme', () => {
+  it('refuses to start and says why', async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'cardshop-broken-theme-'));
+    try {
+      cpSync(path.resolve('themes/default'), path.join(root, 'mytheme'), { recursive: true });
+      writeFileSync(path.join(root, 'mytheme', 'templates', 'home.hbs'), '<h1>{{shout shop.name}}</h1>\n');
+      await expect(startTestShop({ listen: false, config: { root, theme: './mytheme' } })).rejects.toThrow(
+        /theme \.\/mytheme does not pass its check[\s\S]*THEME-005 templates\/home\.hbs:1/,
+      );
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });

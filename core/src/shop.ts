@@ -16,7 +16,8 @@ import { deriveKeys, hmacHex } from './security/keys.js';
 import { pruneSessions } from './agents/users.js';
 import { expireUnpaid } from './orders/payments.js';
 import { ensureSystemAccounts } from './wallet/ledger.js';
-import { loadTheme, resolveThemeDir, type Theme } from './themes/renderer.js';
+import { checkTheme } from './themes/check.js';
+import { loadTheme, resolveThemeDir, ThemeError, type Theme } from './themes/renderer.js';
 
 export interface Shop extends Deps {
   readonly theme: Theme;
@@ -63,6 +64,18 @@ async function checkSecret(deps: Deps): Promise<void> {
   }
 }
 
+/** The configured theme, refused unless it passes `cardshop theme check` without errors. */
+function loadCheckedTheme(config: Config): Theme {
+  const dir = resolveThemeDir(config.theme, config.root);
+  const report = checkTheme(dir, config.shop.locale);
+  if (!report.ok) {
+    const errors = report.findings.filter((f) => f.level === 'error').slice(0, 10);
+    const lines = errors.map((f) => `  ${f.rule} ${f.file ?? ''}${f.line ? `:${f.line}` : ''} ${f.message}`);
+    throw new ThemeError(`theme ${config.theme} does not pass its check (cardshop theme check ${dir}):\n${lines.join('\n')}`);
+  }
+  return loadTheme(dir);
+}
+
 /** Builds a shop from validated config (or raw input, validated here). Nothing listens yet. */
 export function createShop(input: Config | ConfigInput): Shop {
   const config = parseConfig(input as ConfigInput);
@@ -71,7 +84,7 @@ export function createShop(input: Config | ConfigInput): Shop {
   const db = connect(config.database, config.root);
   const hooks = new Hooks(log);
   const deps: Deps = { db, keys: deriveKeys(secret), config: { ...config, secret }, log, hooks, now: () => Date.now() };
-  const theme = loadTheme(resolveThemeDir(config.theme, config.root));
+  const theme = loadCheckedTheme(config);
   const plugins = createPluginHost(deps, hooks);
   const checkout = createCheckout(deps, plugins.gateways);
   let server: Server | undefined;

@@ -14,7 +14,9 @@ import { cliLocale, cliText, type CliKey } from './messages.js';
 import { importKeys } from '../inventory/keys.js';
 import { parseMoney, toDecimalString } from '../money/money.js';
 import { createShop, type Shop } from '../shop.js';
+import { PluginError } from '../plugins/host.js';
 import { checkTheme, type Finding } from '../themes/check.js';
+import { ThemeError } from '../themes/renderer.js';
 import { adjustWallet, ensureSystemAccounts, verifyLedger } from '../wallet/ledger.js';
 
 const LOCALE = cliLocale();
@@ -327,7 +329,7 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     if (err instanceof UsageError) process.stderr.write(`cardshop: ${err.message}\n`);
-    else if (err instanceof ConfigError) process.stderr.write(`cardshop: ${err.message}\n`);
+    else if (err instanceof ConfigError || err instanceof ThemeError || err instanceof PluginError) process.stderr.write(`cardshop: ${err.message}\n`);
     else if (err instanceof ShopError) {
       const fields = err.fields ? ` (${Object.entries(err.fields).map(([k, v]) => `${k}: ${translate(LOCALE, v)}`).join(', ')})` : '';
       process.stderr.write(`cardshop: ${translate(LOCALE, err.messageKey, err.params)}${fields}\n`);

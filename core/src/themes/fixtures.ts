@@ -64,7 +64,7 @@ const user = { id: 7, email: 'buyer@example.com', role: 'customer', balance: 50_
 const PAGES: Record<TemplateName, (signedIn: boolean) => Record<string, unknown>> = {
   home: () => ({ path: '/', title: '', categories: [category] }),
   category: () => ({ path: '/category/cards', title: category.name, category }),
-  product: () => ({ path: '/product/gift-card', title: product.name, product }),
+  product: () => ({ path: '/product/gift-card', title: product.name, product, defaultSku: 'GC-50' }),
   checkout: (signedIn) => ({
     path: '/checkout',
     title: product.name,
@@ -75,10 +75,27 @@ const PAGES: Record<TemplateName, (signedIn: boolean) => Record<string, unknown>
     values: { phone: '1380000' },
     contact: '',
     balance: signedIn ? user.balance : null,
-    errors: { quantity: 'At most 10', contact: 'Enter an e-mail or phone number', 'fields.phone': 'Invalid format' },
+    fieldRows: [{ ...phoneField, value: '1380000', error: 'Invalid format' }],
+    gateways: [
+      { id: 'epay', label: 'Alipay' },
+      { id: 'stripe', label: 'Card' },
+    ],
+    errors: { quantity: 'At most 10', contact: 'Enter an e-mail or phone number', 'fields.phone': 'Invalid format', payment: 'Not available' },
     error: 'Some fields are not right',
   }),
-  order: (signedIn) => ({ path: `/order/${order.no}`, title: order.title, order, token: signedIn ? null : 'guest-token-123', justPlaced: true }),
+  order: (signedIn) =>
+    signedIn
+      ? { path: `/order/${order.no}`, title: order.title, order, token: null, fieldLabels: { phone: 'Phone number' }, justPlaced: true }
+      : {
+          // a guest's unpaid order: how to pay, by QR code
+          path: `/order/${order.no}`,
+          title: order.title,
+          order: { ...order, status: 'pending_payment', keys: [], payAction: { kind: 'qr', content: 'weixin://pay/1' }, expiresAt: AT, refundDue: false },
+          payQr: 'data:image/png;base64,iVBORw0KGgo=',
+          token: 'guest-token-123',
+          fieldLabels: { phone: 'Phone number' },
+          justPlaced: true,
+        },
   query: () => ({ path: '/query', title: 'Find an order', no: order.no, error: 'Order not found' }),
   account: () => ({
     path: '/account',
