@@ -10,7 +10,8 @@ import { startFakeStripe } from '../plugins/stripe/src/testing/fake-stripe.js';
 import { cardSku } from './fixtures.js';
 
 // Stripe's own SDK signs the webhooks, as Stripe would.
-const Stripe = createRequire(path.resolve('plugins/stripe/package.json'))('stripe') as typeof import('stripe').default;
+type StripeSdk = new (key: string) => { webhooks: { generateTestHeaderString(o: { payload: string; secret: string }): string } };
+const Stripe = createRequire(path.resolve('plugins/stripe/package.json'))('stripe') as StripeSdk;
 
 describe.each(TEST_DIALECTS)('a guest pays through a real gateway plugin (%s)', (dialect) => {
   it('epay: the fake epay site pays and notifies; the shop delivers once', async () => {
