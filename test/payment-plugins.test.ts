@@ -1,17 +1,17 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { stockOf, verifyLedger } from '@cardshop/core';
-import epay from '@cardshop/plugin-epay';
-import stripePlugin from '@cardshop/plugin-stripe';
+import epay from '@cardshop/plugin-payment-epay';
+import stripePlugin from '@cardshop/plugin-payment-stripe';
 import { startTestShop, TEST_DIALECTS } from '@cardshop/core/testing';
 import { describe, expect, it } from 'vitest';
-import { startFakeEpay } from '../plugins/epay/src/testing/fake-epay.js';
-import { startFakeStripe } from '../plugins/stripe/src/testing/fake-stripe.js';
+import { startFakeEpay } from '../plugins/payment-epay/src/testing/fake-epay.js';
+import { startFakeStripe } from '../plugins/payment-stripe/src/testing/fake-stripe.js';
 import { cardSku } from './fixtures.js';
 
 // Stripe's own SDK signs the webhooks, as Stripe would.
 type StripeSdk = new (key: string) => { webhooks: { generateTestHeaderString(o: { payload: string; secret: string }): string } };
-const Stripe = createRequire(path.resolve('plugins/stripe/package.json'))('stripe') as StripeSdk;
+const Stripe = createRequire(path.resolve('plugins/payment-stripe/package.json'))('stripe') as StripeSdk;
 
 describe.each(TEST_DIALECTS)('a guest pays through a real gateway plugin (%s)', (dialect) => {
   it('epay: the fake epay site pays and notifies; the shop delivers once', async () => {

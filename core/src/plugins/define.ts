@@ -57,7 +57,7 @@ export interface Plugin<S extends z.ZodType = z.ZodType> {
 
 /**
  * What a plugin package exports by default. In cardshop.config.ts: `plugins: [epay({ … })]`, or
- * `plugins: [{ package: '@cardshop/plugin-epay', settings: { … } }]` for a config in JSON.
+ * `plugins: [{ package: '@cardshop/plugin-payment-epay', settings: { … } }]` for a config in JSON.
  */
 export function definePlugin<S extends z.ZodType>(definition: PluginDefinition<S>): Plugin<S> {
   const configure = (settings?: z.input<S>, options: { ignoreCompatibility?: boolean } = {}): ConfiguredPlugin => ({

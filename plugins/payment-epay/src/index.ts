@@ -1,8 +1,8 @@
 /**
- * @cardshop/plugin-epay: the 易支付 (epay, 彩虹易支付 family, V1 MD5 protocol) payment gateway.
+ * @cardshop/plugin-payment-epay: the 易支付 (epay, 彩虹易支付 family, V1 MD5 protocol) payment gateway.
  *
  * ```ts
- * import epay from '@cardshop/plugin-epay';
+ * import epay from '@cardshop/plugin-payment-epay';
  * plugins: [epay({ apiUrl: 'https://pay.example.com', pid: '1001', key: process.env.EPAY_KEY!, types: ['alipay', 'wxpay'], perType: true })]
  * ```
  */

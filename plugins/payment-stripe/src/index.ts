@@ -1,5 +1,5 @@
 /**
- * @cardshop/plugin-stripe: Stripe Checkout as a cardshop payment gateway.
+ * @cardshop/plugin-payment-stripe: Stripe Checkout as a cardshop payment gateway.
  *
  * In cardshop.config.ts: `plugins: [stripe({ secretKey, webhookSecret, currency: 'cny' })]`; in
  * Stripe, send the events checkout.session.completed, checkout.session.async_payment_succeeded,
