@@ -1,4 +1,4 @@
-import { expireUnpaid, stockOf, verifyLedger } from '@cardshop/core';
+import { expireUnpaid, stockOf, sweepPending, verifyLedger } from '@cardshop/core';
 import { dummyPayments, signDummy, startTestShop, TEST_DIALECTS, type TestShop } from '@cardshop/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cardSku } from './fixtures.js';
@@ -101,6 +101,27 @@ describe.each(TEST_DIALECTS)('paying through a gateway (%s)', (dialect) => {
     expect(Boolean(b.refund_due)).toBe(true);
     expect(b.reason).toMatch(/out of stock/);
     expect(await count(t, 'card_keys', { order_id: b.id })).toBe(0);
+    expect((await verifyLedger(t.shop)).ok).toBe(true);
+  });
+
+  it('finds a payment whose notify was lost, by query: on return and in the minute job', async () => {
+    const { code } = await cardSku(t.shop, { keys: 3, price: 600 });
+    const browser = t.client();
+    const onReturn = (await browser.post('/api/store/checkout', { sku: code, contact: 'lost@example.com', payment: 'dummy' })).body;
+    const bySweep = await guestOrder(code);
+    const unpaid = await guestOrder(code);
+    for (const o of [onReturn, bySweep]) await t.client().post('/plugins/dummy-pay/paid', { orderNo: o.order.no, amount: 600 });
+
+    const back = await browser.get(`/pay/dummy/return?no=${onReturn.order.no}`);
+    expect(back.status).toBe(302);
+    expect((await browser.get(`/api/store/orders/${onReturn.order.no}`)).body.order.status).toBe('delivered');
+
+    // an hour later: the job confirms what was paid and expires what was not
+    await t.shop.db.knex('orders').whereIn('no', [bySweep.order.no, unpaid.order.no]).update({ created_at: Date.now() - 3_600_000, expires_at: Date.now() - 1 });
+    const swept = await sweepPending(t.shop, t.shop.plugins.gateways);
+    expect(swept.confirmed).toBeGreaterThanOrEqual(1);
+    const statuses = await t.shop.db.knex('orders').whereIn('no', [bySweep.order.no, unpaid.order.no]).orderBy('id').pluck('status');
+    expect(statuses).toEqual(['delivered', 'expired']);
     expect((await verifyLedger(t.shop)).ok).toBe(true);
   });
 

@@ -27,7 +27,7 @@ export { createUser, authenticate, findUserByEmail, pruneSessions, ROLES, type R
 export { adjustWallet, balanceOf, verifyLedger, type LedgerReport } from './wallet/ledger.js';
 export { getOrder, listOrders, deliverManually, refundOrder, type OrderView } from './orders/orders.js';
 export { ORDER_STATUSES, type OrderStatus } from './orders/state.js';
-export { expireUnpaid, markPaid, PaymentRefused } from './orders/payments.js';
+export { confirmByQuery, expireUnpaid, markPaid, PaymentRefused, sweepPending } from './orders/payments.js';
 export type { CheckoutInput, CheckoutResult } from './orders/checkout.js';
 export { loadTheme, REQUIRED_TEMPLATES, type Theme } from './themes/renderer.js';
 export { definePlugin, type Plugin, type PluginContext, type PluginDefinition, type PluginMigration, type ConfiguredPlugin } from './plugins/define.js';

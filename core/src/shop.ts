@@ -14,7 +14,7 @@ import { Hooks } from './plugins/hooks.js';
 import { createPluginHost, type PluginHost } from './plugins/host.js';
 import { deriveKeys, hmacHex } from './security/keys.js';
 import { pruneSessions } from './agents/users.js';
-import { expireUnpaid } from './orders/payments.js';
+import { sweepPending } from './orders/payments.js';
 import { ensureSystemAccounts } from './wallet/ledger.js';
 import { checkTheme } from './themes/check.js';
 import { loadTheme, resolveThemeDir, ThemeError, type Theme } from './themes/renderer.js';
@@ -92,11 +92,11 @@ export function createShop(input: Config | ConfigInput): Shop {
 
   /**
    * Chores the serving process does itself, so there is no separate daemon to forget: every
-   * minute unpaid orders past their time expire, every hour expired sessions go.
+   * minute unpaid gateway orders are confirmed by query or expire, every hour expired sessions go.
    */
   let minutes = 0;
   const tidy = async () => {
-    const chores: Array<[string, () => Promise<unknown>]> = [['expiring unpaid orders', () => expireUnpaid(deps)]];
+    const chores: Array<[string, () => Promise<unknown>]> = [['checking unpaid orders', () => sweepPending(deps, plugins.gateways)]];
     if (minutes++ % 60 === 0) chores.push(['pruning expired sessions', () => pruneSessions(deps)]);
     for (const [what, chore] of chores) await chore().catch((err: unknown) => log.warn(`${what} failed; will retry`, err));
   };

@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type { NotifyReply, NotifyRequest } from '../plugins/payment.js';
-import { markPaid, PaymentRefused } from '../orders/payments.js';
+import { confirmByQuery, markPaid, PaymentRefused } from '../orders/payments.js';
 import type { ShopContext, ShopRouter } from './context.js';
 
 const MAX_NOTIFY_BYTES = 64 * 1024;
@@ -83,9 +83,17 @@ export function payRoutes(): ShopRouter {
     }
   });
 
-  // The buyer's browser, back from the gateway: show the order (guests find their token in a cookie).
-  r.get('/:gateway/return', (ctx) => {
+  // The buyer's browser, back from the gateway: if the notify has not arrived yet, ask the gateway,
+  // then show the order (guests find their token in a cookie).
+  r.get('/:gateway/return', async (ctx) => {
     const no = typeof ctx.query.no === 'string' ? ctx.query.no : '';
+    const gateway = ctx.shop.plugins.gateways.get(ctx.params.gateway!);
+    const order = no && gateway ? await ctx.shop.db.read('orders').where({ no, payment: gateway.id, status: 'pending_payment' }).first('no', 'amount') : undefined;
+    if (order) {
+      await confirmByQuery(ctx.shop, gateway!, { no: order.no, amount: Number(order.amount) }).catch((err: unknown) => {
+        ctx.shop.log.warn(`pay ${gateway!.id}: could not confirm ${no} on return`, err);
+      });
+    }
     ctx.redirect(no ? `/order/${encodeURIComponent(no)}` : '/');
   });
 

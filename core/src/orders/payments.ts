@@ -151,7 +151,48 @@ export async function markPaid(
   return outcome;
 }
 
-/** Expires gateway orders whose payment window has passed; the scheduler runs it every minute. */
+/**
+ * Asks the gateway whether an unpaid order was paid after all, and records it if so: a notify
+ * lost on its way (a CDN, a wrong URL, a restart) then costs a minute, not a sale.
+ */
+export async function confirmByQuery(deps: Deps, gateway: PaymentGateway, order: { no: string; amount: number }): Promise<boolean> {
+  let answer;
+  try {
+    answer = await gateway.query({ orderNo: order.no });
+  } catch (err) {
+    deps.log.warn(`pay ${gateway.id}: query for ${order.no} failed`, err);
+    return false;
+  }
+  if (answer.status !== 'paid' || !answer.tradeNo) return false;
+  if (answer.amount !== order.amount) {
+    deps.log.warn(`pay ${gateway.id}: query says ${order.no} was paid ${answer.amount}, the order costs ${order.amount}`);
+    return false;
+  }
+  await markPaid(deps, { gatewayId: gateway.id, orderNo: order.no, amount: order.amount, tradeNo: answer.tradeNo });
+  return true;
+}
+
+/**
+ * The minute job for gateway orders: unpaid ones older than a minute are confirmed by query where
+ * the gateway was paid (oldest first, a bounded number per run), then those past their time expire.
+ */
+export async function sweepPending(deps: Deps, gateways: ReadonlyMap<string, PaymentGateway>, limit = 50): Promise<{ confirmed: number; expired: number }> {
+  const rows: Array<{ no: string; amount: number | string; payment: string }> = await deps.db
+    .read('orders')
+    .where('status', 'pending_payment')
+    .andWhere('created_at', '<', deps.now() - 60_000)
+    .orderBy('created_at')
+    .limit(limit)
+    .select('no', 'amount', 'payment');
+  let confirmed = 0;
+  for (const row of rows) {
+    const gateway = gateways.get(row.payment);
+    if (gateway && (await confirmByQuery(deps, gateway, { no: row.no, amount: Number(row.amount) }))) confirmed++;
+  }
+  return { confirmed, expired: await expireUnpaid(deps) };
+}
+
+/** Expires gateway orders whose payment window has passed. */
 export async function expireUnpaid(deps: Deps): Promise<number> {
   return affected(
     await deps.db

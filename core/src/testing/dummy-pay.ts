@@ -8,7 +8,8 @@ import { safeEqual } from '../security/keys.js';
 /**
  * A payment gateway for tests and for plugin authors: it "collects" nothing, and its notifies are
  * JSON signed with HMAC-SHA256 in an `x-dummy-signature` header, so tests exercise the same
- * verify → markPaid path a real gateway does.
+ * verify → markPaid path a real gateway does. `POST /plugins/dummy-pay/paid` marks an order paid at
+ * the gateway without a notify, for the query paths.
  */
 export const DUMMY_SECRET = 'dummy-gateway-secret';
 
@@ -66,5 +67,13 @@ export const dummyPayments = definePlugin({
       },
     };
     ctx.paymentGateway(gateway);
+    // The buyer pays at the "gateway" and no notify follows (it was lost): only a query can tell.
+    ctx.routes((r) =>
+      r.post('/paid', (c) => {
+        const { orderNo, amount } = c.request.body as { orderNo: string; amount: number };
+        orders.set(orderNo, { status: 'paid', amount, tradeNo: `Q-${orderNo}` });
+        c.status = 204;
+      }),
+    );
   },
 });
