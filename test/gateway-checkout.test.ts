@@ -177,3 +177,44 @@ describe.each(TEST_DIALECTS)('paying through a gateway (%s)', (dialect) => {
     }
   });
 });
+
+describe.each(TEST_DIALECTS)('refunds of gateway orders (%s)', (dialect) => {
+  it('refunds through the gateway, settles money owed to guests, and has nothing to refund after a late payment', async () => {
+    const t = await startTestShop({ dialect, config: { plugins: [dummyPayments()] } });
+    try {
+      const { code } = await cardSku(t.shop, { keys: 1, price: 900 });
+      const admin = await t.createUser({ role: 'admin' });
+      const console_ = await t.client().login(admin.email, admin.password);
+      const place = async () => (await t.client().post('/api/store/checkout', { sku: code, contact: 'g@example.com', payment: 'dummy' })).body.order.no as string;
+
+      const delivered = await place();
+      const unfilled = await place();
+      await t.notify({ orderNo: delivered, amount: 900 });
+      await t.notify({ orderNo: unfilled, amount: 900 }); // no keys left: failed, refund due
+      for (const no of [delivered, unfilled]) {
+        const r = await console_.post(`/api/admin/orders/${no}/refund`, { reason: 'customer asked' });
+        expect(r.status).toBe(200);
+        expect(r.body.order).toMatchObject({ status: 'refunded', refundDue: false });
+        expect((await console_.post(`/api/admin/orders/${no}/refund`, { reason: 'again' })).status).toBe(409);
+      }
+      // the gateway got its money back both times; nothing is owed any more
+      const balance = async (code: string) => Number((await t.shop.db.knex('accounts').where('code', code).first('balance')).balance);
+      expect(await balance('gateway:dummy')).toBe(0);
+      expect(await balance('platform:refunds_due')).toBe(0);
+
+      // a member's late payment went to the wallet already: nothing is owed, nothing to refund
+      const u = await t.createUser();
+      const member = await t.client().login(u.email, u.password);
+      const { code: manual } = await cardSku(t.shop, { keys: 1, price: 300 });
+      const mine = (await member.post('/api/store/checkout', { sku: manual, payment: 'dummy' })).body.order.no as string;
+      await t.shop.db.knex('orders').where('no', mine).update({ expires_at: Date.now() - 1 });
+      await expireUnpaid(t.shop);
+      await t.notify({ orderNo: mine, amount: 300 });
+      expect((await member.get('/api/store/me')).body.wallet.balance).toBe(300);
+      expect((await console_.post(`/api/admin/orders/${mine}/refund`, { reason: 'x' })).status).toBe(409);
+      expect((await verifyLedger(t.shop)).ok).toBe(true);
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -41,7 +41,7 @@ export function adminApi(): ShopRouter {
 
   r.post('/orders/:no/refund', async (ctx) => {
     const { reason } = refundSchema.parse(ctx.request.body ?? {});
-    ctx.body = { order: await refundOrder(ctx.shop, { no: ctx.params.no!, reason, actorId: ctx.state.user!.id }) };
+    ctx.body = { order: await refundOrder(ctx.shop, ctx.shop.plugins.gateways, { no: ctx.params.no!, reason, actorId: ctx.state.user!.id }) };
   });
 
   r.get('/ledger/verify', async (ctx) => {

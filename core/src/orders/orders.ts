@@ -1,12 +1,12 @@
 import type { User } from '../agents/users.js';
 import type { Deps } from '../context.js';
-import { transaction } from '../db/dialect.js';
-import { errors } from '../errors.js';
+import { affected, transaction } from '../db/dialect.js';
+import { errors, ShopError } from '../errors.js';
 import { keysOfOrder } from '../inventory/keys.js';
 import type { CardKey } from '../inventory/parse.js';
-import type { PaymentAction } from '../plugins/payment.js';
+import type { PaymentAction, PaymentGateway } from '../plugins/payment.js';
 import { decrypt, encrypt, safeEqual } from '../security/keys.js';
-import { postJournal, SYSTEM_ACCOUNTS, systemAccountId, walletAccountId } from '../wallet/ledger.js';
+import { gatewayAccountId, postJournal, SYSTEM_ACCOUNTS, systemAccountId, walletAccountId } from '../wallet/ledger.js';
 import { hashOrderToken } from './numbers.js';
 import { transition, type OrderStatus } from './state.js';
 
@@ -58,6 +58,7 @@ interface OrderRow {
   delivery: string | null;
   reason: string | null;
   pay_action: string | null;
+  trade_no: string | null;
   expires_at: number | string | null;
   refund_due: number | boolean;
   created_at: number | string;
@@ -151,41 +152,53 @@ export async function deliverManually(deps: Deps, input: { no: string; content: 
   return order;
 }
 
+const REFUNDABLE: OrderStatus[] = ['paid', 'failed', 'partial', 'delivered'];
+
 /**
- * Refunds a wallet-paid order to the buyer's wallet: the status move and the reversing journal
- * entry commit together, and the journal id `order:<no>:refund` makes a second refund impossible.
+ * Gives an order's money back: to the original gateway where it can refund, else to the buyer's
+ * wallet (a guest without a wallet is then refused with the gateway's reason). The gateway is asked
+ * first, with the refund number `<no>-refund`, so asking again never refunds twice; then the status
+ * move and the journal entry commit together, and the journal id `order:<no>:refund` makes a
+ * second refund in the books impossible. An order whose money is already owed back (paid after it
+ * expired, or out of stock when paid) is settled the same way.
  */
-export async function refundOrder(deps: Deps, input: { no: string; reason: string; actorId: number }): Promise<OrderView> {
+export async function refundOrder(
+  deps: Deps,
+  gateways: ReadonlyMap<string, PaymentGateway>,
+  input: { no: string; reason: string; actorId: number },
+): Promise<OrderView> {
   if (!input.reason.trim()) throw errors.validation({ reason: 'field.required' });
   const row = await orderByNo(deps, input.no);
-  if (row.payment !== 'wallet' || row.user_id === null) throw errors.invalidState(row.status);
+  const owed = Boolean(row.refund_due);
+  if (!owed && !REFUNDABLE.includes(row.status)) throw errors.invalidState(row.status);
+  const amount = Number(row.amount);
+  const gateway = gateways.get(row.payment);
+  let toGateway = false;
+  if (gateway && row.trade_no) {
+    const result = await gateway.refund({ orderNo: row.no, tradeNo: row.trade_no, amount, refundNo: `${row.no}-refund`, reason: input.reason });
+    if (result.status === 'pending') throw new ShopError('refund_pending', 409, 'error.refund_pending');
+    toGateway = result.status === 'refunded';
+    if (!toGateway && row.user_id === null) {
+      throw new ShopError('refund_failed', 502, 'error.refund_failed', undefined, { reason: result.reason ?? '' });
+    }
+  } else if (row.user_id === null) {
+    throw errors.invalidState(row.status);
+  }
   await transaction(deps.db, async (trx) => {
-    const moved = await transition(trx, row.id, ['paid', 'failed', 'partial', 'delivered'], 'refunded', {
-      reason: input.reason.slice(0, 255),
-      updated_at: deps.now(),
-    });
+    const now = deps.now();
+    const patch = { reason: input.reason.slice(0, 255), refund_due: false, updated_at: now };
+    // Money owed back may sit on an order that is already final (expired): clear the debt only.
+    const moved = REFUNDABLE.includes(row.status)
+      ? await transition(trx, row.id, REFUNDABLE, 'refunded', patch)
+      : affected(await trx('orders').where({ id: row.id, refund_due: true }).update(patch)) === 1;
     if (!moved) throw errors.invalidState(row.status);
-    const wallet = await walletAccountId(deps, trx, row.user_id!);
-    const revenue = await systemAccountId(deps, trx, SYSTEM_ACCOUNTS.revenue);
-    const amount = Number(row.amount);
-    await postJournal(
-      deps,
-      trx,
-      [
-        {
-          id: `order:${row.no}:refund`,
-          kind: 'refund',
-          orderId: row.id,
-          memo: input.reason.slice(0, 255),
-          actorId: input.actorId,
-          entries: [
-            { accountId: wallet, amount },
-            { accountId: revenue, amount: -amount },
-          ],
-        },
-      ],
-      new Set([wallet]),
-    );
+    const from = await systemAccountId(deps, trx, owed ? SYSTEM_ACCOUNTS.refundsDue : SYSTEM_ACCOUNTS.revenue);
+    const to = toGateway ? await gatewayAccountId(deps, trx, row.payment) : await walletAccountId(deps, trx, row.user_id!);
+    const entries = [
+      { accountId: from, amount: -amount },
+      { accountId: to, amount },
+    ];
+    await postJournal(deps, trx, [{ id: `order:${row.no}:refund`, kind: 'refund', orderId: row.id, memo: input.reason.slice(0, 255), actorId: input.actorId, entries }], new Set());
   });
   const order = await loadOrder(deps, input.no);
   deps.hooks.emit('order.refunded', { order, reason: input.reason });

@@ -134,7 +134,7 @@ export async function markPaid(
       { accountId: owedTo, amount },
     ];
     const memo = 'out of stock when the payment arrived';
-    await postJournal(deps, trx, [{ id: `order:${row.no}:refund`, kind: 'refund', orderId: row.id, memo, entries: refundEntries }], new Set());
+    await postJournal(deps, trx, [{ id: `order:${row.no}:unfilled`, kind: 'refund', orderId: row.id, memo, entries: refundEntries }], new Set());
     await transition(trx, row.id, 'paid', buyerWallet ? 'refunded' : 'failed', {
       refund_due: buyerWallet === null,
       reason: buyerWallet ? 'out of stock when the payment arrived; refunded to the balance' : 'out of stock when the payment arrived; refund due',
