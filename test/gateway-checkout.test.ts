@@ -218,3 +218,41 @@ describe.each(TEST_DIALECTS)('refunds of gateway orders (%s)', (dialect) => {
     }
   });
 });
+
+describe.each(TEST_DIALECTS)('wallet top-ups through a gateway (%s)', (dialect) => {
+  it('credits the wallet once the payment arrives, over the API and the account page', async () => {
+    const t = await startTestShop({ dialect, config: { plugins: [dummyPayments()] } });
+    try {
+      const u = await t.createUser();
+      const c = await t.client().login(u.email, u.password);
+      expect((await t.client().post('/api/store/wallet/topup', { amount: 5000, payment: 'dummy' })).status).toBe(401);
+      const bad = await c.post('/api/store/wallet/topup', { amount: 5, payment: 'dummy' });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.fields).toHaveProperty('amount');
+
+      const started = await c.post('/api/store/wallet/topup', { amount: 5000, payment: 'dummy' });
+      expect(started.status).toBe(201);
+      expect(started.body.order).toMatchObject({ status: 'pending_payment', productType: 'topup', amount: 5000 });
+      expect((await c.get('/api/store/me')).body.wallet.balance).toBe(0);
+      await t.notify({ orderNo: started.body.order.no, amount: 5000 });
+      await t.notify({ orderNo: started.body.order.no, amount: 5000 });
+      expect((await c.get('/api/store/me')).body.wallet.balance).toBe(5000);
+
+      // the account page's form, in yuan
+      const csrf = await c.csrf('/account');
+      const page = await c.post('/account/topup', new URLSearchParams({ _csrf: csrf, amount: '12.50', payment: 'dummy' }));
+      expect(page.status).toBe(303);
+      const no = new URL(page.headers.get('location')!).searchParams.get('no')!;
+      await t.notify({ orderNo: no, amount: 1250 });
+      expect((await c.get('/api/store/me')).body.wallet.balance).toBe(6250);
+      const tooSmall = await c.post('/account/topup', new URLSearchParams({ _csrf: csrf, amount: '0.10', payment: 'dummy' }));
+      expect(tooSmall.status).toBe(400);
+
+      // top-up products never show in the shop
+      expect((await c.get('/api/store/products')).body.products.some((p: { type: string }) => p.type === 'topup')).toBe(false);
+      expect((await verifyLedger(t.shop)).ok).toBe(true);
+    } finally {
+      await t.close();
+    }
+  });
+});

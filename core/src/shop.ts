@@ -16,6 +16,7 @@ import { deriveKeys, hmacHex } from './security/keys.js';
 import { pruneSessions } from './agents/users.js';
 import { sweepPending } from './orders/payments.js';
 import { ensureSystemAccounts } from './wallet/ledger.js';
+import { ensureTopupProduct } from './wallet/topup.js';
 import { checkTheme } from './themes/check.js';
 import { loadTheme, resolveThemeDir, ThemeError, type Theme } from './themes/renderer.js';
 
@@ -110,6 +111,7 @@ export function createShop(input: Config | ConfigInput): Shop {
     async ready() {
       const applied = await migrate(db);
       await ensureSystemAccounts(db, config.shop.currency);
+      await ensureTopupProduct(db);
       await checkSecret(deps);
       return [...applied, ...(await plugins.load(config.plugins))];
     },

@@ -5,7 +5,8 @@ import { inputFieldsSchema, type InputField } from './fields.js';
 import { invalidateCatalog } from './snapshot.js';
 
 export const PRODUCT_TYPES = ['card', 'direct', 'manual'] as const;
-export type ProductType = (typeof PRODUCT_TYPES)[number];
+/** What the catalog sells, plus `topup`: the hidden product wallet top-ups are orders of. */
+export type ProductType = (typeof PRODUCT_TYPES)[number] | 'topup';
 
 const slug = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'lowercase letters, digits and dashes');
 

@@ -13,7 +13,8 @@ const demoKey = (prefix: string) =>
  * phone field) and a manual membership top-up. Returns false when the catalog is not empty.
  */
 export async function seedDemoCatalog(deps: Deps, onSku?: (sku: { code: string; keys: number }) => void): Promise<boolean> {
-  const any = await deps.db.knex('categories').first('id');
+  // The hidden top-up product is always there; anything else means the operator has a catalog.
+  const any = await deps.db.knex('products').whereNot('type', 'topup').first('id');
   if (any) return false;
 
   const games = await createCategory(deps, { slug: 'game-cards', name: '游戏点卡 Game cards', sort: 1 });

@@ -5,7 +5,8 @@ import { findSku, getCategory, getProduct, listStorefront } from '../catalog/sna
 import type { InputField } from '../catalog/fields.js';
 import { ShopError } from '../errors.js';
 import { translate } from '../i18n/messages.js';
-import { multiply } from '../money/money.js';
+import { multiply, parseMoney } from '../money/money.js';
+import { startTopup } from '../wallet/topup.js';
 import { getOrder, listOrders } from '../orders/orders.js';
 import { balanceOf } from '../wallet/ledger.js';
 import { requestInfo, type ShopContext, type ShopRouter } from './context.js';
@@ -29,6 +30,9 @@ const safeNext = (next: string | undefined) => (next && /^\/(?!\/)/.test(next) ?
 function fieldMessages(ctx: ShopContext, e: ShopError): Record<string, string> {
   return Object.fromEntries(Object.entries(e.fields ?? {}).map(([k, v]) => [k, translate(ctx.state.locale, v, e.params)]));
 }
+
+/** The payment gateways plugins offer, named in the page's language. */
+const gatewayChoices = (ctx: ShopContext) => [...ctx.shop.plugins.gateways.values()].map((g) => ({ id: g.id, label: g.label[ctx.state.locale] }));
 
 /** Values of `field_<name>` inputs, as the checkout expects them. */
 function fieldValues(source: Form | Record<string, unknown>, fields: InputField[]): Record<string, string> {
@@ -60,12 +64,28 @@ async function renderCheckout(ctx: ShopContext, source: Form | Record<string, un
       values,
       contact: typeof source.contact === 'string' ? source.contact : '',
       balance: ctx.state.user ? await balanceOf(ctx.shop, ctx.state.user.id) : null,
-      gateways: [...ctx.shop.plugins.gateways.values()].map((g) => ({ id: g.id, label: g.label[ctx.state.locale] })),
+      gateways: gatewayChoices(ctx),
       fieldRows: product.fields.map((f) => ({ ...f, value: values[f.name] ?? '', error: errs[`fields.${f.name}`] })),
       errors: errs,
       error: failure ? translate(ctx.state.locale, failure.messageKey, failure.params) : null,
     },
     failure?.status ?? 200,
+  );
+}
+
+async function renderAccount(ctx: ShopContext, failure?: ShopError, amount = '') {
+  const user = ctx.state.user!;
+  await renderPage(
+    ctx,
+    'account',
+    {
+      title: translate(ctx.state.locale, 'page.account'),
+      orders: await listOrders(ctx.shop, user.id, { limit: 50 }),
+      balance: await balanceOf(ctx.shop, user.id),
+      gateways: gatewayChoices(ctx),
+      topup: { amount, errors: failure ? fieldMessages(ctx, failure) : {} },
+    },
+    failure?.status,
   );
 }
 
@@ -150,11 +170,28 @@ export function shopPages(): ShopRouter {
   r.get('/account', async (ctx) => {
     const user = ctx.state.user;
     if (!user) return ctx.redirect('/login?next=/account');
-    await renderPage(ctx, 'account', {
-      title: translate(ctx.state.locale, 'page.account'),
-      orders: await listOrders(ctx.shop, user.id, { limit: 50 }),
-      balance: await balanceOf(ctx.shop, user.id),
-    });
+    await renderAccount(ctx);
+  });
+
+  r.post('/account/topup', async (ctx) => {
+    checkCsrf(ctx);
+    const f = form(ctx);
+    const amount = parseMoney(f.amount ?? '');
+    try {
+      const { order, payment } = await startTopup(
+        ctx.shop,
+        ctx.shop.plugins.gateways,
+        ctx.state.user,
+        { amount: amount ?? f.amount, payment: f.payment ?? '' },
+        requestInfo(ctx),
+      );
+      ctx.status = 303;
+      ctx.redirect(payment?.kind === 'redirect' ? payment.url : `/order/${order.no}?placed=1`);
+    } catch (err) {
+      const e = toShopError(err);
+      if (e.status >= 500 || e.status === 401) throw err;
+      await renderAccount(ctx, e, f.amount);
+    }
   });
 
   /** Login and register: the same form page, shown again with its errors when the post fails. */

@@ -4,6 +4,7 @@ import { getProduct, listProducts } from '../catalog/snapshot.js';
 import { errors } from '../errors.js';
 import { getOrder, listOrders } from '../orders/orders.js';
 import { balanceOf } from '../wallet/ledger.js';
+import { startTopup } from '../wallet/topup.js';
 import { cookieOptions, requestInfo, SESSION_COOKIE, type ShopContext, type ShopRouter } from './context.js';
 import { rememberedToken, rememberOrder } from './session.js';
 
@@ -66,6 +67,12 @@ export function storeApi(): ShopRouter {
   r.post('/checkout', async (ctx) => {
     const result = await ctx.shop.checkout(ctx.state.user, body(ctx) as never, requestInfo(ctx));
     if (!ctx.state.user) rememberOrder(ctx, result.order.no, result.token);
+    ctx.status = 201;
+    ctx.body = result;
+  });
+
+  r.post('/wallet/topup', async (ctx) => {
+    const result = await startTopup(ctx.shop, ctx.shop.plugins.gateways, ctx.state.user, body(ctx), requestInfo(ctx));
     ctx.status = 201;
     ctx.body = result;
   });

@@ -282,6 +282,7 @@ export function newOrderView(
   return {
     id: at.id,
     no: at.no,
+    userId: order.userId,
     status: at.status,
     title: order.title,
     productType: order.productType,

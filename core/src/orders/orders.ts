@@ -13,6 +13,8 @@ import { transition, type OrderStatus } from './state.js';
 export interface OrderView {
   id: number;
   no: string;
+  /** The buyer's account; null for a guest. */
+  userId: number | null;
   status: OrderStatus;
   title: string;
   productType: string;
@@ -73,6 +75,7 @@ async function view(deps: Deps, row: OrderRow, withGoods: boolean): Promise<Orde
   return {
     id: row.id,
     no: row.no,
+    userId: row.user_id,
     status: row.status,
     title: row.title,
     productType: row.product_type,
@@ -170,7 +173,8 @@ export async function refundOrder(
   if (!input.reason.trim()) throw errors.validation({ reason: 'field.required' });
   const row = await orderByNo(deps, input.no);
   const owed = Boolean(row.refund_due);
-  if (!owed && !REFUNDABLE.includes(row.status)) throw errors.invalidState(row.status);
+  // A top-up's money sits in the wallet: take it back with a wallet adjustment, not a refund.
+  if (row.product_type === 'topup' || (!owed && !REFUNDABLE.includes(row.status))) throw errors.invalidState(row.status);
   const amount = Number(row.amount);
   const gateway = gateways.get(row.payment);
   let toGateway = false;

@@ -4,7 +4,7 @@ import { errors, ShopError } from '../errors.js';
 import { claimKeys, pickKeys } from '../inventory/keys.js';
 import type { PaymentGateway } from '../plugins/payment.js';
 import { randomToken } from '../security/keys.js';
-import { gatewayAccountId, postJournal, SYSTEM_ACCOUNTS, systemAccountId, walletAccountId } from '../wallet/ledger.js';
+import { balanceOf, gatewayAccountId, postJournal, SYSTEM_ACCOUNTS, systemAccountId, walletAccountId } from '../wallet/ledger.js';
 import type { CheckoutResult, PlacedOrder, RequestInfo } from './checkout.js';
 import { newOrderView, orderRow } from './checkout.js';
 import { newOrderNo } from './numbers.js';
@@ -108,6 +108,16 @@ export async function markPaid(
     }
 
     await transition(trx, row.id, 'pending_payment', 'paid', { paid_at: now, trade_no: input.tradeNo, updated_at: now });
+    if (row.product_type === 'topup') {
+      // A wallet top-up: the money is the buyer's, so it lands in the wallet, not in revenue.
+      const entries = [
+        { accountId: clearing, amount: -amount },
+        { accountId: buyerWallet!, amount },
+      ];
+      await postJournal(deps, trx, [{ id: `order:${row.no}:pay`, kind: 'topup', orderId: row.id, entries }], new Set());
+      await transition(trx, row.id, 'paid', 'delivered', { delivered_at: now, updated_at: now });
+      return 'paid' as const;
+    }
     const revenue = await systemAccountId(deps, trx, SYSTEM_ACCOUNTS.revenue);
     const payEntries = [
       { accountId: clearing, amount: -amount },
@@ -145,6 +155,9 @@ export async function markPaid(
   if (outcome !== 'duplicate') {
     const order = await loadOrder(deps, input.orderNo);
     if (outcome === 'paid') deps.hooks.emit('order.paid', { order });
+    if (outcome === 'paid' && order.productType === 'topup') {
+      deps.hooks.emit('wallet.credited', { userId: order.userId!, amount: order.amount, balance: await balanceOf(deps, order.userId!), txnId: `order:${order.no}:pay`, reason: 'top-up' });
+    }
     if (order.status === 'delivered') deps.hooks.emit('order.delivered', { order });
     if (order.status === 'refunded') deps.hooks.emit('order.refunded', { order, reason: order.reason ?? '' });
   }

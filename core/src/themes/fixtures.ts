@@ -102,6 +102,8 @@ const PAGES: Record<TemplateName, (signedIn: boolean) => Record<string, unknown>
     title: 'My account',
     orders: [orderSummary, { ...orderSummary, no: 'CS20250115Z9Y8X7', status: 'paid', deliveredAt: null }],
     balance: user.balance,
+    gateways: [{ id: 'epay', label: 'Alipay' }],
+    topup: { amount: '0.5', errors: { amount: 'Must be at least 1.00' } },
   }),
   login: () => ({
     path: '/login',

@@ -29,7 +29,7 @@ export interface Entry {
   amount: number;
 }
 
-export type JournalKind = 'purchase' | 'refund' | 'late_payment' | 'admin_credit' | 'admin_debit';
+export type JournalKind = 'purchase' | 'topup' | 'refund' | 'late_payment' | 'admin_credit' | 'admin_debit';
 
 export interface JournalTxn {
   /** Deterministic id, e.g. `order:<no>:pay`: the primary key makes each movement happen once. */
