@@ -32,5 +32,6 @@ export type { CheckoutInput, CheckoutResult } from './orders/checkout.js';
 export { loadTheme, REQUIRED_TEMPLATES, type Theme } from './themes/renderer.js';
 export { definePlugin, type Plugin, type PluginContext, type PluginDefinition, type PluginMigration, type ConfiguredPlugin } from './plugins/define.js';
 export { CORE_VERSION, PluginError } from './plugins/host.js';
+export { Secret } from './plugins/secret.js';
 export type { HookEvents, VetoHooks } from './plugins/hooks.js';
 export type * from './plugins/payment.js';

@@ -29,7 +29,7 @@ const epay = definePlugin({
 
 export default epay;
 export { createEpayGateway, createEpayGateways, SUCCESS_REPLY, FAIL_REPLY, type EpayGatewayOptions } from './gateway.js';
-export { settingsSchema, normaliseApiUrl, Secret, TYPE_LABELS, type EpaySettings, type EpaySettingsInput } from './settings.js';
+export { settingsSchema, normaliseApiUrl, TYPE_LABELS, type EpaySettings, type EpaySettingsInput } from './settings.js';
 export { md5Sign, signString, signed, verifySign } from './sign.js';
 export { parseEpayMoney } from './money.js';
 export { notifyParams, parseFlatJson, parseForm } from './params.js';

@@ -1,26 +1,5 @@
-import { inspect } from 'node:util';
 import { z } from 'zod';
-import type { Localized } from '@cardshop/core';
-
-/** The merchant key: readable only through reveal(), never printed, logged or serialised. */
-export class Secret {
-  readonly #value: string;
-  constructor(value: string) {
-    this.#value = value;
-  }
-  reveal(): string {
-    return this.#value;
-  }
-  toString(): string {
-    return '[secret]';
-  }
-  toJSON(): string {
-    return '[secret]';
-  }
-  [inspect.custom](): string {
-    return '[secret]';
-  }
-}
+import { Secret, type Localized } from '@cardshop/core';
 
 /** Buyer-facing names of the usual epay `type` values. */
 export const TYPE_LABELS: Readonly<Record<string, Localized>> = {

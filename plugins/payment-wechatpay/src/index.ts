@@ -41,7 +41,6 @@ export {
 } from './gateway.js';
 export {
   settingsSchema,
-  Secret,
   DEFAULT_BASE_URL,
   normalisePem,
   normaliseBaseUrl,

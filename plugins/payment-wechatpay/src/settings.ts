@@ -1,26 +1,6 @@
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { inspect } from 'node:util';
+import { Secret } from '@cardshop/core';
 import { z } from 'zod';
-
-/** A secret: readable only through reveal(), never printed, logged or serialised. */
-export class Secret<T = string> {
-  readonly #value: T;
-  constructor(value: T) {
-    this.#value = value;
-  }
-  reveal(): T {
-    return this.#value;
-  }
-  toString(): string {
-    return '[secret]';
-  }
-  toJSON(): string {
-    return '[secret]';
-  }
-  [inspect.custom](): string {
-    return '[secret]';
-  }
-}
 
 export const DEFAULT_BASE_URL = 'https://api.mch.weixin.qq.com';
 
