@@ -346,7 +346,9 @@ export async function startFakeWechatpay(o: FakeWechatpayOptions): Promise<FakeW
       headers['wechatpay-serial'] = spoil === 'serial' ? 'PUB_KEY_ID_0000000000000000000000000000000000' : o.platformPublicKeyId;
       headers['wechatpay-signature-type'] = 'WECHATPAY2-SHA256-RSA2048';
     }
-    return { headers, body: spoil === 'body' ? body.replace(/\d/, (d) => String((Number(d) + 1) % 10)) : body };
+    // A change that keeps the JSON valid, so only the signature can catch it (always present: the
+    // body is a JSON object).
+    return { headers, body: spoil === 'body' ? body.replace('{', '{ ') : body };
   }
 
   const server: Server = createServer((req, res) => {
