@@ -65,6 +65,21 @@ describe.each(TEST_DIALECTS)('paying through a gateway (%s)', (dialect) => {
     expect((await verifyLedger(t.shop)).ok).toBe(true);
   });
 
+  it('keeps a second payment of the same order (two QR scans) for the buyer, once', async () => {
+    const { code } = await cardSku(t.shop, { keys: 2, price: 450 });
+    const placed = await guestOrder(code);
+    const owed = async () => Number((await t.shop.db.knex('accounts').where('code', 'platform:refunds_due').first('balance')).balance);
+    const before = await owed();
+    await t.notify({ orderNo: placed.order.no, amount: 450, tradeNo: 'FIRST' });
+    for (let i = 0; i < 3; i++) expect((await t.notify({ orderNo: placed.order.no, amount: 450, tradeNo: 'SECOND' })).text).toBe('ok');
+    const order = await t.shop.db.knex('orders').where('no', placed.order.no).first();
+    expect(order).toMatchObject({ status: 'delivered', trade_no: 'FIRST' });
+    expect(Boolean(order.refund_due)).toBe(true);
+    expect(await count(t, 'card_keys', { order_id: order.id })).toBe(1);
+    expect((await owed()) - before).toBe(450);
+    expect((await verifyLedger(t.shop)).ok).toBe(true);
+  });
+
   it('keeps a late payment for the buyer instead of losing it', async () => {
     const { code } = await cardSku(t.shop, { keys: 5, price: 700 });
     const guest = await guestOrder(code);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Deps } from '../context.js';
-import { transaction } from '../db/dialect.js';
+import { isUniqueViolation, transaction } from '../db/dialect.js';
 import { errors, ShopError } from '../errors.js';
 import { randomToken } from '../security/keys.js';
 import { hashPassword, verifyPassword } from '../security/password.js';
@@ -67,10 +67,6 @@ export async function createUser(
   }
 }
 
-export function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  return e?.code === 'ER_DUP_ENTRY' || (e?.code === 'SQLITE_CONSTRAINT' && /UNIQUE/.test(e.message ?? ''));
-}
 
 // Compared against when the e-mail is unknown, so a login takes as long either way.
 let dummyHash: Promise<string> | undefined;

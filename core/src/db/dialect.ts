@@ -58,6 +58,12 @@ export function caseById(knex: Knex, pairs: Array<[number, number]>): Knex.Raw {
   return knex.raw(`(CASE id ${pairs.map(() => 'WHEN ? THEN ?').join(' ')} END)`, pairs.flat());
 }
 
+/** A duplicate key: the database refused a second row where one may exist only once. */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === 'ER_DUP_ENTRY' || (e?.code === 'SQLITE_CONSTRAINT' && /UNIQUE|PRIMARY KEY/.test(e.message ?? ''));
+}
+
 /** Rows that the previous INSERT, UPDATE or DELETE on this transaction's connection changed. */
 export async function rowsChanged(db: Database, trx: Knex.Transaction): Promise<number> {
   if (db.dialect === 'mysql') {

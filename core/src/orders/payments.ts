@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import type { Deps } from '../context.js';
-import { affected, transaction } from '../db/dialect.js';
+import { affected, isUniqueViolation, transaction } from '../db/dialect.js';
 import { errors, ShopError } from '../errors.js';
 import { claimKeys, pickKeys } from '../inventory/keys.js';
 import type { PaymentGateway } from '../plugins/payment.js';
@@ -82,8 +83,8 @@ export async function markPaid(
     if (Number(row.amount) !== input.amount) {
       throw new PaymentRefused(`order ${row.no} costs ${row.amount}, the notify says ${input.amount}`);
     }
-    // A trade number means this order's payment is already recorded (paid, or late and kept).
-    if (row.trade_no !== null) return 'duplicate' as const;
+    // The same trade number again: this payment is already recorded.
+    if (row.trade_no === input.tradeNo) return 'duplicate' as const;
 
     const now = deps.now();
     const amount = input.amount;
@@ -92,18 +93,31 @@ export async function markPaid(
     // Money that cannot buy the goods goes back to its owner: the wallet, or a refund owed.
     const owedTo = buyerWallet ?? (await systemAccountId(deps, trx, SYSTEM_ACCOUNTS.refundsDue));
 
-    if (row.status !== 'pending_payment') {
+    // Paid after the order expired or was cancelled, or paid a second time under another trade
+    // number (two QR scans): the money is kept for the buyer, once per trade number.
+    if (row.status !== 'pending_payment' || row.trade_no !== null) {
+      const second = row.trade_no !== null;
       const entries = [
         { accountId: clearing, amount: -amount },
         { accountId: owedTo, amount },
       ];
-      await postJournal(deps, trx, [{ id: `order:${row.no}:late`, kind: 'late_payment', orderId: row.id, memo: `paid after ${row.status}`, entries }], new Set());
-      await trx('orders').where('id', row.id).update({
-        trade_no: input.tradeNo,
-        refund_due: buyerWallet === null,
-        reason: buyerWallet ? 'paid after it expired; credited to the balance' : 'paid after it expired; refund due',
-        updated_at: now,
-      });
+      const id = `order:${row.no}:extra:${createHash('sha256').update(input.tradeNo).digest('hex').slice(0, 16)}`;
+      const memo = second ? `paid again (trade ${input.tradeNo})`.slice(0, 255) : `paid after ${row.status}`;
+      try {
+        await postJournal(deps, trx, [{ id, kind: 'late_payment', orderId: row.id, memo, entries }], new Set());
+      } catch (err) {
+        if (isUniqueViolation(err)) return 'duplicate' as const;
+        throw err;
+      }
+      const kept = buyerWallet ? 'credited to the balance' : 'refund due';
+      await trx('orders')
+        .where('id', row.id)
+        .update({
+          ...(second ? {} : { trade_no: input.tradeNo }),
+          refund_due: buyerWallet === null || Boolean(row.refund_due),
+          reason: second ? `paid twice; the second payment is ${kept}` : `paid after it expired; ${kept}`,
+          updated_at: now,
+        });
       return 'late' as const;
     }
 
