@@ -1,6 +1,7 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { inspect } from 'node:util';
-import type { Logger, NotifyRequest, PaymentGateway, PluginContext } from '@cardshop/core';
+import type { Logger, NotifyRequest, PaymentGateway } from '@cardshop/core';
+import { setupPlugin } from '@cardshop/core/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import alipayPlugin, { AlipayError, ALIPAY_GATEWAY, beijingTimestamp, type AlipaySettings, type AlipaySettingsInput } from './index.js';
 import { toAlipayNo } from './gateway.js';
@@ -29,34 +30,20 @@ const log: Logger = {
 };
 
 /** Runs the plugin's setup against a minimal context, the way the shop's plugin host does. */
-async function setupPlugin(input: Partial<AlipaySettingsInput> = {}): Promise<{ gateways: PaymentGateway[]; settings: AlipaySettings }> {
-  const settings = alipayPlugin.definition.settings!.parse({
+async function configure(input: Partial<AlipaySettingsInput> = {}): Promise<{ gateways: PaymentGateway[]; settings: AlipaySettings }> {
+  const input_ = {
     appId: APP_ID,
     privateKey: APP_PRIVATE_PKCS1,
     alipayPublicKey: ALIPAY_PUBLIC,
     gateway: fake.gateway,
     timeoutMs: 1000,
     ...input,
-  });
-  const gateways: PaymentGateway[] = [];
-  const ctx: PluginContext<AlipaySettings> = {
-    name: alipayPlugin.definition.name,
-    settings,
-    log,
-    db: {} as PluginContext<AlipaySettings>['db'],
-    on: () => {},
-    veto: () => {},
-    paymentGateway: (g) => void gateways.push(g),
-    routes: () => {},
-    onStart: () => {},
-    onStop: () => {},
   };
-  await alipayPlugin.definition.setup(ctx);
-  return { gateways, settings };
+  return setupPlugin(alipayPlugin, input_, log);
 }
 
 async function gateway(input: Partial<AlipaySettingsInput> = {}): Promise<PaymentGateway> {
-  const { gateways } = await setupPlugin(input);
+  const { gateways } = await configure(input);
   expect(gateways).toHaveLength(1);
   return gateways[0]!;
 }
@@ -127,7 +114,7 @@ describe('settings and setup', () => {
     expect(alipayPlugin.definition.name).toBe('alipay');
     expect(alipayPlugin.definition.core).toBe('^0.1.0');
 
-    const { gateways } = await setupPlugin({ id: 'alipay-qr', label: '支付宝扫码', mode: 'qr' });
+    const { gateways } = await configure({ id: 'alipay-qr', label: '支付宝扫码', mode: 'qr' });
     expect(gateways.map((g) => g.id)).toEqual(['alipay-qr']);
     expect(gateways[0]!.label).toEqual({ 'zh-CN': '支付宝扫码', en: '支付宝扫码' });
     expect(logged.some((l) => l.level === 'info' && l.msg.includes(APP_ID) && l.msg.includes('mode qr'))).toBe(true);

@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setupPlugin } from '@cardshop/core/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Logger, NotifyRequest, NotifyResult, PaymentGateway, PluginContext } from '@cardshop/core';
+import type { Logger, NotifyRequest, NotifyResult, PaymentGateway } from '@cardshop/core';
 import epay from './index.js';
 import { startFakeEpay, type FakeEpay, type NotifyEncoding } from './testing/fake-epay.js';
 
@@ -19,16 +20,7 @@ const log: Logger = {
 
 /** Runs the plugin's setup with a minimal fake context and returns the gateways it offered. */
 async function gatewaysOf(settings: Record<string, unknown>): Promise<PaymentGateway[]> {
-  const def = epay.definition;
-  const parsed = def.settings!.parse({ apiUrl: fake.url, pid: PID, key: KEY, ...settings });
-  const gateways: PaymentGateway[] = [];
-  const ctx = {
-    name: def.name,
-    settings: parsed,
-    log,
-    paymentGateway: (g: PaymentGateway) => gateways.push(g),
-  } as unknown as PluginContext<typeof parsed>;
-  await def.setup(ctx);
+  const { gateways } = await setupPlugin(epay, { apiUrl: fake.url, pid: PID, key: KEY, ...settings }, log);
   return gateways;
 }
 

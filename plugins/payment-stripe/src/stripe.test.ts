@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
-import type { Logger, NotifyRequest, PaymentGateway, PluginContext } from '@cardshop/core';
+import type { Logger, NotifyRequest, PaymentGateway } from '@cardshop/core';
 import Stripe from 'stripe';
+import { setupPlugin } from '@cardshop/core/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import stripePlugin, { checkoutIdempotencyKey, type StripeSettings, type StripeSettingsInput } from './index.js';
 import { startFakeStripe, type FakeStripe } from './testing/fake-stripe.js';
@@ -20,34 +21,20 @@ const log: Logger = {
 };
 
 /** Runs the plugin's setup against a minimal context, the way the shop's plugin host does. */
-async function setupPlugin(input: Partial<StripeSettingsInput> = {}): Promise<{ gateways: PaymentGateway[]; settings: StripeSettings }> {
-  const settings = stripePlugin.definition.settings!.parse({
+async function configure(input: Partial<StripeSettingsInput> = {}): Promise<{ gateways: PaymentGateway[]; settings: StripeSettings }> {
+  const input_ = {
     secretKey: SECRET_KEY,
     webhookSecret: WEBHOOK_SECRET,
     apiHost: '127.0.0.1',
     apiPort: fake.port,
-    apiProtocol: 'http',
+    apiProtocol: 'http' as const,
     ...input,
-  });
-  const gateways: PaymentGateway[] = [];
-  const ctx: PluginContext<StripeSettings> = {
-    name: stripePlugin.definition.name,
-    settings,
-    log,
-    db: {} as PluginContext<StripeSettings>['db'],
-    on: () => {},
-    veto: () => {},
-    paymentGateway: (g) => void gateways.push(g),
-    routes: () => {},
-    onStart: () => {},
-    onStop: () => {},
   };
-  await stripePlugin.definition.setup(ctx);
-  return { gateways, settings };
+  return setupPlugin(stripePlugin, input_, log);
 }
 
 async function gateway(input: Partial<StripeSettingsInput> = {}): Promise<PaymentGateway> {
-  const { gateways } = await setupPlugin(input);
+  const { gateways } = await configure(input);
   expect(gateways).toHaveLength(1);
   return gateways[0]!;
 }
@@ -138,7 +125,7 @@ beforeEach(() => {
 
 describe('settings and setup', () => {
   it('registers one gateway with defaults: id stripe, currency cny, a label in both languages', async () => {
-    const { gateways, settings } = await setupPlugin();
+    const { gateways, settings } = await configure();
     expect(settings.currency).toBe('cny');
     expect(settings.id).toBe('stripe');
     expect(gateways[0]!.id).toBe('stripe');
@@ -149,7 +136,7 @@ describe('settings and setup', () => {
   });
 
   it('takes its own id, label and currency (case-insensitive)', async () => {
-    const { gateways, settings } = await setupPlugin({ id: 'stripe-eu', label: 'Card', currency: 'EUR' });
+    const { gateways, settings } = await configure({ id: 'stripe-eu', label: 'Card', currency: 'EUR' });
     expect(gateways[0]!.id).toBe('stripe-eu');
     expect(gateways[0]!.label).toEqual({ 'zh-CN': 'Card', en: 'Card' });
     expect(settings.currency).toBe('eur');

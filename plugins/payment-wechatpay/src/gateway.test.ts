@@ -1,7 +1,8 @@
 import { generateKeyPairSync, randomBytes, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger, NotifyRequest, NotifyResult, PaymentGateway, PluginContext } from '@cardshop/core';
+import type { Logger, NotifyRequest, NotifyResult, PaymentGateway } from '@cardshop/core';
+import { setupPlugin } from '@cardshop/core/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import wechatpayPlugin, { WechatpayError, type WechatpaySettings, type WechatpaySettingsInput } from './index.js';
 import { startFakeWechatpay, type FakeWechatpay, type Notification } from './testing/fake-wechatpay.js';
@@ -34,8 +35,8 @@ const log: Logger = {
 };
 
 /** Runs the plugin's setup against a minimal context, the way the shop's plugin host does. */
-async function setupPlugin(input: Partial<WechatpaySettingsInput> = {}): Promise<{ gateways: PaymentGateway[]; settings: WechatpaySettings }> {
-  const settings = wechatpayPlugin.definition.settings!.parse({
+async function configure(input: Partial<WechatpaySettingsInput> = {}): Promise<{ gateways: PaymentGateway[]; settings: WechatpaySettings }> {
+  const input_ = {
     mchid: MCHID,
     appid: APPID,
     merchantSerialNo: MERCHANT_SERIAL,
@@ -46,26 +47,12 @@ async function setupPlugin(input: Partial<WechatpaySettingsInput> = {}): Promise
     baseUrl: fake.url,
     timeoutMs: 2000,
     ...input,
-  });
-  const gateways: PaymentGateway[] = [];
-  const ctx: PluginContext<WechatpaySettings> = {
-    name: wechatpayPlugin.definition.name,
-    settings,
-    log,
-    db: {} as PluginContext<WechatpaySettings>['db'],
-    on: () => {},
-    veto: () => {},
-    paymentGateway: (g) => void gateways.push(g),
-    routes: () => {},
-    onStart: () => {},
-    onStop: () => {},
   };
-  await wechatpayPlugin.definition.setup(ctx);
-  return { gateways, settings };
+  return setupPlugin(wechatpayPlugin, input_, log);
 }
 
 async function gateway(input: Partial<WechatpaySettingsInput> = {}): Promise<PaymentGateway> {
-  const { gateways } = await setupPlugin(input);
+  const { gateways } = await configure(input);
   expect(gateways).toHaveLength(1);
   current = gateways[0]!;
   return current;
@@ -141,7 +128,7 @@ beforeEach(() => {
 
 describe('settings and setup', () => {
   it('registers one gateway: plugin wechatpay, gateway id wechatpay, a label in both languages', async () => {
-    const { gateways, settings } = await setupPlugin();
+    const { gateways, settings } = await configure();
     expect(wechatpayPlugin.definition.name).toBe('wechatpay');
     expect(wechatpayPlugin.definition.core).toBe('^0.1.0');
     expect(gateways.map((g) => g.id)).toEqual(['wechatpay']);

@@ -1,0 +1,41 @@
+import type { Knex } from 'knex';
+import type { z } from 'zod';
+import type { Logger } from '../context.js';
+import type { Plugin, PluginContext } from '../plugins/define.js';
+import type { PaymentGateway } from '../plugins/payment.js';
+
+const quiet: Logger = { error() {}, warn() {}, info() {}, debug() {} };
+
+/**
+ * Runs a plugin's setup the way the shop's plugin host does (settings validated by the plugin's
+ * schema first) against a context with no shop behind it, and returns what the plugin offered:
+ * for unit tests of a plugin. A plugin that needs the database or routes is tested in a real shop
+ * (`startTestShop({ config: { plugins: [...] } })`).
+ */
+export async function setupPlugin<S extends z.ZodType>(
+  plugin: Plugin<S>,
+  input: z.input<S>,
+  log: Logger = quiet,
+): Promise<{ gateways: PaymentGateway[]; settings: z.output<S> }> {
+  const def = plugin.definition;
+  const settings = (def.settings ? def.settings.parse(input) : input) as z.output<S>;
+  const gateways: PaymentGateway[] = [];
+  const ctx: PluginContext<z.output<S>> = {
+    name: def.name,
+    settings,
+    log,
+    db: new Proxy({} as Knex, {
+      get() {
+        throw new Error(`setupPlugin: plugin ${def.name} uses the database; test it in a shop (startTestShop)`);
+      },
+    }),
+    on() {},
+    veto() {},
+    paymentGateway: (g) => void gateways.push(g),
+    routes() {},
+    onStart() {},
+    onStop() {},
+  };
+  await def.setup(ctx);
+  return { gateways, settings };
+}
