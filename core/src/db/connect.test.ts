@@ -13,7 +13,7 @@ it('opens SQLite with WAL, a busy timeout and foreign keys, and migrates idempot
     expect(await pragma('journal_mode')).toBe('wal');
     expect(await pragma('busy_timeout')).toBe(10000);
     expect(await pragma('foreign_keys')).toBe(1);
-    expect(await migrate(db)).toEqual(['20261202_001_init', '20261202_002_gateway_payments']);
+    expect(await migrate(db)).toEqual(['20261202_001_init', '20261202_002_gateway_payments', '20261202_003_plugin_settings']);
     expect(await migrate(db)).toEqual([]);
     await expect(db.knex('products').insert({ category_id: 999, slug: 'x', name: 'x', type: 'card', created_at: 0, updated_at: 0 })).rejects.toThrow(
       /FOREIGN KEY/,

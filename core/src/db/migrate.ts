@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Database } from './connect.js';
 import * as init from './migrations/20261202_001_init.js';
 import * as gatewayPayments from './migrations/20261202_002_gateway_payments.js';
+import * as pluginSettings from './migrations/20261202_003_plugin_settings.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -12,6 +13,7 @@ interface Migration {
 const CORE_MIGRATIONS: Array<[string, Migration]> = [
   ['20261202_001_init', init],
   ['20261202_002_gateway_payments', gatewayPayments],
+  ['20261202_003_plugin_settings', pluginSettings],
 ];
 
 /** Migrations are bundled into the build, so they are listed here instead of read from disk. */

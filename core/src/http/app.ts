@@ -5,6 +5,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { Shop } from '../shop.js';
 import { adminApi } from './admin-api.js';
+import { adminPages } from './admin-pages.js';
 import type { ShopApp, ShopRouter } from './context.js';
 import { bodyError, handleErrors } from './errors.js';
 import { payRoutes } from './pay.js';
@@ -72,6 +73,6 @@ export function createApp(shop: Shop): Koa {
     }),
   );
   app.use(loadSession);
-  for (const r of [storeApi(), adminApi(), shopPages(), shop.plugins.router]) app.use(r.routes()).use(r.allowedMethods());
+  for (const r of [storeApi(), adminApi(), adminPages(), shopPages(), shop.plugins.router]) app.use(r.routes()).use(r.allowedMethods());
   return app as unknown as Koa;
 }

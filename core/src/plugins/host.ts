@@ -11,6 +11,7 @@ import type { ShopRouter } from '../http/context.js';
 import type { ConfiguredPlugin, Plugin, PluginContext, PluginDefinition, PluginMigration } from './define.js';
 import type { Hooks } from './hooks.js';
 import type { PaymentGateway } from './payment.js';
+import { storedSettings } from './settings-form.js';
 
 export class PluginError extends Error {
   override name = 'PluginError';
@@ -91,6 +92,8 @@ export interface PluginHost {
   readonly plugins: ReadonlyArray<{ name: string; version: string; settings: unknown }>;
   /** Payment gateways the plugins offer, by id. */
   readonly gateways: ReadonlyMap<string, PaymentGateway>;
+  /** Each loaded plugin's definition and settings input (the config's, overlaid by the admin's). */
+  readonly configured: ReadonlyMap<string, { definition: PluginDefinition; input: Record<string, unknown> }>;
   /** Routes every plugin added, mounted by the app under /plugins/<name>/. */
   readonly router: ShopRouter;
   /** Loads, checks and sets up the configured plugins, applies their migrations, then starts them. */
@@ -103,21 +106,27 @@ export function createPluginHost(deps: Deps, hooks: Hooks): PluginHost {
   const loaded: Array<{ name: string; version: string; settings: unknown }> = [];
   const stops: Array<() => void | Promise<void>> = [];
   const gateways = new Map<string, PaymentGateway>();
+  const configured = new Map<string, { definition: PluginDefinition; input: Record<string, unknown> }>();
 
   return {
     plugins: loaded,
     gateways,
+    configured,
     router,
     async load(entries) {
       const starts: Array<() => void | Promise<void>> = [];
       const applied: string[] = [];
+      const saved = await storedSettings(deps);
       for (const entry of entries) {
-        const configured = await resolveEntry(entry, deps.config.root);
-        const def = configured.definition;
+        const resolved = await resolveEntry(entry, deps.config.root);
+        const def = resolved.definition;
         if (!/^[a-z0-9][a-z0-9-]{0,39}$/.test(def.name)) throw new PluginError(`plugin name "${def.name}" must be lowercase letters, digits and dashes`);
         if (loaded.some((p) => p.name === def.name)) throw new PluginError(`plugin ${def.name} is listed twice`);
-        checkCompatible(def, configured.ignoreCompatibility, deps.log);
-        const settings = parseSettings(def, configured.settings);
+        checkCompatible(def, resolved.ignoreCompatibility, deps.log);
+        // Settings saved in the admin win over the config file's, key by key.
+        const input = { ...(resolved.settings as Record<string, unknown>), ...saved.get(def.name) };
+        const settings = parseSettings(def, input);
+        configured.set(def.name, { definition: def, input });
         const log = {
           error: (m: string, e?: unknown) => deps.log.error(`[${def.name}] ${m}`, e),
           warn: (m: string, e?: unknown) => deps.log.warn(`[${def.name}] ${m}`, e),

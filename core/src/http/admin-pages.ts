@@ -1,0 +1,140 @@
+import Router from '@koa/router';
+import Handlebars from 'handlebars';
+import { ShopError } from '../errors.js';
+import { translate } from '../i18n/messages.js';
+import { readSettingsForm, saveSettings, settingFields } from '../plugins/settings-form.js';
+import type { ShopContext, ShopRouter } from './context.js';
+import { toShopError } from './errors.js';
+import { checkCsrf } from './session.js';
+
+/**
+ * The console's plugin page: each plugin's settings as a form generated from its zod schema, secrets
+ * never sent to the browser. The console (issue "operator's console") grows around this page; it is
+ * the core's own markup, not the shop theme's.
+ */
+const hbs = Handlebars.create();
+hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+
+const page = hbs.compile(`<!doctype html>
+<html lang="{{locale}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{t.title}} - {{shopName}}</title>
+<style>
+body{font:15px/1.5 system-ui,"PingFang SC","Microsoft YaHei",sans-serif;margin:0;background:#f5f6f8;color:#1f2328}
+main{max-width:760px;margin:0 auto;padding:16px}
+section{background:#fff;border:1px solid #d8dde3;border-radius:10px;padding:16px;margin:16px 0}
+label{display:block;font-weight:600;margin-top:12px}
+input[type=text],input[type=password],input[type=number],select{width:100%;box-sizing:border-box;padding:8px;border:1px solid #b8c0ca;border-radius:6px;font:inherit}
+.hint{color:#59636e;font-size:13px;margin:2px 0 0}
+.error{color:#b42318;font-size:13px;margin:2px 0 0}
+.notice{padding:10px 12px;border-radius:8px;background:#ecfdf3;border:1px solid #abefc6}
+.notice.bad{background:#fef3f2;border-color:#fecdca}
+button{margin-top:16px;padding:8px 16px;border:0;border-radius:6px;background:#1d4ed8;color:#fff;font:inherit;cursor:pointer}
+@media (prefers-color-scheme:dark){body{background:#0f1115;color:#e6e8eb}section{background:#181b21;border-color:#2e343d}.hint{color:#a3acb8}}
+</style></head>
+<body><main>
+<h1>{{t.title}}</h1>
+{{#if saved}}<p class="notice" role="status">{{t.saved}}</p>{{/if}}
+{{#if error}}<p class="notice bad" role="alert">{{error}}</p>{{/if}}
+{{#unless plugins.length}}<p>{{t.none}}</p>{{/unless}}
+{{#each plugins}}
+<section aria-labelledby="p-{{name}}">
+<h2 id="p-{{name}}">{{name}} <small>{{version}}</small></h2>
+<form method="post" action="/admin/plugins/{{name}}">
+<input type="hidden" name="_csrf" value="{{../csrf}}">
+{{#each fields}}
+{{#if (eq kind "checkbox")}}<label><input type="checkbox" name="{{name}}"{{#if checked}} checked{{/if}}> {{label}}</label>
+{{else}}<label for="{{../name}}-{{name}}">{{label}}{{#if required}} *{{/if}}</label>
+{{#if (eq kind "select")}}<select id="{{../name}}-{{name}}" name="{{name}}">{{#each options}}<option{{#if (eq this ../value)}} selected{{/if}}>{{this}}</option>{{/each}}</select>
+{{else if (eq kind "secret")}}<input id="{{../name}}-{{name}}" type="password" name="{{name}}" autocomplete="off" placeholder="{{#if isSet}}{{@root.t.secretSet}}{{/if}}"><p class="hint">{{#if isSet}}{{@root.t.secretKeep}}{{/if}}</p>
+{{else}}<input id="{{../name}}-{{name}}" type="{{#if (eq kind "number")}}number{{else}}text{{/if}}" name="{{name}}" value="{{value}}">{{#if (eq kind "list")}}<p class="hint">{{@root.t.list}}</p>{{/if}}
+{{/if}}{{/if}}
+{{#if error}}<p class="error">{{error}}</p>{{/if}}
+{{/each}}
+<button type="submit">{{@root.t.save}}</button>
+</form>
+</section>
+{{/each}}
+</main></body></html>`);
+
+const TEXT = {
+  'zh-CN': {
+    title: '插件设置',
+    saved: '已保存。新设置在店铺重启后生效。',
+    none: '没有启用的插件。',
+    secretSet: '已设置（不显示）',
+    secretKeep: '留空则保持原值。',
+    list: '多个值用逗号分隔。',
+    save: '保存',
+  },
+  en: {
+    title: 'Plugin settings',
+    saved: 'Saved. The new settings take effect when the shop restarts.',
+    none: 'No plugins are enabled.',
+    secretSet: 'set (not shown)',
+    secretKeep: 'Leave empty to keep it.',
+    list: 'Separate several values with commas.',
+    save: 'Save',
+  },
+};
+
+function render(ctx: ShopContext, opts: { saved?: boolean; failed?: { plugin: string; input: Record<string, unknown>; error: ShopError } } = {}) {
+  const locale = ctx.state.locale;
+  const plugins = [...ctx.shop.plugins.configured].map(([name, { definition, input }]) => {
+    const failure = opts.failed?.plugin === name ? opts.failed : undefined;
+    const fields = definition.settings ? settingFields(definition.settings, failure?.input ?? input) : [];
+    return {
+      name,
+      version: definition.version,
+      fields: fields.map((f) => ({ ...f, error: failure?.error.fields?.[f.name] ? translate(locale, failure.error.fields[f.name]!) : undefined })),
+    };
+  });
+  ctx.type = 'html';
+  ctx.body = page({
+    locale,
+    shopName: ctx.shop.config.shop.name,
+    t: TEXT[locale],
+    csrf: ctx.state.csrf,
+    plugins,
+    saved: opts.saved,
+    error: opts.failed ? translate(locale, opts.failed.error.messageKey) : undefined,
+  });
+}
+
+function admin(ctx: ShopContext): number | undefined {
+  const user = ctx.state.user;
+  if (!user) {
+    ctx.redirect(`/login?next=${encodeURIComponent(ctx.path)}`);
+    return undefined;
+  }
+  if (user.role !== 'admin') throw new ShopError('forbidden', 403, 'error.forbidden');
+  return user.id;
+}
+
+export function adminPages(): ShopRouter {
+  const r: ShopRouter = new Router({ prefix: '/admin' });
+
+  r.get('/plugins', (ctx) => {
+    if (admin(ctx) === undefined) return;
+    render(ctx, { saved: ctx.query.saved === '1' });
+  });
+
+  r.post('/plugins/:name', async (ctx) => {
+    const actor = admin(ctx);
+    if (actor === undefined) return;
+    checkCsrf(ctx);
+    const plugin = ctx.shop.plugins.configured.get(ctx.params.name!);
+    if (!plugin?.definition.settings) throw new ShopError('not_found', 404, 'error.not_found');
+    const input = readSettingsForm(plugin.definition.settings, (ctx.request.body ?? {}) as Record<string, unknown>, plugin.input);
+    const checked = plugin.definition.settings.safeParse(input);
+    if (!checked.success) {
+      ctx.status = 400;
+      return render(ctx, { failed: { plugin: ctx.params.name!, input, error: toShopError(checked.error) } });
+    }
+    await saveSettings(ctx.shop, ctx.params.name!, input, actor);
+    ctx.shop.log.info(`admin #${actor} changed the settings of plugin ${ctx.params.name}`);
+    ctx.status = 303;
+    ctx.redirect('/admin/plugins?saved=1');
+  });
+
+  return r;
+}
