@@ -39,6 +39,7 @@ button{margin-top:16px;padding:8px 16px;border:0;border-radius:6px;background:#1
 {{#each plugins}}
 <section aria-labelledby="p-{{name}}">
 <h2 id="p-{{name}}">{{name}} <small>{{version}}</small></h2>
+{{#if fields.length}}
 <form method="post" action="/admin/plugins/{{name}}">
 <input type="hidden" name="_csrf" value="{{../csrf}}">
 {{#each fields}}
@@ -52,6 +53,7 @@ button{margin-top:16px;padding:8px 16px;border:0;border-radius:6px;background:#1
 {{/each}}
 <button type="submit">{{@root.t.save}}</button>
 </form>
+{{else}}<p>{{@root.t.noSettings}}</p>{{/if}}
 </section>
 {{/each}}
 </main></body></html>`);
@@ -64,6 +66,7 @@ const TEXT = {
     secretSet: '已设置（不显示）',
     secretKeep: '留空则保持原值。',
     list: '多个值用逗号分隔。',
+    noSettings: '此插件没有可设置的项目。',
     save: '保存',
   },
   en: {
@@ -73,6 +76,7 @@ const TEXT = {
     secretSet: 'set (not shown)',
     secretKeep: 'Leave empty to keep it.',
     list: 'Separate several values with commas.',
+    noSettings: 'This plugin has no settings.',
     save: 'Save',
   },
 };
