@@ -18,6 +18,7 @@ import { sweepPending } from './orders/payments.js';
 import { ensureSystemAccounts } from './wallet/ledger.js';
 import { ensureTopupProduct } from './wallet/topup.js';
 import { checkTheme } from './themes/check.js';
+import { applyOverrides } from './themes/overrides.js';
 import { loadTheme, resolveThemeDir, ThemeError, type Theme } from './themes/renderer.js';
 
 export interface Shop extends Deps {
@@ -65,9 +66,12 @@ async function checkSecret(deps: Deps): Promise<void> {
   }
 }
 
-/** The configured theme, refused unless it passes `cardshop theme check` without errors. */
+/**
+ * The configured theme with the shop's local overrides, refused unless it passes
+ * `cardshop theme check` without errors.
+ */
 function loadCheckedTheme(config: Config): Theme {
-  const dir = resolveThemeDir(config.theme, config.root);
+  const dir = applyOverrides(resolveThemeDir(config.theme, config.root), config.root);
   const report = checkTheme(dir, config.shop.locale);
   if (!report.ok) {
     const errors = report.findings.filter((f) => f.level === 'error').slice(0, 10);
