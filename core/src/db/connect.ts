@@ -22,13 +22,13 @@ interface Sqlite3Connection {
   run(sql: string, cb: (err: Error | null) => void): void;
 }
 
-function sqlitePool(filename: string, size: number, pragmas: string[]): Knex {
+function sqlitePool(filename: string, size: number, pragmas: string[], min: number): Knex {
   return knexFactory({
     client: 'sqlite3',
     connection: { filename },
     useNullAsDefault: true,
     pool: {
-      min: 1,
+      min,
       max: size,
       idleTimeoutMillis: Number.MAX_SAFE_INTEGER,
       afterCreate(conn: Sqlite3Connection, done: (err: Error | null, conn: unknown) => void) {
@@ -65,9 +65,10 @@ export function connect(url: string, root = process.cwd()): Database {
     const rest = url.slice('sqlite:'.length);
     const filename = rest === ':memory:' ? rest : path.resolve(root, rest);
     if (filename !== ':memory:') mkdirSync(path.dirname(filename), { recursive: true });
-    const knex = sqlitePool(filename, 1, SQLITE_PRAGMAS);
+    const knex = sqlitePool(filename, 1, SQLITE_PRAGMAS, 1);
     // An in-memory database exists once per connection, so it cannot have a separate reader.
-    const read = filename === ':memory:' ? knex : sqlitePool(filename, 3, [...SQLITE_PRAGMAS.slice(2), 'PRAGMA query_only = ON']);
+    // Readers open on first use: a short-lived command (a CLI call) then never opens one it does not need.
+    const read = filename === ':memory:' ? knex : sqlitePool(filename, 3, [...SQLITE_PRAGMAS.slice(2), 'PRAGMA query_only = ON'], 0);
     return {
       knex,
       read,
