@@ -8,7 +8,7 @@ import { ConfigError, loadConfig, parseConfig, type Config, type ConfigInput } f
 import { createLogger, type Deps } from './context.js';
 import { connect } from './db/connect.js';
 import { migrate } from './db/migrate.js';
-import { createApp } from './http/app.js';
+import { createApp, pluginRoutes } from './http/app.js';
 import { createCheckout, type Checkout } from './orders/checkout.js';
 import { Hooks } from './plugins/hooks.js';
 import { createPluginHost, type PluginHost } from './plugins/host.js';
@@ -90,7 +90,8 @@ export function createShop(input: Config | ConfigInput): Shop {
   const hooks = new Hooks(log);
   const deps: Deps = { db, keys: deriveKeys(secret), config: { ...config, secret }, log, hooks, now: () => Date.now() };
   const theme = loadCheckedTheme(config);
-  const plugins = createPluginHost(deps, hooks);
+  const routes = pluginRoutes();
+  const plugins = createPluginHost(deps, hooks, routes.mount);
   const checkout = createCheckout(deps, plugins.gateways);
   let server: Server | undefined;
   let housekeeping: NodeJS.Timeout | undefined;
@@ -154,7 +155,7 @@ export function createShop(input: Config | ConfigInput): Shop {
       await db.close();
     },
   };
-  (shop as { app: Koa }).app = createApp(shop);
+  (shop as { app: Koa }).app = createApp(shop, routes.router);
   return shop;
 }
 

@@ -47,7 +47,21 @@ function health(): ShopRouter {
   return r;
 }
 
-export function createApp(shop: Shop): Koa {
+/**
+ * The router plugins' routes join, under /plugins/<name>/. The app mounts it once; plugins add
+ * their routes later, when the shop gets ready.
+ */
+export function pluginRoutes() {
+  const router: ShopRouter = new Router({ prefix: '/plugins' });
+  const mount = (plugin: string, register: (r: ShopRouter) => void): void => {
+    const sub: ShopRouter = new Router({ prefix: `/${plugin}` });
+    register(sub);
+    router.use(sub.routes(), sub.allowedMethods());
+  };
+  return { router, mount };
+}
+
+export function createApp(shop: Shop, plugins: ShopRouter): Koa {
   // Behind a TLS-terminating proxy, trustProxy makes ctx.secure true, so cookies get `Secure`.
   const app: ShopApp = new Koa({ keys: shop.keys.cookies, proxy: shop.config.trustProxy });
   app.context.shop = shop;
@@ -73,6 +87,6 @@ export function createApp(shop: Shop): Koa {
     }),
   );
   app.use(loadSession);
-  for (const r of [storeApi(), adminApi(), adminPages(), shopPages(), shop.plugins.router]) app.use(r.routes()).use(r.allowedMethods());
+  for (const r of [storeApi(), adminApi(), adminPages(), shopPages(), plugins]) app.use(r.routes()).use(r.allowedMethods());
   return app as unknown as Koa;
 }

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import Router from '@koa/router';
 import type { Knex } from 'knex';
 import semver from 'semver';
 import { z } from 'zod';
@@ -94,15 +93,20 @@ export interface PluginHost {
   readonly gateways: ReadonlyMap<string, PaymentGateway>;
   /** Each loaded plugin's definition and settings input (the config's, overlaid by the admin's). */
   readonly configured: ReadonlyMap<string, { definition: PluginDefinition; input: Record<string, unknown> }>;
-  /** Routes every plugin added, mounted by the app under /plugins/<name>/. */
-  readonly router: ShopRouter;
   /** Loads, checks and sets up the configured plugins, applies their migrations, then starts them. */
   load(entries: PluginEntry[]): Promise<string[]>;
   stop(): Promise<void>;
 }
 
-export function createPluginHost(deps: Deps, hooks: Hooks): PluginHost {
-  const router: ShopRouter = new Router({ prefix: '/plugins' });
+/**
+ * @param mountRoutes adds a plugin's routes under /plugins/<name>/ (the HTTP layer provides it, so
+ *   the host itself knows nothing of koa)
+ */
+export function createPluginHost(
+  deps: Deps,
+  hooks: Hooks,
+  mountRoutes: (plugin: string, register: (router: ShopRouter) => void) => void,
+): PluginHost {
   const loaded: Array<{ name: string; version: string; settings: unknown }> = [];
   const stops: Array<() => void | Promise<void>> = [];
   const gateways = new Map<string, PaymentGateway>();
@@ -112,7 +116,6 @@ export function createPluginHost(deps: Deps, hooks: Hooks): PluginHost {
     plugins: loaded,
     gateways,
     configured,
-    router,
     async load(entries) {
       const starts: Array<() => void | Promise<void>> = [];
       const applied: string[] = [];
@@ -147,11 +150,7 @@ export function createPluginHost(deps: Deps, hooks: Hooks): PluginHost {
             if (gateways.has(gateway.id)) throw new PluginError(`plugin ${def.name}: payment gateway "${gateway.id}" is already registered`);
             gateways.set(gateway.id, gateway);
           },
-          routes(register) {
-            const sub: ShopRouter = new Router({ prefix: `/${def.name}` });
-            register(sub);
-            router.use(sub.routes(), sub.allowedMethods());
-          },
+          routes: (register) => mountRoutes(def.name, register),
           onStart: (fn) => starts.push(fn),
           onStop: (fn) => stops.unshift(fn),
         };
