@@ -15,7 +15,7 @@ import { adjustWallet } from '../wallet/ledger.js';
 import { signDummy } from './dummy-pay.js';
 
 export { dummyPayments, signDummy, DUMMY_SECRET } from './dummy-pay.js';
-export { setupPlugin } from './plugin.js';
+export { recordingLogger, setupPlugin } from './plugin.js';
 
 export type TestDialect = 'sqlite' | 'mysql';
 

@@ -6,6 +6,18 @@ import type { PaymentGateway } from '../plugins/payment.js';
 
 const quiet: Logger = { error() {}, warn() {}, info() {}, debug() {} };
 
+/** A logger that keeps what it is told (debug aside), for tests that assert on logs. */
+export function recordingLogger(): { log: Logger; logged: Array<{ level: 'error' | 'warn' | 'info'; msg: string }> } {
+  const logged: Array<{ level: 'error' | 'warn' | 'info'; msg: string }> = [];
+  const log: Logger = {
+    error: (msg) => void logged.push({ level: 'error', msg }),
+    warn: (msg) => void logged.push({ level: 'warn', msg }),
+    info: (msg) => void logged.push({ level: 'info', msg }),
+    debug() {},
+  };
+  return { log, logged };
+}
+
 /**
  * Runs a plugin's setup the way the shop's plugin host does (settings validated by the plugin's
  * schema first) against a context with no shop behind it, and returns what the plugin offered:

@@ -1,7 +1,7 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { inspect } from 'node:util';
-import type { Logger, NotifyRequest, PaymentGateway } from '@cardshop/core';
-import { setupPlugin } from '@cardshop/core/testing';
+import type { NotifyRequest, PaymentGateway } from '@cardshop/core';
+import { recordingLogger, setupPlugin } from '@cardshop/core/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import alipayPlugin, { AlipayError, ALIPAY_GATEWAY, beijingTimestamp, type AlipaySettings, type AlipaySettingsInput } from './index.js';
 import { toAlipayNo } from './gateway.js';
@@ -21,13 +21,7 @@ const APP_PRIVATE_PKCS1 = pem(app.privateKey, 'pkcs1');
 const ALIPAY_PUBLIC = pem(alipayKeys.publicKey, 'spki');
 
 let fake: FakeAlipay;
-const logged: Array<{ level: string; msg: string }> = [];
-const log: Logger = {
-  error: (msg) => logged.push({ level: 'error', msg }),
-  warn: (msg) => logged.push({ level: 'warn', msg }),
-  info: (msg) => logged.push({ level: 'info', msg }),
-  debug: () => {},
-};
+const { log, logged } = recordingLogger();
 
 /** Runs the plugin's setup against a minimal context, the way the shop's plugin host does. */
 async function configure(input: Partial<AlipaySettingsInput> = {}): Promise<{ gateways: PaymentGateway[]; settings: AlipaySettings }> {

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
-import type { Logger, NotifyRequest, PaymentGateway } from '@cardshop/core';
+import type { NotifyRequest, PaymentGateway } from '@cardshop/core';
 import Stripe from 'stripe';
-import { setupPlugin } from '@cardshop/core/testing';
+import { recordingLogger, setupPlugin } from '@cardshop/core/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import stripePlugin, { checkoutIdempotencyKey, type StripeSettings, type StripeSettingsInput } from './index.js';
 import { startFakeStripe, type FakeStripe } from './testing/fake-stripe.js';
@@ -12,13 +12,7 @@ const WEBHOOK_SECRET = 'whsec_test_cardshop_0123456789abcdef';
 const signer = new Stripe('sk_test_signer_only');
 
 let fake: FakeStripe;
-const logged: Array<{ level: string; msg: string }> = [];
-const log: Logger = {
-  error: (msg) => logged.push({ level: 'error', msg }),
-  warn: (msg) => logged.push({ level: 'warn', msg }),
-  info: (msg) => logged.push({ level: 'info', msg }),
-  debug: () => {},
-};
+const { log, logged } = recordingLogger();
 
 /** Runs the plugin's setup against a minimal context, the way the shop's plugin host does. */
 async function configure(input: Partial<StripeSettingsInput> = {}): Promise<{ gateways: PaymentGateway[]; settings: StripeSettings }> {

@@ -1,8 +1,8 @@
 import { generateKeyPairSync, randomBytes, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger, NotifyRequest, NotifyResult, PaymentGateway } from '@cardshop/core';
-import { setupPlugin } from '@cardshop/core/testing';
+import type { NotifyRequest, NotifyResult, PaymentGateway } from '@cardshop/core';
+import { recordingLogger, setupPlugin } from '@cardshop/core/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import wechatpayPlugin, { WechatpayError, type WechatpaySettings, type WechatpaySettingsInput } from './index.js';
 import { startFakeWechatpay, type FakeWechatpay, type Notification } from './testing/fake-wechatpay.js';
@@ -26,13 +26,7 @@ let notifyUrl: string;
 let current: PaymentGateway | undefined;
 const received: NotifyResult[] = [];
 
-const logged: Array<{ level: string; msg: string }> = [];
-const log: Logger = {
-  error: (msg) => logged.push({ level: 'error', msg }),
-  warn: (msg) => logged.push({ level: 'warn', msg }),
-  info: (msg) => logged.push({ level: 'info', msg }),
-  debug: () => {},
-};
+const { log, logged } = recordingLogger();
 
 /** Runs the plugin's setup against a minimal context, the way the shop's plugin host does. */
 async function configure(input: Partial<WechatpaySettingsInput> = {}): Promise<{ gateways: PaymentGateway[]; settings: WechatpaySettings }> {
