@@ -3,6 +3,7 @@ import type { Database } from './connect.js';
 import * as init from './migrations/20261202_001_init.js';
 import * as gatewayPayments from './migrations/20261202_002_gateway_payments.js';
 import * as pluginSettings from './migrations/20261202_003_plugin_settings.js';
+import * as agents from './migrations/20261203_004_agents.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -14,6 +15,7 @@ const CORE_MIGRATIONS: Array<[string, Migration]> = [
   ['20261202_001_init', init],
   ['20261202_002_gateway_payments', gatewayPayments],
   ['20261202_003_plugin_settings', pluginSettings],
+  ['20261203_004_agents', agents],
 ];
 
 /** Migrations are bundled into the build, so they are listed here instead of read from disk. */
