@@ -24,6 +24,7 @@ export { seedDemoCatalog } from './catalog/demo.js';
 export { importKeys, keysOfOrder, stockOf, type ImportReport } from './inventory/keys.js';
 export type { CardKey } from './inventory/parse.js';
 export { createUser, authenticate, findUserByEmail, pruneSessions, ROLES, type Role, type User } from './agents/users.js';
+export { audit, listAudit, type AuditEntry, type AuditRecord } from './audit/audit.js';
 export { adjustWallet, balanceOf, verifyLedger, type LedgerReport } from './wallet/ledger.js';
 export { getOrder, listOrders, deliverManually, refundOrder, type OrderView } from './orders/orders.js';
 export { ORDER_STATUSES, type OrderStatus } from './orders/state.js';

@@ -4,6 +4,7 @@ import * as init from './migrations/20261202_001_init.js';
 import * as gatewayPayments from './migrations/20261202_002_gateway_payments.js';
 import * as pluginSettings from './migrations/20261202_003_plugin_settings.js';
 import * as agents from './migrations/20261203_004_agents.js';
+import * as auditLog from './migrations/20261203_011_audit_log.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -16,6 +17,7 @@ const CORE_MIGRATIONS: Array<[string, Migration]> = [
   ['20261202_002_gateway_payments', gatewayPayments],
   ['20261202_003_plugin_settings', pluginSettings],
   ['20261203_004_agents', agents],
+  ['20261203_011_audit_log', auditLog],
 ];
 
 /** Migrations are bundled into the build, so they are listed here instead of read from disk. */
