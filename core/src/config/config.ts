@@ -36,6 +36,8 @@ export const configSchema = z
       .prefault({}),
     /** Theme package name or folder. */
     theme: z.string().default('@cardshop/theme-default'),
+    /** Themes an agent may choose for its sub-shop (each must be installed and pass its check). */
+    siteThemes: z.array(z.string()).default([]),
     checkout: z
       .object({
         maxQuantity: z.number().int().min(1).max(100_000).default(1000),
@@ -44,6 +46,45 @@ export const configSchema = z
         maxBatch: z.number().int().min(1).max(2000).default(256),
         /** How long a gateway order waits for its payment before it expires. */
         paymentMinutes: z.number().int().min(1).max(1440).default(15),
+        /** How long an unpaid gateway order of cards holds its keys; it expires then. */
+        reserveMinutes: z.number().int().min(1).max(1440).default(10),
+        /**
+         * Unpaid gateway orders one contact, one IP address and one browser session may hold at
+         * once (0: no limit), so bots cannot lock a shop's stock. Behind a proxy, set trustProxy.
+         */
+        maxUnpaid: z
+          .object({
+            contact: z.number().int().min(0).max(1000).default(3),
+            ip: z.number().int().min(0).max(100_000).default(5),
+            session: z.number().int().min(0).max(1000).default(3),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    payments: z
+      .object({
+        /** Days the log of gateway callbacks (notifies, returns) is kept. */
+        callbackLogDays: z.number().int().min(1).max(3650).default(30),
+        /** A paid order not delivered after this many minutes is listed as stuck. */
+        stuckMinutes: z.number().int().min(1).max(10_080).default(10),
+      })
+      .prefault({}),
+    /** Delivery workers: in every app process (`cardshop start`) and in `cardshop worker`. */
+    delivery: z
+      .object({
+        /** Jobs one process runs at once; 0 leaves them to other processes. */
+        concurrency: z.number().int().min(0).max(64).default(4),
+        /** How often an idle worker looks for jobs written by other processes. */
+        pollMs: z.number().int().min(10).max(60_000).default(1000),
+        /** A job run (a supplier call, a webhook) taking longer is aborted and retried. */
+        timeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+        /** Attempts before a job goes to the dead letter (visible in the admin). */
+        maxAttempts: z.number().int().min(1).max(100).default(10),
+        /** Retry delays double from backoffMs up to backoffMaxMs, with jitter. */
+        backoffMs: z.number().int().min(0).max(3_600_000).default(5_000),
+        backoffMaxMs: z.number().int().min(0).max(86_400_000).default(3_600_000),
+        /** How often a supplier is asked about an order it has not finished (when no callback came). */
+        supplierPollMs: z.number().int().min(10).max(3_600_000).default(30_000),
       })
       .prefault({}),
     logLevel: z.enum(['silent', 'error', 'warn', 'info', 'debug']).default('info'),

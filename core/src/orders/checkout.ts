@@ -12,7 +12,7 @@ import type { CardKey } from '../inventory/parse.js';
 import { multiply } from '../money/money.js';
 import { randomToken } from '../security/keys.js';
 import {
-  applyBalances,
+  creditAccounts,
   debitWallets,
   recordJournal,
   SYSTEM_ACCOUNTS,
@@ -21,6 +21,9 @@ import {
   walletCode,
   type JournalTxn,
 } from '../wallet/ledger.js';
+import { addSpend, marginRows, type MarginShare } from '../pricing/margins.js';
+import { invalidatePricing, priceList } from '../pricing/pricing.js';
+import { enqueueDelivery } from '../delivery/jobs.js';
 import { GroupCommit, type Outcome } from './group-commit.js';
 import { hashOrderToken, newOrderNo } from './numbers.js';
 import type { OrderView } from './orders.js';
@@ -50,8 +53,15 @@ export interface PlacedOrder {
   productType: ProductType;
   title: string;
   quantity: number;
+  /** What this buyer pays per unit (see pricing/resolver.ts). */
   unitPrice: number;
   amount: number;
+  /** The catalog price the buyer's price was resolved from: if it changed, so may have the price. */
+  retail: number;
+  /** The agents' margins on the whole order, nearest first; the shop keeps `amount` minus them. */
+  margins: MarginShare[];
+  /** The sub-shop the order was placed on. */
+  siteId: number | null;
   contact: string | null;
   fields: Record<string, string>;
 }
@@ -69,6 +79,10 @@ export interface CheckoutResult {
 export interface RequestInfo {
   origin: string;
   ip?: string;
+  /** An opaque id of the browser, for risk rules (see http/context.ts `requestInfo`). */
+  device?: string;
+  /** The sub-shop the buyer is on: its orders go through its owner, at the owner's prices. */
+  site?: { id: number; ownerId: number };
 }
 
 const CONTACT = /^(?:[^\s@]+@[^\s@]+\.[^\s@]+|\+?\d{6,20})$/;
@@ -79,6 +93,7 @@ async function prepare(
   gateways: ReadonlyMap<string, PaymentGateway>,
   buyer: User | undefined,
   input: CheckoutInput,
+  request: RequestInfo | undefined,
 ): Promise<PlacedOrder> {
   const parsed = checkoutSchema.safeParse(input);
   if (!parsed.success) throw fromZod(parsed.error);
@@ -98,7 +113,8 @@ async function prepare(
   if (Object.keys(fieldErrors).length) {
     throw new ShopError('validation_failed', 400, 'error.validation_failed', fieldErrors, { min: sku.minQuantity, max });
   }
-  const amount = multiply(sku.price, req.quantity);
+  const price = await priceFor(deps, buyer, request?.site, sku.id);
+  const amount = multiply(price.price, req.quantity);
   await deps.hooks.check('before.checkout', {
     buyer,
     skuId: sku.id,
@@ -106,6 +122,9 @@ async function prepare(
     quantity: req.quantity,
     amount,
     contact: req.contact || null,
+    payment: req.payment,
+    ip: request?.ip ?? null,
+    device: request?.device ?? null,
   });
   return {
     userId: buyer?.id ?? null,
@@ -115,20 +134,40 @@ async function prepare(
     productType: product.type,
     title: `${product.name} - ${sku.name}`.slice(0, 330),
     quantity: req.quantity,
-    unitPrice: sku.price,
+    unitPrice: price.price,
     amount,
+    retail: price.retail,
+    margins: price.margins.map((m) => ({ ...m, amount: multiply(m.amount, req.quantity) })),
+    siteId: request?.site?.id ?? null,
     contact: req.contact || null,
     fields: fields.ok ? fields.values : {},
   };
 }
 
+/** The buyer's price for a SKU, with the catalog price it came from and the agents' margins. */
+async function priceFor(deps: Deps, buyer: User | undefined, site: RequestInfo['site'], skuId: number) {
+  const who = { userId: buyer?.id ?? null, siteOwnerId: site?.ownerId ?? null };
+  let list = await priceList(deps, who);
+  // A SKU created in the last second may be in the catalog snapshot before the pricing one.
+  if (!list.tables.skus.has(skuId)) {
+    invalidatePricing(deps);
+    list = await priceList(deps, who);
+  }
+  const resolved = list.resolve(skuId);
+  if (!resolved) throw errors.notFound('error.sku_not_found');
+  return { ...resolved, retail: list.tables.skus.get(skuId)!.retail };
+}
+
 /** What the batch reads, and locks on MySQL, before it decides anything. */
 async function lockBatchRows(deps: Deps, trx: Knex, batch: PlacedOrder[]) {
   const lock = <T extends Knex.QueryBuilder>(q: T) => (deps.db.dialect === 'mysql' ? (q.forUpdate() as T) : q);
-  const userIds = [...new Set(batch.map((o) => o.userId!))];
-  const [skuRows, walletRows] = await Promise.all([
+  const buyerIds = [...new Set(batch.map((o) => o.userId!))];
+  // Agents earning a margin are credited in the same transaction: their wallets too.
+  const userIds = [...new Set([...buyerIds, ...batch.flatMap((o) => o.margins.map((m) => m.agentId))])];
+  const [skuRows, walletRows, buyerRows] = await Promise.all([
     lock(trx('skus').whereIn('id', [...new Set(batch.map((o) => o.skuId))]).select('id', 'price', 'stock', 'enabled')),
     lock(trx('accounts').whereIn('code', userIds.map(walletCode)).orderBy('id').select('id', 'user_id', 'balance')),
+    lock(trx('users').whereIn('id', buyerIds).select('id', 'spend_total', 'level_id')),
   ]);
   const skus = new Map<number, { price: number; stock: number; enabled: boolean }>(
     skuRows.map((r: Record<string, unknown>) => [Number(r.id), { price: Number(r.price), stock: Number(r.stock), enabled: Boolean(r.enabled) }]),
@@ -137,7 +176,10 @@ async function lockBatchRows(deps: Deps, trx: Knex, batch: PlacedOrder[]) {
     walletRows.map((r: Record<string, unknown>) => [Number(r.user_id), { id: Number(r.id), balance: Number(r.balance) }]),
   );
   for (const id of userIds) if (!wallets.has(id)) wallets.set(id, { id: await walletAccountId(deps, trx, id), balance: 0 });
-  return { skus, wallets };
+  const buyers = new Map<number, { spent: number; levelId: number | null; amount: number }>(
+    buyerRows.map((r: Record<string, unknown>) => [Number(r.id), { spent: Number(r.spend_total), levelId: r.level_id === null ? null : Number(r.level_id), amount: 0 }]),
+  );
+  return { skus, wallets, buyers };
 }
 
 /** Takes sold units off a SKU; for counted stock only while enough is left. */
@@ -173,6 +215,7 @@ export function orderRow(
     payment: order.payment,
     contact: order.contact,
     fields: Object.keys(order.fields).length ? JSON.stringify(order.fields) : null,
+    site_id: order.siteId,
     created_at: now,
     paid_at: paid ? now : null,
     delivered_at: status === 'delivered' ? now : null,
@@ -202,11 +245,12 @@ async function orderIds(trx: Knex, nos: string[]): Promise<Map<string, number>> 
  * 4. insert the orders, claim their keys and write the journal with multi-row statements.
  */
 async function commitBatch(deps: Deps, batch: PlacedOrder[]): Promise<Array<Outcome<CheckoutResult>>> {
-  return transaction(deps.db, async (trx) => {
+  let lifted: number[] = [];
+  const outcomes = await transaction(deps.db, async (trx) => {
     const now = deps.now();
     const outcomes: Array<Outcome<CheckoutResult>> = new Array(batch.length);
     const revenue = await systemAccountId(deps, trx, SYSTEM_ACCOUNTS.revenue);
-    const { skus, wallets } = await lockBatchRows(deps, trx, batch);
+    const { skus, wallets, buyers } = await lockBatchRows(deps, trx, batch);
 
     const sold = new Map<number, { units: number; counted: boolean }>();
     const debits = new Map<number, number>();
@@ -216,7 +260,7 @@ async function commitBatch(deps: Deps, batch: PlacedOrder[]): Promise<Array<Outc
       const wallet = wallets.get(order.userId!)!;
       const counted = order.productType === 'card';
       if (!sku?.enabled) outcomes[index] = errors.notFound('error.sku_not_found');
-      else if (sku.price !== order.unitPrice) outcomes[index] = new ShopError('price_changed', 409, 'error.price_changed');
+      else if (sku.price !== order.retail) outcomes[index] = new ShopError('price_changed', 409, 'error.price_changed');
       else if (counted && sku.stock < order.quantity) outcomes[index] = errors.outOfStock(sku.stock);
       else if (wallet.balance < order.amount) outcomes[index] = errors.insufficientBalance();
       else {
@@ -226,6 +270,7 @@ async function commitBatch(deps: Deps, batch: PlacedOrder[]): Promise<Array<Outc
         s.units += order.quantity;
         sold.set(order.skuId, s);
         debits.set(wallet.id, (debits.get(wallet.id) ?? 0) + order.amount);
+        buyers.get(order.userId!)!.amount += order.amount;
         accepted.push({ index, order, no: newOrderNo(now), token: randomToken(24) });
       }
     }
@@ -235,32 +280,43 @@ async function commitBatch(deps: Deps, batch: PlacedOrder[]): Promise<Array<Outc
     // on the transaction's one connection, so the batch waits one round trip for each group
     // instead of one per statement.
     const cardSkus = [...sold].filter(([, s]) => s.counted);
-    const [picked] = await Promise.all([
+    const [picked, , , , liftedNow] = await Promise.all([
       Promise.all(cardSkus.map(([skuId, { units }]) => pickKeys(deps, trx, skuId, units))),
-      ...[...sold].map(([skuId, s]) => takeUnits(trx, skuId, s.units, s.counted)),
       debitWallets(trx, debits),
       trx.batchInsert('orders', accepted.map((a) => orderRow(deps, a, now)), 200),
+      Promise.all([...sold].map(([skuId, s]) => takeUnits(trx, skuId, s.units, s.counted))),
+      addSpend(deps, trx, new Map([...buyers].filter(([, b]) => b.amount > 0))),
     ]);
+    lifted = liftedNow;
     const ids = await orderIds(trx, accepted.map((a) => a.no));
 
+    // A delivered order (a card in stock) pays its agents their margins in the same journal
+    // transaction as the sale; an order delivered later pays them then (pricing/margins.ts).
     const keys = new Map<number, CardKey[]>();
-    const journal: JournalTxn[] = accepted.map((a) => ({
-      id: `order:${a.no}:pay`,
-      kind: 'purchase',
-      orderId: ids.get(a.no)!,
-      entries: [
+    const credits = new Map<number, number>();
+    const journal: JournalTxn[] = accepted.map((a) => {
+      const delivered = a.order.productType === 'card';
+      const shares = delivered ? a.order.margins.filter((m) => m.amount > 0) : [];
+      const entries = [
         { accountId: wallets.get(a.order.userId!)!.id, amount: -a.order.amount },
-        { accountId: revenue, amount: a.order.amount },
-      ],
-    }));
+        { accountId: revenue, amount: a.order.amount - shares.reduce((sum, m) => sum + m.amount, 0) },
+        ...shares.map((m) => ({ accountId: wallets.get(m.agentId)!.id, amount: m.amount })),
+      ];
+      // The wallets were debited above; the other side is credited below, in one statement.
+      for (const e of entries.slice(1)) credits.set(e.accountId, (credits.get(e.accountId) ?? 0) + e.amount);
+      return { id: `order:${a.no}:pay`, kind: 'purchase', orderId: ids.get(a.no)!, entries };
+    });
+    const margins = accepted.flatMap((a) => marginRows(ids.get(a.no)!, a.order.amount, a.order.margins, a.order.productType === 'card', now));
     await Promise.all([
       ...cardSkus.map(async ([skuId], i) => {
         const claims = accepted.filter((a) => a.order.skuId === skuId).map((a) => ({ orderId: ids.get(a.no)!, quantity: a.order.quantity }));
         for (const [orderId, k] of await claimKeys(deps, trx, skuId, picked[i]!, claims)) keys.set(orderId, k);
       }),
       recordJournal(deps, trx, journal),
-      // The wallets were debited above; only revenue's side is left to apply.
-      applyBalances(trx, journal.map((t) => t.entries[1]!), new Set()),
+      creditAccounts(trx, credits),
+      margins.length ? trx.batchInsert('order_margins', margins, 200) : null,
+      // Orders not delivered here are delivered by a worker: their job commits with the payment.
+      enqueueDelivery(deps, trx, accepted.filter((a) => a.order.productType !== 'card').map((a) => ({ id: ids.get(a.no)!, no: a.no }))),
     ]);
 
     for (const a of accepted) {
@@ -270,6 +326,9 @@ async function commitBatch(deps: Deps, batch: PlacedOrder[]): Promise<Array<Outc
     }
     return outcomes;
   });
+  // A buyer lifted to a better level pays its new prices from its next order on.
+  if (lifted.length) invalidatePricing(deps);
+  return outcomes;
 }
 
 /** An order as its buyer sees it, built from what the checkout just wrote. */
@@ -319,7 +378,7 @@ export function createCheckout(deps: Deps, gateways: ReadonlyMap<string, Payment
     waitMs: deps.config.checkout.batchWaitMs,
   });
   const checkout = async (buyer: User | undefined, input: CheckoutInput, request?: RequestInfo) => {
-    const placed = await prepare(deps, gateways, buyer, input);
+    const placed = await prepare(deps, gateways, buyer, input, request);
     if (placed.payment !== 'wallet') return placeGatewayOrder(deps, gateways.get(placed.payment)!, placed, request);
     const result = await queue.submit(placed);
     const { order } = result;

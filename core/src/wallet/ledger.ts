@@ -20,6 +20,8 @@ export const SYSTEM_ACCOUNTS = {
   adjustments: 'platform:adjustments',
   /** Money received for orders that could not be served and is owed back to a guest. */
   refundsDue: 'platform:refunds_due',
+  /** What the shop pays agents as monthly volume rebates (an expense). */
+  rebates: 'platform:rebates',
 } as const;
 
 export const walletCode = (userId: number) => `wallet:${userId}`;
@@ -29,7 +31,7 @@ export interface Entry {
   amount: number;
 }
 
-export type JournalKind = 'purchase' | 'topup' | 'refund' | 'late_payment' | 'admin_credit' | 'admin_debit';
+export type JournalKind = 'purchase' | 'topup' | 'refund' | 'late_payment' | 'admin_credit' | 'admin_debit' | 'margin' | 'margin_reversal' | 'rebate' | 'upgrade' | 'supplier_cost';
 
 export interface JournalTxn {
   /** Deterministic id, e.g. `order:<no>:pay`: the primary key makes each movement happen once. */
@@ -82,6 +84,11 @@ export async function systemAccountId(deps: Deps, trx: Knex, code: string): Prom
 /** The clearing account of a payment gateway: what it has collected for us. */
 export function gatewayAccountId(deps: Deps, trx: Knex, gatewayId: string): Promise<number> {
   return accountId(deps, trx, `gateway:${gatewayId}`, 'gateway');
+}
+
+/** What the shop has paid a supplier for the goods it delivered (the cost of goods sold). */
+export function supplierAccountId(deps: Deps, trx: Knex, supplierId: string): Promise<number> {
+  return accountId(deps, trx, `supplier:${supplierId}`, 'supplier');
 }
 
 export function walletAccountId(deps: Deps, trx: Knex, userId: number): Promise<number> {
@@ -148,6 +155,17 @@ export async function debitWallets(trx: Knex, debits: Map<number, number>): Prom
       .andWhere('balance', '>=', amount)
       .update({ balance: trx.raw('balance - ?', [amount]) });
     if (affected(n) !== chunk.length) throw new ConflictRetry('a wallet balance moved under the batch');
+  }
+}
+
+/** Credits several accounts in one UPDATE (a credit needs no guard: a balance only rises). */
+export async function creditAccounts(trx: Knex, credits: Map<number, number>): Promise<void> {
+  const pairs = [...credits].filter(([, amount]) => amount !== 0).sort((x, y) => x[0] - y[0]);
+  for (let i = 0; i < pairs.length; i += 500) {
+    const chunk = pairs.slice(i, i + 500);
+    await trx('accounts')
+      .whereIn('id', chunk.map(([id]) => id))
+      .update({ balance: trx.raw('balance + ?', [caseById(trx, chunk)]) });
   }
 }
 

@@ -50,6 +50,7 @@ export async function startTopup(
   const { amount, payment } = topupSchema.parse(input);
   const gateway = gateways.get(payment);
   if (!gateway) throw errors.validation({ payment: 'error.payment_unsupported' });
+  await deps.hooks.check('before.topup', { buyer, amount, payment, ip: request?.ip ?? null, device: request?.device ?? null });
   const sku = await deps.db.knex('skus').join('products', 'products.id', 'skus.product_id').where('skus.code', TOPUP.sku).first('skus.id', 'skus.product_id');
   return placeGatewayOrder(
     deps,
@@ -64,6 +65,9 @@ export async function startTopup(
       quantity: 1,
       unitPrice: amount,
       amount,
+      retail: amount,
+      margins: [],
+      siteId: null,
       contact: null,
       fields: {},
     },

@@ -17,6 +17,8 @@ export async function up(knex: Knex): Promise<void> {
     t.bigInteger('upgrade_price'); // or bought from the wallet at this price
     t.bigInteger('created_at').notNullable();
   });
+  // Every shop has a base level: retail price, no upgrade. The operator adds the others.
+  await knex('agent_levels').insert({ code: 'member', name: 'Member', rank: 0, rule_kind: 'retail_percent', rule_value: 10_000, created_at: Date.now() });
 
   // One level's price for a category or a SKU, overriding the level's own rule.
   await knex.schema.createTable('price_overrides', (t) => {

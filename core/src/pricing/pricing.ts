@@ -1,0 +1,196 @@
+import type { ProductView } from '../catalog/catalog.js';
+import type { Deps } from '../context.js';
+import type { Database } from '../db/connect.js';
+import { resolvePrice, type ChainLink, type Markup, type PriceRule, type PricingTables, type Resolution, type RuleKind, type SkuPricing } from './resolver.js';
+
+/**
+ * Loads what the resolver needs and keeps it in memory: the levels, overrides and SKU figures for
+ * a second (like the catalog snapshot), each buyer's chain for five seconds. A change made in this
+ * process drops both at once; one made by another app process shows within those times.
+ */
+
+const TABLES_TTL_MS = 1000;
+const CHAIN_TTL_MS = 5000;
+const CHAIN_CACHE_MAX = 20_000;
+
+export interface Level {
+  id: number;
+  code: string;
+  name: string;
+  rank: number;
+  rule: { kind: RuleKind; value: number };
+  upgradeSpend: number | null;
+  upgradePrice: number | null;
+}
+
+export interface PricingSnapshot extends PricingTables {
+  /** Lowest rank first. */
+  levels: Level[];
+  levelById: ReadonlyMap<number, Level>;
+  /** Every new user's level and every guest's: the lowest rank. */
+  baseLevelId: number;
+  skus: ReadonlyMap<number, SkuPricing>;
+}
+
+interface Caches {
+  tables?: { at: number; value: Promise<PricingSnapshot> };
+  chains: Map<number, { until: number; chain: ChainLink[] }>;
+}
+const caches = new WeakMap<Database, Caches>();
+
+function cachesOf(deps: Deps): Caches {
+  let c = caches.get(deps.db);
+  if (!c) caches.set(deps.db, (c = { chains: new Map() }));
+  return c;
+}
+
+/** After a change of levels, overrides, markups, SKU figures or the tree in this process. */
+export function invalidatePricing(deps: Deps): void {
+  const c = cachesOf(deps);
+  c.tables = undefined;
+  c.chains.clear();
+}
+
+const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+
+export function toLevel(r: Record<string, any>): Level {
+  return {
+    id: Number(r.id),
+    code: r.code,
+    name: r.name,
+    rank: Number(r.rank),
+    rule: { kind: r.rule_kind, value: Number(r.rule_value) },
+    upgradeSpend: num(r.upgrade_spend),
+    upgradePrice: num(r.upgrade_price),
+  };
+}
+
+async function loadTables(deps: Deps): Promise<PricingSnapshot> {
+  const knex = deps.db.read;
+  const [levelRows, overrideRows, skuRows] = await Promise.all([
+    knex('agent_levels').orderBy('rank'),
+    knex('price_overrides').select('level_id', 'scope', 'scope_id', 'rule_kind', 'rule_value'),
+    knex('skus')
+      .join('products', 'products.id', 'skus.product_id')
+      .select('skus.id', 'products.category_id', 'skus.price', 'skus.cost', 'skus.floor_price', 'skus.ceiling_price'),
+  ]);
+  const levels = levelRows.map(toLevel);
+  if (!levels.length) throw new Error('no agent levels: run the migrations first');
+  return {
+    levels,
+    levelById: new Map(levels.map((l: Level) => [l.id, l])),
+    baseLevelId: levels[0]!.id,
+    rules: new Map<number, PriceRule>(levels.map((l: Level) => [l.id, l.rule])),
+    overrides: new Map<string, PriceRule>(
+      overrideRows.map((r: Record<string, any>) => [`${r.level_id}:${r.scope}:${r.scope_id}`, { kind: r.rule_kind, value: Number(r.rule_value) }]),
+    ),
+    skus: new Map<number, SkuPricing>(
+      skuRows.map((r: Record<string, any>) => [
+        Number(r.id),
+        { id: Number(r.id), categoryId: Number(r.category_id), retail: Number(r.price), cost: num(r.cost), floor: num(r.floor_price), ceiling: num(r.ceiling_price) },
+      ]),
+    ),
+  };
+}
+
+export function pricingSnapshot(deps: Deps): Promise<PricingSnapshot> {
+  const c = cachesOf(deps);
+  const now = Date.now();
+  if (c.tables && now - c.tables.at < TABLES_TTL_MS) return c.tables.value;
+  const value = loadTables(deps);
+  c.tables = { at: now, value };
+  value.catch(() => {
+    if (c.tables?.value === value) c.tables = undefined;
+  });
+  return value;
+}
+
+export function markupKey(scope: 'all' | 'category' | 'sku', scopeId: number, levelId: number | null): string {
+  return `${scope}:${scope === 'all' ? 0 : scopeId}:${levelId ?? '*'}`;
+}
+
+/**
+ * A user and its uplines to the top, each with its level and markups: one recursive query for the
+ * users, one for the markups. The depth is capped so a corrupted tree cannot loop.
+ */
+async function loadChain(deps: Deps, userId: number, baseLevelId: number): Promise<ChainLink[]> {
+  const rows: Array<{ id: number; level_id: number | null; depth: number }> = await deps.db.read
+    .withRecursive('chain', ['id', 'level_id', 'upline_id', 'depth'], (q) => {
+      q.select('id', 'level_id', 'upline_id', deps.db.read.raw('0'))
+        .from('users')
+        .where('id', userId)
+        .unionAll((u) => {
+          u.select('users.id', 'users.level_id', 'users.upline_id', deps.db.read.raw('chain.depth + 1'))
+            .from('users')
+            .join('chain', 'users.id', 'chain.upline_id')
+            .where('chain.depth', '<', 64);
+        });
+    })
+    .select('id', 'level_id', 'depth')
+    .from('chain')
+    .orderBy('depth');
+  const agentIds = rows.slice(1).map((r) => Number(r.id));
+  const markups = new Map<number, Map<string, Markup>>();
+  if (agentIds.length) {
+    const mrows = await deps.db.read('agent_markups').whereIn('agent_id', agentIds).select('agent_id', 'level_id', 'scope', 'scope_id', 'kind', 'value');
+    for (const m of mrows as Array<Record<string, any>>) {
+      const table = markups.get(Number(m.agent_id)) ?? new Map<string, Markup>();
+      table.set(markupKey(m.scope, Number(m.scope_id), m.level_id === null ? null : Number(m.level_id)), { kind: m.kind, value: Number(m.value) });
+      markups.set(Number(m.agent_id), table);
+    }
+  }
+  return rows.map((r) => ({ userId: Number(r.id), levelId: r.level_id === null ? baseLevelId : Number(r.level_id), markups: markups.get(Number(r.id)) ?? new Map() }));
+}
+
+/** The chain from a user to the top, cached for a few seconds. */
+export async function chainOf(deps: Deps, userId: number): Promise<ChainLink[]> {
+  const c = cachesOf(deps);
+  const now = Date.now();
+  const hit = c.chains.get(userId);
+  if (hit && hit.until > now) return hit.chain;
+  const chain = await loadChain(deps, userId, (await pricingSnapshot(deps)).baseLevelId);
+  if (c.chains.size >= CHAIN_CACHE_MAX) c.chains.delete(c.chains.keys().next().value!);
+  c.chains.set(userId, { until: now + CHAIN_TTL_MS, chain });
+  return chain;
+}
+
+/** Who is buying, and where: a sub-shop's orders go through its owner. */
+export interface Buyer {
+  userId: number | null;
+  /** The owner of the sub-shop the buyer is on, if any. */
+  siteOwnerId?: number | null;
+}
+
+/** Prices for one buyer: loads once, then resolves each SKU in memory. */
+export interface PriceList {
+  readonly tables: PricingSnapshot;
+  readonly chain: readonly ChainLink[];
+  /** Undefined for a SKU the pricing snapshot does not know yet (created within the last second). */
+  resolve(skuId: number): Resolution | undefined;
+}
+
+export async function priceList(deps: Deps, buyer: Buyer): Promise<PriceList> {
+  const tables = await pricingSnapshot(deps);
+  const own: ChainLink[] = buyer.userId === null ? [{ userId: null, levelId: tables.baseLevelId, markups: new Map() }] : await chainOf(deps, buyer.userId);
+  let chain = own;
+  // On a sub-shop, a buyer outside the owner's downline buys as if directly below the owner.
+  if (buyer.siteOwnerId && buyer.siteOwnerId !== buyer.userId && !own.some((l) => l.userId === buyer.siteOwnerId)) {
+    chain = [own[0]!, ...(await chainOf(deps, buyer.siteOwnerId))];
+  }
+  return {
+    tables,
+    chain,
+    resolve(skuId) {
+      const sku = tables.skus.get(skuId);
+      return sku && resolvePrice(tables, sku, chain);
+    },
+  };
+}
+
+/** Copies of the products with each SKU at the buyer's price. */
+export function priceProducts(list: PriceList, products: ProductView[]): ProductView[] {
+  return products.map((p) => {
+    const skus = p.skus.map((s) => ({ ...s, price: list.resolve(s.id)?.price ?? s.price }));
+    return { ...p, skus, priceFrom: Math.min(...skus.map((s) => s.price)) };
+  });
+}
