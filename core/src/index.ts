@@ -25,6 +25,13 @@ export { importKeys, keysOfOrder, stockOf, type ImportReport } from './inventory
 export type { CardKey } from './inventory/parse.js';
 export { createUser, authenticate, findUserByEmail, pruneSessions, ROLES, type Role, type User } from './agents/users.js';
 export { audit, listAudit, type AuditEntry, type AuditRecord } from './audit/audit.js';
+export { becomeAgent, downline, inviteCodeOf, moveUser, type Member } from './agents/tree.js';
+export { listSites, saveSite, setSiteDisabled, siteOf, type Site } from './agents/sites.js';
+export { assignLevel, buyLevel, listLevels, listOverrides, saveLevel, setOverride, setSkuPricing } from './pricing/levels.js';
+export { listMarkups, setMarkups, type MarkupInput, type MarkupView } from './pricing/markups.js';
+export { priceList, priceProducts, type Buyer, type Level, type PriceList } from './pricing/pricing.js';
+export { levelPrice, resolvePrice, type ChainLink, type PriceRule, type Resolution, type SkuPricing } from './pricing/resolver.js';
+export { earningsOf, listTiers, rebatesOf, setTier, settleRebates, type Settlement } from './pricing/rebates.js';
 export { adjustWallet, balanceOf, verifyLedger, type LedgerReport } from './wallet/ledger.js';
 export { getOrder, listOrders, deliverManually, refundOrder, type OrderView } from './orders/orders.js';
 export { ORDER_STATUSES, type OrderStatus } from './orders/state.js';
@@ -34,5 +41,13 @@ export { loadTheme, REQUIRED_TEMPLATES, type Theme } from './themes/renderer.js'
 export { definePlugin, type Plugin, type PluginContext, type PluginDefinition, type PluginMigration, type ConfiguredPlugin } from './plugins/define.js';
 export { CORE_VERSION, PluginError } from './plugins/host.js';
 export { Secret } from './plugins/secret.js';
-export type { HookEvents, VetoHooks } from './plugins/hooks.js';
+export type { HookEvents, VetoHooks, VetoReason } from './plugins/hooks.js';
 export type * from './plugins/payment.js';
+export type * from './plugins/kyc.js';
+export { kycStatus, kycFingerprint, KYC_ATTEMPTS_PER_DAY, type KycStatus, type KycState } from './kyc/kyc.js';
+export { getReceipt, verifyReceipt, receiptCode, type Receipt } from './orders/receipts.js';
+export type * from './delivery/supplier.js';
+export type { ProductTypeDefinition, DeliverInput } from './delivery/product-type.js';
+export { listRoutes, setRoute, routeSchema, type RouteView } from './delivery/routes.js';
+export { listJobs, retryJob, type JobView, type JobStatus } from './delivery/jobs.js';
+export type { Worker } from './delivery/worker.js';

@@ -12,9 +12,16 @@ import { createApp, pluginRoutes } from './http/app.js';
 import { createCheckout, type Checkout } from './orders/checkout.js';
 import { Hooks } from './plugins/hooks.js';
 import { createPluginHost, type PluginHost } from './plugins/host.js';
+import type { NotifyReply, NotifyRequest } from './plugins/payment.js';
+import { deliveryStrategies } from './delivery/engine.js';
+import { createWorker, type Worker } from './delivery/worker.js';
 import { deriveKeys, hmacHex } from './security/keys.js';
 import { pruneSessions } from './agents/users.js';
 import { sweepPending } from './orders/payments.js';
+import { fillBackorders } from './orders/backorders.js';
+import { pruneCallbacks } from './orders/callbacks.js';
+import { pruneLookupCodes } from './orders/lookup.js';
+import { pruneRateLimits } from './security/rate-limit.js';
 import { ensureSystemAccounts } from './wallet/ledger.js';
 import { ensureTopupProduct } from './wallet/topup.js';
 import { checkTheme } from './themes/check.js';
@@ -23,8 +30,11 @@ import { loadTheme, resolveThemeDir, ThemeError, type Theme } from './themes/ren
 
 export interface Shop extends Deps {
   readonly theme: Theme;
+  /** The shop's theme and those sub-shops may choose (`siteThemes`), by configured name. */
+  readonly themes: ReadonlyMap<string, Theme>;
   readonly checkout: Checkout;
   readonly plugins: PluginHost;
+  readonly delivery: Delivery;
   readonly app: Koa;
   /**
    * Makes the shop ready to serve: applies the core's migrations, creates the platform accounts,
@@ -35,6 +45,14 @@ export interface Shop extends Deps {
   /** Starts serving; resolves with the URL it listens on. */
   listen(port?: number, host?: string): Promise<string>;
   close(): Promise<void>;
+}
+
+/** The delivery engine: its worker, and the suppliers' callbacks it applies. */
+export interface Delivery {
+  /** Started by `listen()` (every app process) or alone by `cardshop worker`. */
+  readonly worker: Worker;
+  /** A supplier's callback to /supplier/<id>/callback; undefined for a supplier this shop does not have. */
+  handleCallback(supplierId: string, request: NotifyRequest): Promise<NotifyReply | undefined>;
 }
 
 /**
@@ -90,28 +108,50 @@ export function createShop(input: Config | ConfigInput): Shop {
   const hooks = new Hooks(log);
   const deps: Deps = { db, keys: deriveKeys(secret), config: { ...config, secret }, log, hooks, now: () => Date.now() };
   const theme = loadCheckedTheme(config);
+  const themes = new Map([[config.theme, theme], ...config.siteThemes.map((name) => [name, loadCheckedTheme({ ...config, theme: name })] as const)]);
   const routes = pluginRoutes();
   const plugins = createPluginHost(deps, hooks, routes.mount);
   const checkout = createCheckout(deps, plugins.gateways);
   let server: Server | undefined;
+  let listeningAt: string | undefined;
+  const strategies = deliveryStrategies(deps, {
+    gateways: plugins.gateways,
+    suppliers: plugins.suppliers,
+    productTypes: plugins.productTypes,
+    baseUrl: () => config.publicUrl ?? listeningAt ?? `http://${config.host}:${config.port}`,
+  });
+  const worker = createWorker(deps, { deliver: strategies.deliver }, config.delivery);
+  // A job this process just wrote starts now, not at the next poll.
+  hooks.on('order.paid', () => worker.nudge());
   let housekeeping: NodeJS.Timeout | undefined;
 
   /**
    * Chores the serving process does itself, so there is no separate daemon to forget: every
-   * minute unpaid gateway orders are confirmed by query or expire, every hour expired sessions go.
+   * minute unpaid gateway orders are confirmed by query or expire (releasing their keys) and
+   * backorders get keys that arrived; every hour expired sessions, old callback logs and look-up
+   * counters go.
    */
   let minutes = 0;
   const tidy = async () => {
-    const chores: Array<[string, () => Promise<unknown>]> = [['checking unpaid orders', () => sweepPending(deps, plugins.gateways)]];
-    if (minutes++ % 60 === 0) chores.push(['pruning expired sessions', () => pruneSessions(deps)]);
+    const chores: Array<[string, () => Promise<unknown>]> = [
+      ['checking unpaid orders', () => sweepPending(deps, plugins.gateways)],
+      ['delivering backorders', () => fillBackorders(deps)],
+    ];
+    if (minutes++ % 60 === 0) {
+      chores.push(['pruning expired sessions', () => pruneSessions(deps)]);
+      chores.push(['pruning the payment callback log', () => pruneCallbacks(deps)]);
+      chores.push(['pruning look-up counters and codes', () => Promise.all([pruneRateLimits(deps), pruneLookupCodes(deps)])]);
+    }
     for (const [what, chore] of chores) await chore().catch((err: unknown) => log.warn(`${what} failed; will retry`, err));
   };
 
   const shop: Shop = {
     ...deps,
     theme,
+    themes,
     checkout,
     plugins,
+    delivery: { worker, handleCallback: strategies.handleCallback },
     app: undefined as unknown as Koa,
     async ready() {
       const applied = await migrate(db);
@@ -128,7 +168,9 @@ export function createShop(input: Config | ConfigInput): Shop {
           void tidy();
           housekeeping = setInterval(tidy, 60_000).unref();
           const addr = server!.address() as AddressInfo;
-          resolve(`http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`);
+          listeningAt = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+          worker.start();
+          resolve(listeningAt);
         });
         // Keep-alive longer than typical proxies' idle timeout, so they never reuse a closed socket.
         server.keepAliveTimeout = 65_000;
@@ -149,6 +191,7 @@ export function createShop(input: Config | ConfigInput): Shop {
           setTimeout(() => s.closeAllConnections(), 10_000).unref();
         });
       }
+      await worker.stop();
       await checkout.queue.drain();
       await hooks.idle();
       await plugins.stop();

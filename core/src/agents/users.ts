@@ -43,7 +43,7 @@ function toUser(row: { id: number; email: string; role: Role; display_name: stri
 /** Creates a user and its wallet account in one transaction. */
 export async function createUser(
   deps: Deps,
-  input: { email: string; password: string; role?: Role; displayName?: string },
+  input: { email: string; password: string; role?: Role; displayName?: string; uplineId?: number | null },
 ): Promise<User> {
   const { email, password } = credentialsSchema.parse(input);
   const role = input.role ?? 'customer';
@@ -56,6 +56,8 @@ export async function createUser(
         role,
         display_name: input.displayName ?? null,
         disabled: false,
+        // The agent who invited the user (or whose sub-shop it registered on).
+        upline_id: input.uplineId ?? null,
         created_at: deps.now(),
       });
       await walletAccountId(deps, trx, Number(id));

@@ -6,12 +6,17 @@ import Koa from 'koa';
 import type { Shop } from '../shop.js';
 import { adminApi } from './admin-api.js';
 import { adminPages } from './admin-pages.js';
+import { adminPayments } from './admin-payments.js';
 import type { ShopApp, ShopRouter } from './context.js';
 import { bodyError, handleErrors } from './errors.js';
 import { payRoutes } from './pay.js';
 import { loadSession } from './session.js';
 import { shopPages } from './shop-pages.js';
+import { resolveSite } from './site.js';
+import { storeAgentApi } from './store-agent.js';
+import { agentPages } from './agent-pages.js';
 import { storeApi } from './store-api.js';
+import { supplierRoutes } from './supplier.js';
 
 const MIME: Record<string, string> = {
   '.css': 'text/css; charset=utf-8',
@@ -29,10 +34,13 @@ function assets(): ShopRouter {
   const r: ShopRouter = new Router();
   r.get('/assets/:hash/*file', (ctx) => {
     const rel = ctx.params.file as string | string[] | undefined;
-    const file = ctx.shop.theme.assetFile(Array.isArray(rel) ? rel.join('/') : (rel ?? ''));
+    // Each theme's assets have their own hash; an old hash gets today's file, not cached.
+    const prefix = `/assets/${ctx.params.hash}/`;
+    const theme = [...ctx.shop.themes.values()].find((t) => t.assetPrefix === prefix);
+    const file = (theme ?? ctx.shop.theme).assetFile(Array.isArray(rel) ? rel.join('/') : (rel ?? ''));
     if (!file) return;
     ctx.type = MIME[path.extname(file)] ?? 'application/octet-stream';
-    ctx.set('Cache-Control', ctx.shop.theme.assetPrefix === `/assets/${ctx.params.hash}/` ? 'public, max-age=31536000, immutable' : 'no-cache');
+    ctx.set('Cache-Control', theme ? 'public, max-age=31536000, immutable' : 'no-cache');
     ctx.body = createReadStream(file);
   });
   return r;
@@ -73,6 +81,8 @@ export function createApp(shop: Shop, plugins: ShopRouter): Koa {
     ctx.set('X-Frame-Options', 'DENY');
     await next();
   });
+  // Sub-shops first: a `/s/<code>` prefix comes off the path before any route matches.
+  app.use(resolveSite);
   // Before the body parser: payment notifies are verified over their raw bytes.
   for (const r of [health(), assets(), payRoutes()]) app.use(r.routes());
   app.use(
@@ -87,6 +97,6 @@ export function createApp(shop: Shop, plugins: ShopRouter): Koa {
     }),
   );
   app.use(loadSession);
-  for (const r of [storeApi(), adminApi(), adminPages(), shopPages(), plugins]) app.use(r.routes()).use(r.allowedMethods());
+  for (const r of [storeApi(), storeAgentApi(), adminApi(), supplierRoutes(), adminPages(), adminPayments(), agentPages(), shopPages(), plugins]) app.use(r.routes()).use(r.allowedMethods());
   return app as unknown as Koa;
 }

@@ -1,7 +1,9 @@
 import type Router from '@koa/router';
 import type Koa from 'koa';
+import type { Site } from '../agents/sites.js';
 import type { User } from '../agents/users.js';
 import type { Locale } from '../i18n/messages.js';
+import { hmacHex } from '../security/keys.js';
 import type { Shop } from '../shop.js';
 
 export interface ShopState {
@@ -9,6 +11,9 @@ export interface ShopState {
   user?: User;
   sessionToken?: string;
   csrf: string;
+  /** The sub-shop this request is on, and the path prefix its links need (`/s/<code>` or ''). */
+  site?: Site;
+  base: string;
 }
 
 export type ShopContext = Koa.ParameterizedContext<ShopState, { shop: Shop }>;
@@ -19,12 +24,19 @@ export const SESSION_COOKIE = 'cs_session';
 export const CSRF_COOKIE = 'cs_csrf';
 export const LOCALE_COOKIE = 'cs_lang';
 export const ORDERS_COOKIE = 'cs_orders';
+export const INVITE_COOKIE = 'cs_invite';
 
 export const isApi = (ctx: ShopContext) => ctx.path.startsWith('/api/');
 
-/** This shop's address as the client reached it (behind a proxy: with trustProxy, as the proxy says). */
+/**
+ * This shop's address as the client reached it (behind a proxy: with trustProxy, as the proxy says),
+ * the client's IP, and an opaque id of the browser for risk rules: derived from its CSRF cookie (a
+ * random value every browser that opened a page has), so the cookie itself never leaves this layer.
+ */
 export function requestInfo(ctx: ShopContext) {
-  return { origin: `${ctx.protocol}://${ctx.host}`, ip: ctx.ip };
+  const seed = ctx.cookies.get(CSRF_COOKIE, { signed: true });
+  const site = ctx.state.site && { id: ctx.state.site.id, ownerId: ctx.state.site.ownerId };
+  return { origin: `${ctx.protocol}://${ctx.host}`, ip: ctx.ip, device: seed ? hmacHex(ctx.shop.keys.tokens, `device:${seed}`, 12) : undefined, site };
 }
 
 export function cookieOptions(ctx: ShopContext, maxAgeMs?: number) {

@@ -12,15 +12,18 @@ export async function renderPage(
   const { shop } = ctx;
   const user = ctx.state.user;
   const locale = ctx.state.locale;
-  const html = shop.theme.render(template, {
-    shop: { name: shop.config.shop.name, currency: shop.config.shop.currency, locale: shop.config.shop.locale },
+  const site = ctx.state.site;
+  const theme = (site?.theme && shop.themes.get(site.theme)) || shop.theme;
+  const html = theme.render(template, {
+    shop: { name: site?.name ?? shop.config.shop.name, currency: shop.config.shop.currency, locale: shop.config.shop.locale },
+    site: site ? { code: site.code, name: site.name, logoUrl: site.logoUrl, notice: site.notice } : null,
     locale,
     otherLocale: locale === 'zh-CN' ? 'en' : 'zh-CN',
     user: user ? { id: user.id, email: user.email, role: user.role, balance: await balanceOf(shop, user.id) } : null,
     csrf: ctx.state.csrf,
     path: ctx.path,
     flash: null,
-    base: '',
+    base: ctx.state.base,
     ...data,
   });
   ctx.status = status;

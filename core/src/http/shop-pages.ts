@@ -2,19 +2,24 @@ import Router from '@koa/router';
 import { authenticate, createUser, credentialsSchema, loginSchema } from '../agents/users.js';
 import { fieldsOfSku } from '../catalog/catalog.js';
 import { findSku, getCategory, getProduct, listStorefront } from '../catalog/snapshot.js';
+import { priceProducts } from '../pricing/pricing.js';
 import type { InputField } from '../catalog/fields.js';
 import { ShopError } from '../errors.js';
+import { kycStatus, ownKycView, submitKyc } from '../kyc/kyc.js';
 import { translate } from '../i18n/messages.js';
 import { multiply, parseMoney } from '../money/money.js';
 import { startTopup } from '../wallet/topup.js';
 import { getOrder, listOrders } from '../orders/orders.js';
+import { getReceipt, verifyReceipt } from '../orders/receipts.js';
 import { balanceOf } from '../wallet/ledger.js';
 import { requestInfo, type ShopContext, type ShopRouter } from './context.js';
 import { toShopError } from './errors.js';
 import { renderPage } from './render.js';
+import { pricesFor, rememberInvite, uplineForSignup } from './site.js';
 import QRCode from 'qrcode';
-import { checkCsrf, rememberedToken, rememberOrder } from './session.js';
-import { endSession, startSession } from './store-api.js';
+import { checkCsrf, grantOrders, isGranted, rememberedToken, rememberOrder } from './session.js';
+import { lookupOrders, requestLookupCode } from '../orders/lookup.js';
+import { endSession, requireUser, startSession } from './store-api.js';
 
 type Form = Record<string, string | undefined>;
 
@@ -47,7 +52,9 @@ function fieldValues(source: Form | Record<string, unknown>, fields: InputField[
 const toQuantity = (v: unknown) => (typeof v === 'string' && /^\d{1,9}$/.test(v) ? Number(v) : v);
 
 async function renderCheckout(ctx: ShopContext, source: Form | Record<string, unknown>, failure?: ShopError) {
-  const { product, sku } = await findSku(ctx.shop, String(source.sku ?? ''));
+  const found = await findSku(ctx.shop, String(source.sku ?? ''));
+  const product = priceProducts(await pricesFor(ctx), [found.product])[0]!;
+  const sku = product.skus.find((s) => s.id === found.sku.id)!;
   const quantity = toQuantity(source.quantity ?? '1');
   const values = fieldValues(source, product.fields);
   const errs = failure ? fieldMessages(ctx, failure) : {};
@@ -89,21 +96,48 @@ async function renderAccount(ctx: ShopContext, failure?: ShopError, amount = '')
   );
 }
 
+async function renderKyc(ctx: ShopContext, f: Form = {}, failure?: ShopError) {
+  const kyc = ownKycView(await kycStatus(ctx.shop, ctx.state.user!.id));
+  const locale = ctx.state.locale;
+  await renderPage(
+    ctx,
+    'kyc',
+    {
+      title: translate(locale, 'page.kyc'),
+      kyc,
+      offered: Boolean(ctx.shop.plugins.kycProvider),
+      rejection: kyc.status === 'rejected' && kyc.reason ? translate(locale, `kyc.rejected.${kyc.reason}`) : null,
+      values: { name: f.name ?? '', phone: f.phone ?? '' },
+      errors: failure ? fieldMessages(ctx, failure) : {},
+      error: failure ? translate(locale, failure.messageKey, failure.params) : null,
+    },
+    failure?.status,
+  );
+}
+
+/** The query page: the token form, and look-up by number or contact (`lookup`: its answer). */
+function renderQuery(ctx: ShopContext, data: { no?: string; error?: string | null; lookup?: Record<string, unknown> }, status = 200) {
+  return renderPage(ctx, 'query', { title: translate(ctx.state.locale, 'page.query'), no: data.no ?? '', error: data.error ?? null, lookup: data.lookup ?? { q: '' } }, status);
+}
+
 /** The shop's HTML pages, rendered by the active theme. */
 export function shopPages(): ShopRouter {
   const r: ShopRouter = new Router();
 
   r.get('/', async (ctx) => {
-    await renderPage(ctx, 'home', { title: '', categories: await listStorefront(ctx.shop) });
+    const prices = await pricesFor(ctx);
+    const categories = (await listStorefront(ctx.shop)).map((c) => ({ ...c, products: priceProducts(prices, c.products) }));
+    await renderPage(ctx, 'home', { title: '', categories });
   });
 
   r.get('/category/:slug', async (ctx) => {
     const category = await getCategory(ctx.shop, ctx.params.slug!);
+    category.products = priceProducts(await pricesFor(ctx), category.products);
     await renderPage(ctx, 'category', { title: category.name, category });
   });
 
   r.get('/product/:slug', async (ctx) => {
-    const product = await getProduct(ctx.shop, ctx.params.slug!);
+    const product = priceProducts(await pricesFor(ctx), [await getProduct(ctx.shop, ctx.params.slug!)])[0]!;
     const defaultSku = product.skus.find((s) => s.inStock)?.code;
     await renderPage(ctx, 'product', { title: product.name, product, defaultSku });
   });
@@ -124,6 +158,7 @@ export function shopPages(): ShopRouter {
           quantity: toQuantity(f.quantity ?? '1') as number,
           fields: fieldValues(f, product.fields),
           contact: f.contact || undefined,
+          queryPassword: f.queryPassword || undefined,
           payment: f.payment ?? 'wallet',
         },
         requestInfo(ctx),
@@ -141,7 +176,7 @@ export function shopPages(): ShopRouter {
 
   r.get('/order/:no', async (ctx) => {
     const token = typeof ctx.query.token === 'string' ? ctx.query.token : rememberedToken(ctx, ctx.params.no!);
-    const order = await getOrder(ctx.shop, ctx.params.no!, { user: ctx.state.user, token });
+    const order = await getOrder(ctx.shop, ctx.params.no!, { user: ctx.state.user, token, granted: isGranted(ctx, ctx.params.no!) });
     // The page shows keys: keep it out of shared caches and browser history snapshots.
     ctx.set('Cache-Control', 'no-store');
     ctx.set('Referrer-Policy', 'no-referrer');
@@ -150,6 +185,32 @@ export function shopPages(): ShopRouter {
     );
     const payQr = order.payAction?.kind === 'qr' ? await QRCode.toDataURL(order.payAction.content, { margin: 1, width: 240 }) : null;
     await renderPage(ctx, 'order', { title: order.title, order, token, fieldLabels, payQr, justPlaced: ctx.query.placed === '1' });
+  });
+
+  // Printable; `?download=1` saves it as an HTML file.
+  r.get('/order/:no/receipt', async (ctx) => {
+    const token = typeof ctx.query.token === 'string' ? ctx.query.token : rememberedToken(ctx, ctx.params.no!);
+    const receipt = await getReceipt(ctx.shop, ctx.params.no!, { user: ctx.state.user, token }, requestInfo(ctx).origin);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.set('Referrer-Policy', 'no-referrer');
+    const verifyQr = await QRCode.toDataURL(receipt.verifyUrl, { margin: 1, width: 224 });
+    await renderPage(ctx, 'receipt', { title: translate(ctx.state.locale, 'page.receipt'), receipt, verifyQr, token: token ?? null });
+    if (ctx.query.download === '1') ctx.attachment(`receipt-${receipt.no}.html`);
+  });
+
+  r.get('/receipt/verify', async (ctx) => {
+    const no = typeof ctx.query.no === 'string' ? ctx.query.no.trim() : '';
+    const code = typeof ctx.query.code === 'string' ? ctx.query.code.trim() : '';
+    const checked = Boolean(no && code);
+    const result = checked ? await verifyReceipt(ctx.shop, { no, code }, requestInfo(ctx).origin) : { valid: false as const };
+    await renderPage(ctx, 'verify-receipt', {
+      title: translate(ctx.state.locale, 'page.verify_receipt'),
+      no,
+      code,
+      checked,
+      valid: result.valid,
+      receipt: result.valid ? result.receipt : null,
+    });
   });
 
   r.get('/query', async (ctx) => {
@@ -164,7 +225,40 @@ export function shopPages(): ShopRouter {
       }
     }
     const error = no ? translate(ctx.state.locale, 'error.order_not_found') : null;
-    await renderPage(ctx, 'query', { title: translate(ctx.state.locale, 'page.query'), no, error }, error ? 404 : 200);
+    await renderQuery(ctx, { no, error }, error ? 404 : 200);
+  });
+
+  // By order number or contact with the query password or a one-time code (orders/lookup.ts).
+  r.post('/query', async (ctx) => {
+    checkCsrf(ctx);
+    const f = form(ctx);
+    const input = { q: f.q ?? '', password: f.password || undefined, code: f.code || undefined };
+    try {
+      const found = await lookupOrders(ctx.shop, input, { ip: ctx.ip });
+      grantOrders(ctx, found.map((o) => o.no));
+      if (found.length === 1) {
+        ctx.status = 303;
+        return ctx.redirect(`/order/${encodeURIComponent(found[0]!.no)}`);
+      }
+      await renderQuery(ctx, { lookup: { q: input.q, found } });
+    } catch (err) {
+      const e = toShopError(err);
+      if (e.status >= 500) throw err;
+      await renderQuery(ctx, { lookup: { q: input.q, error: translate(ctx.state.locale, e.messageKey, e.params) } }, e.status);
+    }
+  });
+
+  r.post('/query/code', async (ctx) => {
+    checkCsrf(ctx);
+    const q = form(ctx).q ?? '';
+    try {
+      await requestLookupCode(ctx.shop, { q }, { ip: ctx.ip });
+      await renderQuery(ctx, { lookup: { q, codeSent: true } });
+    } catch (err) {
+      const e = toShopError(err);
+      if (e.status >= 500) throw err;
+      await renderQuery(ctx, { lookup: { q, error: translate(ctx.state.locale, e.messageKey, e.params) } }, e.status);
+    }
   });
 
   r.get('/account', async (ctx) => {
@@ -194,6 +288,27 @@ export function shopPages(): ShopRouter {
     }
   });
 
+  r.get('/account/kyc', async (ctx) => {
+    if (!ctx.state.user) return ctx.redirect('/login?next=/account/kyc');
+    await renderKyc(ctx);
+  });
+
+  r.post('/account/kyc', async (ctx) => {
+    checkCsrf(ctx);
+    const f = form(ctx);
+    const user = requireUser(ctx);
+    try {
+      await submitKyc(ctx.shop, ctx.shop.plugins.kycProvider, user, { name: f.name ?? '', idNumber: f.idNumber ?? '', phone: f.phone || undefined });
+      ctx.status = 303;
+      ctx.redirect('/account/kyc');
+    } catch (err) {
+      const e = toShopError(err);
+      if (e.status === 401 || e.status === 500) throw err;
+      // The ID number is never echoed back into the page.
+      await renderKyc(ctx, { name: f.name, phone: f.phone }, e);
+    }
+  });
+
   /** Login and register: the same form page, shown again with its errors when the post fails. */
   const accountForm = (template: 'login' | 'register', submit: (ctx: ShopContext, f: Form) => Promise<number>) => {
     const page = (ctx: ShopContext, f: Form, failure?: ShopError) =>
@@ -209,7 +324,10 @@ export function shopPages(): ShopRouter {
         },
         failure?.status,
       );
-    r.get(`/${template}`, (ctx) => page(ctx, { next: typeof ctx.query.next === 'string' ? ctx.query.next : undefined }));
+    r.get(`/${template}`, (ctx) => {
+      rememberInvite(ctx);
+      return page(ctx, { next: typeof ctx.query.next === 'string' ? ctx.query.next : undefined });
+    });
     r.post(`/${template}`, async (ctx) => {
       checkCsrf(ctx);
       const f = form(ctx);
@@ -230,7 +348,14 @@ export function shopPages(): ShopRouter {
     const { email, password } = loginSchema.parse(f);
     return (await authenticate(ctx.shop, email, password)).id;
   });
-  accountForm('register', async (ctx, f) => (await createUser(ctx.shop, credentialsSchema.parse(f))).id);
+  accountForm('register', async (ctx, f) => (await createUser(ctx.shop, { ...credentialsSchema.parse(f), uplineId: await uplineForSignup(ctx) })).id);
+
+  // An agent's invite link: remembered, then on to registration.
+  r.get('/i/:code', (ctx) => {
+    ctx.query = { invite: ctx.params.code! };
+    rememberInvite(ctx);
+    ctx.redirect('/register');
+  });
 
   r.post('/logout', async (ctx) => {
     checkCsrf(ctx);

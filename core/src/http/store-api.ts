@@ -2,11 +2,16 @@ import Router from '@koa/router';
 import { authenticate, createSession, createUser, credentialsSchema, destroySession, loginSchema } from '../agents/users.js';
 import { getProduct, listProducts } from '../catalog/snapshot.js';
 import { errors } from '../errors.js';
+import { kycStatus, ownKycView, submitKyc } from '../kyc/kyc.js';
 import { getOrder, listOrders } from '../orders/orders.js';
+import { getReceipt, verifyReceipt } from '../orders/receipts.js';
 import { balanceOf } from '../wallet/ledger.js';
 import { startTopup } from '../wallet/topup.js';
 import { cookieOptions, requestInfo, SESSION_COOKIE, type ShopContext, type ShopRouter } from './context.js';
-import { rememberedToken, rememberOrder } from './session.js';
+import { grantOrders, isGranted, rememberedToken, rememberOrder } from './session.js';
+import { lookupOrders, requestLookupCode } from '../orders/lookup.js';
+import { pricesFor, uplineForSignup } from './site.js';
+import { priceProducts } from '../pricing/pricing.js';
 
 const SESSION_MS = 30 * 86_400_000;
 
@@ -33,15 +38,16 @@ export function storeApi(): ShopRouter {
 
   r.get('/products', async (ctx) => {
     const category = Number(ctx.query.category);
-    ctx.body = { products: await listProducts(ctx.shop, Number.isInteger(category) && category > 0 ? { categoryId: category } : {}) };
+    const products = await listProducts(ctx.shop, Number.isInteger(category) && category > 0 ? { categoryId: category } : {});
+    ctx.body = { products: priceProducts(await pricesFor(ctx), products) };
   });
 
   r.get('/products/:id', async (ctx) => {
-    ctx.body = { product: await getProduct(ctx.shop, ctx.params.id!) };
+    ctx.body = { product: priceProducts(await pricesFor(ctx), [await getProduct(ctx.shop, ctx.params.id!)])[0] };
   });
 
   r.post('/auth/register', async (ctx) => {
-    const user = await createUser(ctx.shop, credentialsSchema.parse(body(ctx)));
+    const user = await createUser(ctx.shop, { ...credentialsSchema.parse(body(ctx)), uplineId: await uplineForSignup(ctx) });
     await startSession(ctx, user.id);
     ctx.status = 201;
     ctx.body = { user };
@@ -77,6 +83,16 @@ export function storeApi(): ShopRouter {
     ctx.body = result;
   });
 
+  r.get('/kyc', async (ctx) => {
+    const user = requireUser(ctx);
+    ctx.body = { kyc: ownKycView(await kycStatus(ctx.shop, user.id)), offered: Boolean(ctx.shop.plugins.kycProvider) };
+  });
+
+  r.post('/kyc', async (ctx) => {
+    const user = requireUser(ctx);
+    ctx.body = { kyc: ownKycView(await submitKyc(ctx.shop, ctx.shop.plugins.kycProvider, user, body(ctx))) };
+  });
+
   r.get('/orders', async (ctx) => {
     const user = requireUser(ctx);
     const before = Number(ctx.query.before);
@@ -85,7 +101,31 @@ export function storeApi(): ShopRouter {
 
   r.get('/orders/:no', async (ctx) => {
     const token = typeof ctx.query.token === 'string' ? ctx.query.token : rememberedToken(ctx, ctx.params.no!);
-    ctx.body = { order: await getOrder(ctx.shop, ctx.params.no!, { user: ctx.state.user, token }) };
+    ctx.body = { order: await getOrder(ctx.shop, ctx.params.no!, { user: ctx.state.user, token, granted: isGranted(ctx, ctx.params.no!) }) };
+  });
+
+  // `{ q: order number or contact, password | code }` → the matching orders, with their goods.
+  r.post('/orders/lookup', async (ctx) => {
+    const found = await lookupOrders(ctx.shop, body(ctx), { ip: ctx.ip });
+    grantOrders(ctx, found.map((o) => o.no));
+    ctx.body = { orders: await Promise.all(found.map((o) => getOrder(ctx.shop, o.no, { granted: true }))) };
+  });
+
+  // `{ q }`: a one-time code goes to the order's contact (through the lookup.code hook); the same answer either way.
+  r.post('/orders/lookup-code', async (ctx) => {
+    await requestLookupCode(ctx.shop, body(ctx), { ip: ctx.ip });
+    ctx.status = 202;
+    ctx.body = { sent: true };
+  });
+
+  r.get('/orders/:no/receipt', async (ctx) => {
+    const token = typeof ctx.query.token === 'string' ? ctx.query.token : rememberedToken(ctx, ctx.params.no!);
+    ctx.body = { receipt: await getReceipt(ctx.shop, ctx.params.no!, { user: ctx.state.user, token }, requestInfo(ctx).origin) };
+  });
+
+  r.get('/receipts/verify', async (ctx) => {
+    const [no, code] = [ctx.query.no, ctx.query.code].map((v) => (typeof v === 'string' ? v : ''));
+    ctx.body = await verifyReceipt(ctx.shop, { no: no!, code: code! }, requestInfo(ctx).origin);
   });
 
   return r;

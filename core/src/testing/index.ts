@@ -16,6 +16,7 @@ import { signDummy } from './dummy-pay.js';
 
 export { dummyPayments, signDummy, DUMMY_SECRET } from './dummy-pay.js';
 export { recordingLogger, setupPlugin } from './plugin.js';
+export { createDummySupplier, type DummySupplier, type DummyBehaviour, type DummySupplierOrder } from './dummy-supplier.js';
 
 export type TestDialect = 'sqlite' | 'mysql';
 
@@ -30,7 +31,7 @@ export interface TestShop {
   url: string;
   dialect: TestDialect;
   /** A user with a wallet balance (minor units); password is `password123`. */
-  createUser(opts?: { email?: string; role?: Role; balance?: number }): Promise<User & { password: string }>;
+  createUser(opts?: { email?: string; role?: Role; balance?: number; uplineId?: number }): Promise<User & { password: string }>;
   client(): TestClient;
   /** Sends the dummy gateway's signed notify for an order (see dummyPayments). */
   notify(payload: { orderNo: string; amount: number; tradeNo?: string; status?: string }, secret?: string): Promise<TestResponse<string>>;
@@ -91,7 +92,7 @@ export async function startTestShop(opts: { dialect?: TestDialect; config?: Conf
     async createUser(o = {}) {
       const password = 'password123';
       const email = o.email ?? `user${++n}-${randomBytes(3).toString('hex')}@test.local`;
-      const user = await createUser(shop, { email, password, role: o.role ?? 'customer' });
+      const user = await createUser(shop, { email, password, role: o.role ?? 'customer', uplineId: o.uplineId });
       if (o.balance) await adjustWallet(shop, { userId: user.id, amount: o.balance, reason: 'test balance' });
       return { ...user, password };
     },

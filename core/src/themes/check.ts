@@ -68,7 +68,7 @@ interface Source {
 }
 
 /** The renderer's helpers (registered in loadTheme) and the Handlebars built-ins. */
-const KNOWN_HELPERS = new Set(['t', 'money', 'asset', 'url', 'date', 'eq', 'if', 'unless', 'each', 'with', 'lookup', 'log', 'else']);
+const KNOWN_HELPERS = new Set(['t', 'money', 'asset', 'url', 'date', 'eq', 'concat', 'if', 'unless', 'each', 'with', 'lookup', 'log', 'else']);
 
 export function checkTheme(dir: string, locale: Locale = DEFAULT_LOCALE): ThemeReport {
   const { sources, findings: parseErrors } = parseTheme(dir);

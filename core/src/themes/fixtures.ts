@@ -56,6 +56,23 @@ const orderSummary = {
   reason: null,
   delivery: null,
 };
+/** A receipt as `receipt` and `verify-receipt` get it. */
+const receipt = {
+  shop: { name: 'Demo shop', url: 'https://shop.example.com' },
+  no: orderSummary.no,
+  title: orderSummary.title,
+  quantity: 2,
+  unitPrice: 4_900,
+  amount: 9_800,
+  currency: 'CNY',
+  payment: 'wallet',
+  status: 'delivered',
+  createdAt: AT,
+  paidAt: AT,
+  deliveredAt: AT,
+  code: '3F9A-12C0-77DE-A0B1-C2D3',
+  verifyUrl: `https://shop.example.com/receipt/verify?no=${orderSummary.no}&code=3F9A-12C0-77DE-A0B1-C2D3`,
+};
 const order = { ...orderSummary, keys: [{ card: 'AAAA-1111-BBBB', password: 'pw-1' }, { card: 'CCCC-2222-DDDD' }] };
 
 const user = { id: 7, email: 'buyer@example.com', role: 'customer', balance: 50_000 };
@@ -121,7 +138,86 @@ const PAGES: Record<TemplateName, (signedIn: boolean) => Record<string, unknown>
     error: 'Some fields are not right',
   }),
   error: () => ({ path: '/missing', title: 'Not found', status: 404, code: 'not_found', message: 'That page does not exist' }),
+  kyc: (signedIn) => ({
+    path: '/account/kyc',
+    title: 'Identity verification',
+    // signed in: verified; the other case shows the form after a rejection, with errors
+    kyc: signedIn
+      ? { status: 'verified', name: '*三', idNumber: '1*************002X', phone: null, provider: 'kyc-cn', reason: null, verifiedAt: AT }
+      : { status: 'rejected', name: '*三', idNumber: '1*************002X', phone: '138****0000', provider: 'kyc-cn', reason: 'mismatch', verifiedAt: null },
+    offered: true,
+    rejection: signedIn ? null : 'The name does not match the ID number',
+    values: { name: '张三', phone: '13800000000' },
+    errors: signedIn ? {} : { idNumber: 'The check digit of this ID number is wrong' },
+    error: signedIn ? null : 'Some fields are not right',
+  }),
+  receipt: (signedIn) => ({ path: `/order/${order.no}/receipt`, title: 'Receipt', receipt: signedIn ? receipt : { ...receipt, status: 'refunded' }, verifyQr: 'data:image/png;base64,iVBORw0KGgo=', token: signedIn ? null : 'guest-token-123' }),
+  agent: agentPage,
+  'verify-receipt': (signedIn) => ({
+    path: '/receipt/verify',
+    title: 'Verify a receipt',
+    no: order.no,
+    code: receipt.code,
+    checked: true,
+    valid: signedIn,
+    receipt: signedIn ? receipt : null,
+  }),
 };
+
+/** The agent centre: an agent with a downline, markups and a sub-shop; else a customer's offer to join. */
+function agentPage(isAgent: boolean): Record<string, unknown> {
+  const base = {
+    path: '/agent',
+    title: 'Agent centre',
+    balance: user.balance,
+    level: { code: 'silver', name: 'Silver' },
+    levels: [
+      { code: 'member', name: 'Member', upgradeSpend: null, upgradePrice: null, current: false, buyable: false },
+      { code: 'silver', name: 'Silver', upgradeSpend: 100_000, upgradePrice: null, current: true, buyable: false },
+      { code: 'gold', name: 'Gold', upgradeSpend: 500_000, upgradePrice: 29_900, current: false, buyable: true },
+    ],
+    wallet: [
+      { id: 3, amount: 700, kind: 'purchase', memo: null, orderNo: order.no, createdAt: AT },
+      { id: 2, amount: -9_800, kind: 'purchase', memo: null, orderNo: 'CS20250115Z9Y8X7', createdAt: AT },
+      { id: 1, amount: 150, kind: 'rebate', memo: 'rebate 2025-01', orderNo: null, createdAt: AT },
+    ],
+    isAgent,
+    form: isAgent ? 'markups' : null,
+    saved: isAgent ? null : 'join',
+    errors: isAgent ? { 'markups.0.value': 'A markup cannot be negative' } : {},
+    error: isAgent ? 'Some fields are not right' : null,
+  };
+  if (!isAgent) return base;
+  return {
+    ...base,
+    invite: { code: 'K7Q2XW', url: 'https://shop.example.com/i/K7Q2XW' },
+    downline: {
+      parentId: 7,
+      nested: false,
+      page: 1,
+      pages: 2,
+      pageSize: 50,
+      total: 51,
+      members: [{ id: 12, email: 'ag***@example.com', level: 'Member', joinedAt: AT, members: 3, volume: 129_900, margin: 9_100 }],
+    },
+    markups: [
+      { scope: 'all', target: '', level: '', kind: 'percent', shown: '-5', error: 'A markup cannot be negative' },
+      { scope: 'sku', target: 'GC-50', level: 'member', kind: 'fixed', shown: '1.50' },
+      { scope: 'all', target: '', level: '', kind: 'fixed', shown: '' },
+    ],
+    earnings: {
+      credited: 9_100,
+      pending: 700,
+      reversed: 0,
+      margins: [{ no: order.no, title: order.title, quantity: 2, sale: 9_800, amount: 700, status: 'credited', createdAt: AT }],
+      rebates: [{ month: '2025-01', volume: 129_900, percentBp: 150, amount: 1_949 }],
+    },
+    site: { code: 'my-shop', name: 'My card shop', host: null, logoUrl: null, notice: 'Open 24/7', theme: null, enabled: true },
+    siteUrl: '/s/my-shop/',
+    siteOrders: [{ no: order.no, title: order.title, quantity: 2, amount: 9_800, status: 'delivered', margin: 700, marginStatus: 'credited', createdAt: AT }],
+    themes: ['@cardshop/theme-default', '@cardshop/theme-wholesale'],
+  };
+}
 
 function common(locale: Locale, signedIn: boolean): Record<string, unknown> {
   return {

@@ -18,6 +18,10 @@ export const REQUIRED_TEMPLATES = [
   'login',
   'register',
   'error',
+  'kyc',
+  'receipt',
+  'verify-receipt',
+  'agent',
 ] as const;
 export type TemplateName = (typeof REQUIRED_TEMPLATES)[number];
 
@@ -117,6 +121,8 @@ export function loadTheme(dir: string): Theme {
       : '',
   );
   hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+  // For keys and ids built from data: `{{t (concat "status." order.status)}}`.
+  hbs.registerHelper('concat', (...args: unknown[]) => args.slice(0, -1).join(''));
 
   const compiled = new Map<string, Handlebars.TemplateDelegate>();
   for (const [name, src] of templates) compiled.set(name, hbs.compile(src, { strict: false }));

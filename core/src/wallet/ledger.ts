@@ -169,6 +169,29 @@ export async function creditAccounts(trx: Knex, credits: Map<number, number>): P
   }
 }
 
+/** A user's wallet movements, newest first: what each journal transaction did to the balance. */
+export async function walletHistory(deps: Deps, userId: number, opts: { limit?: number; beforeId?: number } = {}) {
+  const q = deps.db
+    .read('journal_entries as e')
+    .join('accounts as a', 'a.id', 'e.account_id')
+    .join('journal_transactions as t', 't.id', 'e.txn_id')
+    .where('a.code', walletCode(userId))
+    .orderBy('e.id', 'desc')
+    .limit(Math.min(opts.limit ?? 50, 200))
+    .select('e.id', 'e.amount', 'e.created_at', 't.kind', 't.memo', 't.id as txn');
+  if (opts.beforeId) q.andWhere('e.id', '<', opts.beforeId);
+  const rows = await q;
+  return rows.map((r: Record<string, any>) => ({
+    id: Number(r.id),
+    amount: Number(r.amount),
+    kind: r.kind as JournalKind,
+    memo: (r.memo ?? null) as string | null,
+    /** The order number for order movements (`order:<no>:…`). */
+    orderNo: /^order:([^:]+):/.exec(r.txn)?.[1] ?? null,
+    createdAt: Number(r.created_at),
+  }));
+}
+
 export async function balanceOf(deps: Deps, userId: number): Promise<number> {
   const row = await deps.db.read('accounts').where('code', walletCode(userId)).first('balance');
   return row ? Number(row.balance) : 0;

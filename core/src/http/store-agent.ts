@@ -1,0 +1,79 @@
+import Router from '@koa/router';
+import { becomeAgent, downline, inviteCodeOf, requireAgent } from '../agents/tree.js';
+import { saveSite, siteOf, siteOrders } from '../agents/sites.js';
+import { buyLevel } from '../pricing/levels.js';
+import { listMarkups, setMarkups } from '../pricing/markups.js';
+import { pricingSnapshot } from '../pricing/pricing.js';
+import { earningsOf } from '../pricing/rebates.js';
+import { walletHistory } from '../wallet/ledger.js';
+import { requestInfo, type ShopContext, type ShopRouter } from './context.js';
+import { requireUser } from './store-api.js';
+
+const body = (ctx: ShopContext) => (ctx.request.body ?? {}) as Record<string, unknown>;
+const intQuery = (v: unknown) => (typeof v === 'string' && /^\d{1,10}$/.test(v) ? Number(v) : undefined);
+
+/** Links to an agent's invite page, on the shop the agent is looking at. */
+export async function inviteLinks(ctx: ShopContext) {
+  const code = await inviteCodeOf(ctx.shop, ctx.state.user!);
+  const origin = `${requestInfo(ctx).origin}${ctx.state.base}`;
+  return { code, url: `${origin}/i/${code}` };
+}
+
+/** The agent centre's JSON side: `/api/store/agent/*`, for the signed-in agent. */
+export function storeAgentApi(): ShopRouter {
+  const r: ShopRouter = new Router({ prefix: '/api/store/agent' });
+  const agent = (ctx: ShopContext) => requireAgent(requireUser(ctx));
+
+  r.post('/join', async (ctx) => {
+    ctx.body = { user: await becomeAgent(ctx.shop, requireUser(ctx), ctx.ip) };
+  });
+
+  r.get('/invite', async (ctx) => {
+    agent(ctx);
+    ctx.body = await inviteLinks(ctx);
+  });
+
+  r.get('/downline', async (ctx) => {
+    ctx.body = await downline(ctx.shop, agent(ctx), { parentId: intQuery(ctx.query.parent), page: intQuery(ctx.query.page) });
+  });
+
+  r.get('/markups', async (ctx) => {
+    ctx.body = { markups: await listMarkups(ctx.shop, agent(ctx).id) };
+  });
+
+  r.put('/markups', async (ctx) => {
+    ctx.body = { markups: await setMarkups(ctx.shop, agent(ctx), body(ctx), ctx.ip) };
+  });
+
+  r.get('/earnings', async (ctx) => {
+    ctx.body = await earningsOf(ctx.shop, agent(ctx).id);
+  });
+
+  r.get('/site', async (ctx) => {
+    const site = await siteOf(ctx.shop, agent(ctx).id);
+    ctx.body = { site: site ?? null, orders: site ? await siteOrders(ctx.shop, site) : [] };
+  });
+
+  r.put('/site', async (ctx) => {
+    ctx.body = { site: await saveSite(ctx.shop, agent(ctx), body(ctx), ctx.ip) };
+  });
+
+  r.get('/levels', async (ctx) => {
+    requireUser(ctx);
+    const { levels } = await pricingSnapshot(ctx.shop);
+    ctx.body = { levels: levels.map(({ code, name, rank, upgradeSpend, upgradePrice }) => ({ code, name, rank, upgradeSpend, upgradePrice })) };
+  });
+
+  r.post('/level', async (ctx) => {
+    const level = body(ctx).level;
+    const bought = await buyLevel(ctx.shop, requireUser(ctx), typeof level === 'string' ? level : '', ctx.ip);
+    ctx.body = { level: { code: bought.code, name: bought.name } };
+  });
+
+  r.get('/wallet', async (ctx) => {
+    const before = intQuery(ctx.query.before);
+    ctx.body = { entries: await walletHistory(ctx.shop, requireUser(ctx).id, { beforeId: before }) };
+  });
+
+  return r;
+}
