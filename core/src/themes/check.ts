@@ -308,15 +308,24 @@ function readLocale(dir: string, locale: Locale): LocaleFile {
 interface KeyUse {
   /** Undefined when computed, as in `{{t someField}}`. */
   key: string | undefined;
+  /** For a key computed from a literal start, `{{t (concat "status." order.status)}}`: that start. */
+  prefix?: string;
   file: string;
   line: number;
+}
+
+/** The literal first argument of a `(concat "…" …)` subexpression. */
+function concatPrefix(expr: hbs.AST.Expression | undefined): string | undefined {
+  if (expr?.type !== 'SubExpression') return undefined;
+  const sub = expr as hbs.AST.SubExpression;
+  return asPath(sub.path)?.original === 'concat' && sub.params[0] ? literalString(sub.params[0]) : undefined;
 }
 
 function keyUses(sources: Source[]): KeyUse[] {
   return sources.flatMap((s) =>
     helperCalls(s.ast)
       .filter((c) => c.name === 't')
-      .map((c) => ({ key: c.node.params[0] && literalString(c.node.params[0]), file: s.file, line: lineOf(c.node) })),
+      .map((c) => ({ key: c.node.params[0] && literalString(c.node.params[0]), prefix: concatPrefix(c.node.params[0]), file: s.file, line: lineOf(c.node) })),
   );
 }
 
@@ -339,12 +348,14 @@ function checkMissingKeys(uses: KeyUse[], locales: LocaleFile[]): Raw[] {
 }
 
 function checkUnusedKeys(uses: KeyUse[], locales: LocaleFile[]): Raw[] {
-  // With a computed key anywhere, any key may be in use.
-  if (uses.some((u) => u.key === undefined)) return [];
+  // With a computed key anywhere, any key may be in use; a computed key with a literal start
+  // uses every key that starts so.
+  if (uses.some((u) => u.key === undefined && u.prefix === undefined)) return [];
   const used = new Set(uses.map((u) => u.key));
+  const prefixes = uses.flatMap((u) => (u.prefix === undefined ? [] : [u.prefix]));
   return locales.flatMap((l) =>
     Object.keys(l.messages)
-      .filter((key) => !used.has(key))
+      .filter((key) => !used.has(key) && !prefixes.some((p) => key.startsWith(p)))
       .map((key): Raw => ({ rule: 'THEME-009', key: 'theme.unused_key', params: { key }, file: l.file, line: lineAt(l.text, l.text.indexOf(JSON.stringify(key))) })),
   );
 }
