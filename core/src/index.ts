@@ -35,7 +35,12 @@ export { earningsOf, listTiers, rebatesOf, setTier, settleRebates, type Settleme
 export { adjustWallet, balanceOf, verifyLedger, type LedgerReport } from './wallet/ledger.js';
 export { getOrder, listOrders, deliverManually, refundOrder, type OrderView } from './orders/orders.js';
 export { ORDER_STATUSES, type OrderStatus } from './orders/state.js';
-export { confirmByQuery, expireUnpaid, markPaid, PaymentRefused, sweepPending } from './orders/payments.js';
+export { confirmByQuery, expireUnpaid, markPaid, PaymentRefused, PaymentUnconfirmed, sweepPending } from './orders/payments.js';
+export { fillBackorders } from './orders/backorders.js';
+export { getCallback, handleNotify, listCallbacks, pruneCallbacks, replayCallback, type CallbackView } from './orders/callbacks.js';
+export { checkNotifyUrl, type NotifyCheck } from './orders/notify-check.js';
+export { lookupOrders, requestLookupCode } from './orders/lookup.js';
+export { bulkAction, confirmOrder, retryDelivery, stuckOrders } from './orders/repair.js';
 export type { CheckoutInput, CheckoutResult } from './orders/checkout.js';
 export { loadTheme, REQUIRED_TEMPLATES, type Theme } from './themes/renderer.js';
 export { definePlugin, type Plugin, type PluginContext, type PluginDefinition, type PluginMigration, type ConfiguredPlugin } from './plugins/define.js';

@@ -15,6 +15,8 @@ import { createPluginHost, type PluginHost } from './plugins/host.js';
 import type { NotifyReply, NotifyRequest } from './plugins/payment.js';
 import { deliveryStrategies } from './delivery/engine.js';
 import { createWorker, type Worker } from './delivery/worker.js';
+import { webhookHandler } from './delivery/webhooks.js';
+import { pruneNonces } from './agents/api-keys.js';
 import { deriveKeys, hmacHex } from './security/keys.js';
 import { pruneSessions } from './agents/users.js';
 import { sweepPending } from './orders/payments.js';
@@ -120,7 +122,7 @@ export function createShop(input: Config | ConfigInput): Shop {
     productTypes: plugins.productTypes,
     baseUrl: () => config.publicUrl ?? listeningAt ?? `http://${config.host}:${config.port}`,
   });
-  const worker = createWorker(deps, { deliver: strategies.deliver }, config.delivery);
+  const worker = createWorker(deps, { deliver: strategies.deliver, webhook: webhookHandler(deps) }, config.delivery);
   // A job this process just wrote starts now, not at the next poll.
   hooks.on('order.paid', () => worker.nudge());
   let housekeeping: NodeJS.Timeout | undefined;
@@ -136,6 +138,7 @@ export function createShop(input: Config | ConfigInput): Shop {
     const chores: Array<[string, () => Promise<unknown>]> = [
       ['checking unpaid orders', () => sweepPending(deps, plugins.gateways)],
       ['delivering backorders', () => fillBackorders(deps)],
+      ['pruning API nonces', () => pruneNonces(deps)],
     ];
     if (minutes++ % 60 === 0) {
       chores.push(['pruning expired sessions', () => pruneSessions(deps)]);

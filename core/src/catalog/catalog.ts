@@ -5,8 +5,11 @@ import { inputFieldsSchema, type InputField } from './fields.js';
 import { invalidateCatalog } from './snapshot.js';
 
 export const PRODUCT_TYPES = ['card', 'direct', 'manual'] as const;
-/** What the catalog sells, plus `topup`: the hidden product wallet top-ups are orders of. */
-export type ProductType = (typeof PRODUCT_TYPES)[number] | 'topup';
+/**
+ * What the catalog sells: the core's types, `topup` (the hidden product wallet top-ups are orders
+ * of), and types plugins add (delivery/product-type.ts).
+ */
+export type ProductType = (typeof PRODUCT_TYPES)[number] | 'topup' | (string & {});
 
 const slug = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'lowercase letters, digits and dashes');
 
@@ -25,7 +28,8 @@ export const productInput = z.object({
   name: z.string().min(1).max(200),
   description: z.string().max(20000).optional(),
   imageUrl: z.url().max(500).optional(),
-  type: z.enum(PRODUCT_TYPES),
+  // card, direct, manual, or a type a plugin registers (orders of an unknown type wait in the dead letter).
+  type: z.string().regex(/^[a-z][a-z0-9-]{1,15}$/, 'card, direct, manual or a plugin product type'),
   fields: inputFieldsSchema.default([]),
   sort: z.number().int().default(0),
   enabled: z.boolean().default(true),

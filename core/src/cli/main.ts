@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ROLES, createUser, findUserByEmail, type Role } from '../agents/users.js';
+import { createApiKey } from '../agents/api-keys.js';
 import { seedDemoCatalog } from '../catalog/demo.js';
 import { ConfigError, loadConfig, type ConfigInput } from '../config/config.js';
 import { connect } from '../db/connect.js';
@@ -12,12 +13,16 @@ import { ShopError } from '../errors.js';
 import { translate } from '../i18n/messages.js';
 import { cliLocale, cliText, type CliKey } from './messages.js';
 import { importKeys } from '../inventory/keys.js';
+import { fillBackorders } from '../orders/backorders.js';
 import { parseMoney, toDecimalString } from '../money/money.js';
 import { createShop, type Shop } from '../shop.js';
 import { PluginError } from '../plugins/host.js';
 import { checkTheme, type Finding } from '../themes/check.js';
 import { ThemeError } from '../themes/renderer.js';
 import { adjustWallet, ensureSystemAccounts, verifyLedger } from '../wallet/ledger.js';
+
+// A shop's folder keeps its secrets in .env (create-cardshop writes one); the real environment wins.
+if (existsSync('.env')) process.loadEnvFile('.env');
 
 const LOCALE = cliLocale();
 const text = (key: CliKey | string, params?: object) => cliText(LOCALE, key as CliKey, params);
@@ -107,6 +112,14 @@ function port(value: unknown): number | undefined {
   return n;
 }
 
+/** Resolves on SIGINT or SIGTERM: the long-running commands stop gracefully then. */
+function stopSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
 const COMMANDS: Record<string, Command> = {
   start: {
     summary: 'cmd.start',
@@ -123,14 +136,25 @@ const COMMANDS: Record<string, Command> = {
       if (shop.config.demo) await seedDemo(shop);
       const url = await shop.listen();
       say('serving', { name: shop.config.shop.name, url, db: shop.db.label });
-      await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
+      await stopSignal();
       say('stopping');
       await shop.close();
       return 0;
+    },
+  },
+  worker: {
+    summary: 'cmd.worker',
+    usage: 'cardshop worker',
+    options: {},
+    // The delivery worker without the web server: more hands for a MySQL shop's queue.
+    async run() {
+      return withShop({}, async (shop) => {
+        shop.delivery.worker.start();
+        say('working', { db: shop.db.label, n: shop.config.delivery.concurrency });
+        await stopSignal();
+        say('stopping');
+        return 0;
+      });
     },
   },
   migrate: {
@@ -217,6 +241,8 @@ const COMMANDS: Record<string, Command> = {
         });
         bar.update(size, text('import_progress', report));
         bar.done();
+        // Orders paid while the SKU was out of stock get their keys now, oldest first.
+        if (report.added) await fillBackorders(shop);
         say('import_summary', report);
         for (const r of report.rejections.slice(0, 20)) say('import_line', { line: r.line, reason: text(r.reason as CliKey) });
         if (report.rejected > 20) say('import_more', { n: report.rejected - 20 });
@@ -240,6 +266,24 @@ const COMMANDS: Record<string, Command> = {
         if (!user) throw usage('err.no_user', { email: values.email });
         const r = await adjustWallet(shop, { userId: user.id, amount, reason: String(values.reason) });
         say('wallet_adjusted', { email: user.email, balance: toDecimalString(r.balance), txn: r.txnId });
+        return 0;
+      });
+    },
+  },
+  apikey: {
+    summary: 'cmd.apikey',
+    usage: 'cardshop apikey create --user EMAIL [--label TEXT]',
+    options: { user: { type: 'string' }, label: { type: 'string' } },
+    positionals: 1,
+    async run({ values, positionals }) {
+      if (positionals[0] !== 'create') throw usage('err.unknown_sub', { cmd: `apikey ${positionals[0] ?? ''}`, hint: 'apikey create --user EMAIL' });
+      if (!values.user) throw usage('err.required', { flag: '--user' });
+      return withShop({}, async (shop) => {
+        const user = await findUserByEmail(shop, String(values.user));
+        if (!user) throw usage('err.no_user', { email: values.user });
+        const { key, secret } = await createApiKey(shop, user.id, values.label as string | undefined);
+        // Machine-readable: a script stores the secret, which is never shown again.
+        out(JSON.stringify({ key, secret }));
         return 0;
       });
     },

@@ -55,7 +55,7 @@ export const configSchema = z
         maxUnpaid: z
           .object({
             contact: z.number().int().min(0).max(1000).default(3),
-            ip: z.number().int().min(0).max(100_000).default(5),
+            ip: z.number().int().min(0).max(100_000).default(10),
             session: z.number().int().min(0).max(1000).default(3),
           })
           .prefault({}),

@@ -4,7 +4,11 @@ import * as init from './migrations/20261202_001_init.js';
 import * as gatewayPayments from './migrations/20261202_002_gateway_payments.js';
 import * as pluginSettings from './migrations/20261202_003_plugin_settings.js';
 import * as agents from './migrations/20261203_004_agents.js';
+import * as userKyc from './migrations/20261203_009_user_kyc.js';
 import * as auditLog from './migrations/20261203_011_audit_log.js';
+import * as paymentTrouble from './migrations/20261203_012_payment_trouble.js';
+import * as delivery from './migrations/20261203_020_delivery.js';
+import * as agentApi from './migrations/20261203_021_agent_api.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -17,7 +21,11 @@ const CORE_MIGRATIONS: Array<[string, Migration]> = [
   ['20261202_002_gateway_payments', gatewayPayments],
   ['20261202_003_plugin_settings', pluginSettings],
   ['20261203_004_agents', agents],
+  ['20261203_009_user_kyc', userKyc],
   ['20261203_011_audit_log', auditLog],
+  ['20261203_012_payment_trouble', paymentTrouble],
+  ['20261203_020_delivery', delivery],
+  ['20261203_021_agent_api', agentApi],
 ];
 
 /** Migrations are bundled into the build, so they are listed here instead of read from disk. */

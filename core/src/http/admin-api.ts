@@ -1,11 +1,14 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import { errors } from '../errors.js';
+import { kycStatus, revealIdNumber } from '../kyc/kyc.js';
+import { listJobs, retryJob } from '../delivery/jobs.js';
+import { listRoutes, setRoute } from '../delivery/routes.js';
 import { deliverManually, refundOrder } from '../orders/orders.js';
 import { adjustWallet, verifyLedger } from '../wallet/ledger.js';
 import type { ShopContext, ShopRouter } from './context.js';
 
-function requireAdmin(ctx: ShopContext) {
+export function requireAdmin(ctx: ShopContext) {
   const user = ctx.state.user;
   if (!user) throw errors.unauthorized();
   if (user.role !== 'admin') throw errors.forbidden();
@@ -17,7 +20,14 @@ const adjustSchema = z.object({
   reason: z.string({ error: 'field.required' }).trim().min(1, 'field.required').max(255, 'field.too_long'),
 });
 const deliverSchema = z.object({ content: z.string({ error: 'field.required' }).trim().min(1, 'field.required').max(20_000, 'field.too_long') });
-const refundSchema = z.object({ reason: z.string({ error: 'field.required' }).trim().min(1, 'field.required').max(255, 'field.too_long') });
+/** A stated reason: for a refund, for revealing an ID number. */
+const reasonSchema = z.object({ reason: z.string({ error: 'field.required' }).trim().min(1, 'field.required').max(255, 'field.too_long') });
+
+export function userIdOf(param: string | undefined): number {
+  const id = Number(param);
+  if (!Number.isInteger(id) || id <= 0) throw errors.notFound();
+  return id;
+}
 
 /** Admin JSON endpoints; the console (HTML) is built on the same domain functions. */
 export function adminApi(): ShopRouter {
@@ -40,8 +50,41 @@ export function adminApi(): ShopRouter {
   });
 
   r.post('/orders/:no/refund', async (ctx) => {
-    const { reason } = refundSchema.parse(ctx.request.body ?? {});
+    const { reason } = reasonSchema.parse(ctx.request.body ?? {});
     ctx.body = { order: await refundOrder(ctx.shop, ctx.shop.plugins.gateways, { no: ctx.params.no!, reason, actorId: ctx.state.user!.id }) };
+  });
+
+  r.get('/users/:userId/kyc', async (ctx) => {
+    ctx.body = { kyc: await kycStatus(ctx.shop, userIdOf(ctx.params.userId)) };
+  });
+
+  // The full ID number, for a stated reason; every reveal is written to the audit log.
+  r.post('/users/:userId/kyc/reveal', async (ctx) => {
+    const { reason } = reasonSchema.parse(ctx.request.body ?? {});
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { idNumber: await revealIdNumber(ctx.shop, { userId: userIdOf(ctx.params.userId), actorId: ctx.state.user!.id, reason, ip: ctx.ip }) };
+  });
+
+  r.get('/skus/:code/suppliers', async (ctx) => {
+    ctx.body = { routes: await listRoutes(ctx.shop, ctx.params.code!) };
+  });
+
+  r.post('/skus/:code/suppliers', async (ctx) => {
+    ctx.body = { routes: await setRoute(ctx.shop, ctx.params.code!, (ctx.request.body ?? {}) as never) };
+  });
+
+  // The delivery queue; `?status=dead` is its dead letter.
+  r.get('/jobs', async (ctx) => {
+    const status = z.enum(['queued', 'running', 'done', 'dead']).optional().parse(ctx.query.status || undefined);
+    ctx.body = { jobs: await listJobs(ctx.shop, { status }) };
+  });
+
+  r.post('/jobs/:id/retry', async (ctx) => {
+    const id = Number(ctx.params.id);
+    if (!Number.isInteger(id) || id <= 0) throw errors.notFound();
+    await retryJob(ctx.shop, id);
+    ctx.shop.delivery.worker.nudge();
+    ctx.status = 204;
   });
 
   r.get('/ledger/verify', async (ctx) => {

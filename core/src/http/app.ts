@@ -15,7 +15,9 @@ import { shopPages } from './shop-pages.js';
 import { resolveSite } from './site.js';
 import { storeAgentApi } from './store-agent.js';
 import { agentPages } from './agent-pages.js';
+import { adminAgentsApi } from './admin-agents-api.js';
 import { storeApi } from './store-api.js';
+import { agentApi } from './agent-api.js';
 import { supplierRoutes } from './supplier.js';
 
 const MIME: Record<string, string> = {
@@ -97,6 +99,6 @@ export function createApp(shop: Shop, plugins: ShopRouter): Koa {
     }),
   );
   app.use(loadSession);
-  for (const r of [storeApi(), storeAgentApi(), adminApi(), supplierRoutes(), adminPages(), adminPayments(), agentPages(), shopPages(), plugins]) app.use(r.routes()).use(r.allowedMethods());
+  for (const r of [storeApi(), storeAgentApi(), agentApi(), adminApi(), adminAgentsApi(), supplierRoutes(), adminPages(), adminPayments(), agentPages(), shopPages(), plugins]) app.use(r.routes()).use(r.allowedMethods());
   return app as unknown as Koa;
 }

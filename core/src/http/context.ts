@@ -10,6 +10,8 @@ export interface ShopState {
   locale: Locale;
   user?: User;
   sessionToken?: string;
+  /** The API key that signed an Agent API request (/api/v1). */
+  apiKeyId?: number;
   csrf: string;
   /** The sub-shop this request is on, and the path prefix its links need (`/s/<code>` or ''). */
   site?: Site;

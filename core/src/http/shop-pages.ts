@@ -9,6 +9,7 @@ import { kycStatus, ownKycView, submitKyc } from '../kyc/kyc.js';
 import { translate } from '../i18n/messages.js';
 import { multiply, parseMoney } from '../money/money.js';
 import { startTopup } from '../wallet/topup.js';
+import { createApiKey, listApiKeys, revokeApiKey, type ApiCredentials } from '../agents/api-keys.js';
 import { getOrder, listOrders } from '../orders/orders.js';
 import { getReceipt, verifyReceipt } from '../orders/receipts.js';
 import { balanceOf } from '../wallet/ledger.js';
@@ -80,7 +81,8 @@ async function renderCheckout(ctx: ShopContext, source: Form | Record<string, un
   );
 }
 
-async function renderAccount(ctx: ShopContext, failure?: ShopError, amount = '') {
+/** `created`: an API key just made, whose secret this one page shows (it is never shown again). */
+async function renderAccount(ctx: ShopContext, failure?: ShopError, amount = '', created?: ApiCredentials & { label: string | null }) {
   const user = ctx.state.user!;
   await renderPage(
     ctx,
@@ -91,6 +93,8 @@ async function renderAccount(ctx: ShopContext, failure?: ShopError, amount = '')
       balance: await balanceOf(ctx.shop, user.id),
       gateways: gatewayChoices(ctx),
       topup: { amount, errors: failure ? fieldMessages(ctx, failure) : {} },
+      apiKeys: (await listApiKeys(ctx.shop, user.id)).filter((k) => k.revokedAt === null),
+      newApiKey: created ?? null,
     },
     failure?.status,
   );
@@ -286,6 +290,23 @@ export function shopPages(): ShopRouter {
       if (e.status >= 500 || e.status === 401) throw err;
       await renderAccount(ctx, e, f.amount);
     }
+  });
+
+  // API keys for the Agent API: the secret is in this one response only.
+  r.post('/account/api-keys', async (ctx) => {
+    checkCsrf(ctx);
+    if (!ctx.state.user) return ctx.redirect('/login?next=/account');
+    const created = await createApiKey(ctx.shop, ctx.state.user.id, form(ctx).label);
+    ctx.set('Cache-Control', 'no-store');
+    await renderAccount(ctx, undefined, '', created);
+  });
+
+  r.post('/account/api-keys/:key/revoke', async (ctx) => {
+    checkCsrf(ctx);
+    if (!ctx.state.user) return ctx.redirect('/login?next=/account');
+    await revokeApiKey(ctx.shop, ctx.state.user.id, ctx.params.key!);
+    ctx.status = 303;
+    ctx.redirect('/account#api-keys');
   });
 
   r.get('/account/kyc', async (ctx) => {

@@ -181,6 +181,28 @@ export async function claimKeys(
   return keys;
 }
 
+/**
+ * Stores keys an order was delivered from elsewhere (a supplier, a plugin) as sold to it, sealed
+ * like stock. They never were stock, so their fingerprint is per order and position: a supplier
+ * that sells the same shared key to two orders cannot collide with itself or with imported stock.
+ */
+export async function recordDeliveredKeys(deps: Deps, trx: Knex, skuId: number, orderId: number, keys: CardKey[]): Promise<void> {
+  const now = deps.now();
+  const rows = keys.map((k, i) => {
+    const text = serializeKey(k);
+    return {
+      sku_id: skuId,
+      secret: encrypt(deps.keys.encryption, text),
+      fingerprint: hmacHex(deps.keys.fingerprint, `delivered:${orderId}:${i}:${text}`, 16),
+      status: 'sold',
+      order_id: orderId,
+      created_at: now,
+      sold_at: now,
+    };
+  });
+  for (let i = 0; i < rows.length; i += INSERT_ROWS) await trx('card_keys').insert(rows.slice(i, i + INSERT_ROWS));
+}
+
 /** Decrypts an order's keys, for its buyer or an admin only. */
 export async function keysOfOrder(deps: Deps, orderId: number): Promise<CardKey[]> {
   const rows = await deps.db.read('card_keys').where('order_id', orderId).orderBy('id').select('secret');

@@ -23,10 +23,11 @@ import {
 } from '../wallet/ledger.js';
 import { addSpend, marginRows, type MarginShare } from '../pricing/margins.js';
 import { invalidatePricing, priceList } from '../pricing/pricing.js';
-import { enqueueDelivery } from '../delivery/jobs.js';
+import { deliveryJob, enqueueJobs, webhookJobs } from '../delivery/jobs.js';
 import { GroupCommit, type Outcome } from './group-commit.js';
 import { hashOrderToken, newOrderNo } from './numbers.js';
 import type { OrderView } from './orders.js';
+import { hashQueryPassword, queryPasswordSchema } from './lookup.js';
 import { placeGatewayOrder } from './payments.js';
 import type { OrderStatus } from './state.js';
 import type { PaymentAction, PaymentGateway } from '../plugins/payment.js';
@@ -37,6 +38,8 @@ export const checkoutSchema = z
     quantity: z.number({ error: 'field.integer' }).int('field.integer').min(1, 'field.min').max(100_000, 'field.max').default(1),
     fields: z.record(z.string(), z.unknown()).optional(),
     contact: z.string().trim().max(120, 'field.too_long').optional(),
+    /** A guest's password for finding this order again by its number or contact (orders/lookup.ts). */
+    queryPassword: queryPasswordSchema.optional(),
     /** `wallet`, or the id of a payment gateway a plugin offers. */
     payment: z.string({ error: 'field.required' }).min(1, 'field.required').max(32, 'error.payment_unsupported'),
   })
@@ -64,6 +67,9 @@ export interface PlacedOrder {
   siteId: number | null;
   contact: string | null;
   fields: Record<string, string>;
+  /** The hash of the guest's query password, if one was chosen. */
+  queryHash?: string | null;
+  api?: ApiOrigin | null;
 }
 
 export interface CheckoutResult {
@@ -83,6 +89,15 @@ export interface RequestInfo {
   device?: string;
   /** The sub-shop the buyer is on: its orders go through its owner, at the owner's prices. */
   site?: { id: number; ownerId: number };
+  /** Placed through the Agent API: the key that signed it, its Idempotency-Key, where its webhooks go. */
+  api?: ApiOrigin;
+}
+
+export interface ApiOrigin {
+  keyId: number;
+  /** Unique per buyer (a database index): a repeat can never become a second order. */
+  idempotencyKey: string;
+  callbackUrl: string | null;
 }
 
 const CONTACT = /^(?:[^\s@]+@[^\s@]+\.[^\s@]+|\+?\d{6,20})$/;
@@ -141,6 +156,8 @@ async function prepare(
     siteId: request?.site?.id ?? null,
     contact: req.contact || null,
     fields: fields.ok ? fields.values : {},
+    queryHash: wallet ? null : await hashQueryPassword(req.queryPassword || undefined),
+    api: request?.api ?? null,
   };
 }
 
@@ -216,6 +233,9 @@ export function orderRow(
     contact: order.contact,
     fields: Object.keys(order.fields).length ? JSON.stringify(order.fields) : null,
     site_id: order.siteId,
+    api_key_id: order.api?.keyId ?? null,
+    idempotency_key: order.api?.idempotencyKey ?? null,
+    callback_url: order.api?.callbackUrl ?? null,
     created_at: now,
     paid_at: paid ? now : null,
     delivered_at: status === 'delivered' ? now : null,
@@ -315,8 +335,16 @@ async function commitBatch(deps: Deps, batch: PlacedOrder[]): Promise<Array<Outc
       recordJournal(deps, trx, journal),
       creditAccounts(trx, credits),
       margins.length ? trx.batchInsert('order_margins', margins, 200) : null,
-      // Orders not delivered here are delivered by a worker: their job commits with the payment.
-      enqueueDelivery(deps, trx, accepted.filter((a) => a.order.productType !== 'card').map((a) => ({ id: ids.get(a.no)!, no: a.no }))),
+      // Orders not delivered here are delivered by a worker: their job commits with the payment;
+      // cards delivered here with a callback URL get their webhook the same way.
+      enqueueJobs(
+        deps,
+        trx,
+        accepted.flatMap((a) => {
+          const order = { id: ids.get(a.no)!, no: a.no, callback_url: a.order.api?.callbackUrl ?? null };
+          return a.order.productType !== 'card' ? [deliveryJob(order)] : webhookJobs(order, 'order.delivered');
+        }),
+      ),
     ]);
 
     for (const a of accepted) {

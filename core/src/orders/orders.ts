@@ -5,7 +5,11 @@ import { errors, ShopError } from '../errors.js';
 import { keysOfOrder } from '../inventory/keys.js';
 import type { CardKey } from '../inventory/parse.js';
 import type { PaymentAction, PaymentGateway } from '../plugins/payment.js';
-import { decrypt, encrypt, safeEqual } from '../security/keys.js';
+import { decrypt, safeEqual } from '../security/keys.js';
+import { finishDelivery } from './deliver.js';
+import { enqueueJobs, webhookJobs } from '../delivery/jobs.js';
+import { audit } from '../audit/audit.js';
+import { unwindSale } from '../pricing/margins.js';
 import { gatewayAccountId, postJournal, SYSTEM_ACCOUNTS, systemAccountId, walletAccountId } from '../wallet/ledger.js';
 import { hashOrderToken } from './numbers.js';
 import { transition, type OrderStatus } from './state.js';
@@ -39,6 +43,8 @@ export interface OrderView {
   expiresAt?: number | null;
   /** Money was received that the shop owes back to the buyer. */
   refundDue?: boolean;
+  /** Paid while out of stock: delivered when new keys arrive, oldest order first. */
+  backorder?: boolean;
 }
 
 interface OrderRow {
@@ -63,6 +69,8 @@ interface OrderRow {
   trade_no: string | null;
   expires_at: number | string | null;
   refund_due: number | boolean;
+  backorder?: number | boolean;
+  callback_url?: string | null;
   created_at: number | string;
   paid_at: number | string | null;
   delivered_at: number | string | null;
@@ -91,26 +99,31 @@ async function view(deps: Deps, row: OrderRow, withGoods: boolean): Promise<Orde
     paidAt: num(row.paid_at),
     deliveredAt: num(row.delivered_at),
     reason: row.reason,
-    keys: withGoods && delivered && row.product_type === 'card' ? await keysOfOrder(deps, row.id) : [],
+    // Cards from stock, and keys a supplier or a plugin delivered.
+    keys: withGoods && delivered && row.product_type !== 'topup' && row.product_type !== 'manual' ? await keysOfOrder(deps, row.id) : [],
     delivery: withGoods && row.delivery ? decrypt(deps.keys.encryption, row.delivery) : null,
     payAction: row.status === 'pending_payment' && row.pay_action ? (JSON.parse(row.pay_action) as PaymentAction) : null,
     expiresAt: num(row.expires_at),
     refundDue: Boolean(row.refund_due),
+    backorder: Boolean(row.backorder),
   };
 }
 
 /**
- * An order for whoever may see it: its owner, an admin, or a guest holding its token. Anyone
- * else gets "not found", the same answer as for a number that does not exist.
+ * An order for whoever may see it: its owner, an admin, a guest holding its token, or one who just
+ * proved it with the order's query password or a code (`granted`, checked by the caller: see
+ * lookup.ts). Anyone else gets "not found", the same answer as for a number that does not exist. `withGoods: false`
+ * leaves the keys and delivered text out (nothing is decrypted).
  */
-export async function getOrder(deps: Deps, no: string, viewer: { user?: User; token?: string }): Promise<OrderView> {
+export async function getOrder(deps: Deps, no: string, viewer: { user?: User; token?: string; granted?: boolean }, withGoods = true): Promise<OrderView> {
   const row: OrderRow | undefined = await deps.db.read('orders').where('no', no).first();
   const allowed =
     row &&
     ((viewer.user && (viewer.user.id === row.user_id || viewer.user.role === 'admin')) ||
-      (viewer.token && safeEqual(hashOrderToken(viewer.token), row.token_hash)));
+      (viewer.token && safeEqual(hashOrderToken(viewer.token), row.token_hash)) ||
+      viewer.granted);
   if (!row || !allowed) throw errors.notFound('error.order_not_found');
-  return view(deps, row, true);
+  return view(deps, row, withGoods);
 }
 
 /** A user's orders, newest first, without their goods (those are on each order's page). */
@@ -136,21 +149,15 @@ export async function loadOrder(deps: Deps, no: string): Promise<OrderView> {
   return view(deps, await orderByNo(deps, no), true);
 }
 
-/** An admin (or, later, a supplier) delivers a manual or top-up order with a text. */
+/** An admin delivers a manual or top-up order with a text (补单 for a supplier that failed). */
 export async function deliverManually(deps: Deps, input: { no: string; content: string; actorId: number }): Promise<OrderView> {
   if (!input.content.trim()) throw errors.validation({ content: 'field.required' });
   if (input.content.length > 20_000) throw errors.validation({ content: 'field.too_long' });
   const row = await orderByNo(deps, input.no);
   if (row.product_type === 'card') throw errors.invalidState(row.status);
-  const now = deps.now();
-  const delivery = encrypt(deps.keys.encryption, input.content);
-  const moved = await transition(deps.db.knex, row.id, ['paid', 'delivering', 'failed'], 'delivered', {
-    delivery,
-    delivered_at: now,
-    updated_at: now,
-  });
+  const moved = await transaction(deps.db, (trx) => finishDelivery(deps, trx, row, ['paid', 'delivering', 'failed'], { text: input.content }));
   if (!moved) throw errors.invalidState(row.status);
-  const order = await view(deps, { ...row, status: 'delivered', delivered_at: now, delivery }, true);
+  const order = await loadOrder(deps, row.no);
   deps.hooks.emit('order.delivered', { order });
   return order;
 }
@@ -163,12 +170,15 @@ const REFUNDABLE: OrderStatus[] = ['paid', 'failed', 'partial', 'delivered'];
  * first, with the refund number `<no>-refund`, so asking again never refunds twice; then the status
  * move and the journal entry commit together, and the journal id `order:<no>:refund` makes a
  * second refund in the books impossible. An order whose money is already owed back (paid after it
- * expired, or out of stock when paid) is settled the same way.
+ * expired, or out of stock when paid) is settled the same way; an order delivered and paid twice
+ * keeps its status, only the second payment goes back.
+ * `to` forces the destination (an admin's choice); an admin's refund is audited in its transaction.
  */
 export async function refundOrder(
   deps: Deps,
   gateways: ReadonlyMap<string, PaymentGateway>,
-  input: { no: string; reason: string; actorId: number },
+  /** `actorId` null: the shop itself (the delivery engine refunding what no supplier could fill). */
+  input: { no: string; reason: string; actorId: number | null; to?: 'wallet' | 'gateway'; ip?: string },
 ): Promise<OrderView> {
   if (!input.reason.trim()) throw errors.validation({ reason: 'field.required' });
   const row = await orderByNo(deps, input.no);
@@ -178,11 +188,13 @@ export async function refundOrder(
   const amount = Number(row.amount);
   const gateway = gateways.get(row.payment);
   let toGateway = false;
-  if (gateway && row.trade_no) {
+  if (input.to === 'wallet' && row.user_id === null) throw new ShopError('refund_failed', 409, 'error.refund_failed', undefined, { reason: 'a guest has no wallet' });
+  if (input.to === 'gateway' && !(gateway && row.trade_no)) throw new ShopError('refund_failed', 409, 'error.refund_failed', undefined, { reason: `no ${row.payment} payment to refund` });
+  if (gateway && row.trade_no && input.to !== 'wallet') {
     const result = await gateway.refund({ orderNo: row.no, tradeNo: row.trade_no, amount, refundNo: `${row.no}-refund`, reason: input.reason });
     if (result.status === 'pending') throw new ShopError('refund_pending', 409, 'error.refund_pending');
     toGateway = result.status === 'refunded';
-    if (!toGateway && row.user_id === null) {
+    if (!toGateway && (row.user_id === null || input.to === 'gateway')) {
       throw new ShopError('refund_failed', 502, 'error.refund_failed', undefined, { reason: result.reason ?? '' });
     }
   } else if (row.user_id === null) {
@@ -191,11 +203,13 @@ export async function refundOrder(
   await transaction(deps.db, async (trx) => {
     const now = deps.now();
     const patch = { reason: input.reason.slice(0, 255), refund_due: false, updated_at: now };
-    // Money owed back may sit on an order that is already final (expired): clear the debt only.
-    const moved = REFUNDABLE.includes(row.status)
+    // Money owed back may sit on an order that is already final (expired) or delivered (paid
+    // twice): clear the debt only. An order that failed for want of stock is refunded whole.
+    const moved = REFUNDABLE.includes(row.status) && (!owed || row.status === 'failed')
       ? await transition(trx, row.id, REFUNDABLE, 'refunded', patch)
       : affected(await trx('orders').where({ id: row.id, refund_due: true }).update(patch)) === 1;
     if (!moved) throw errors.invalidState(row.status);
+    if (!owed) await unwindSale(deps, trx, row);
     const from = await systemAccountId(deps, trx, owed ? SYSTEM_ACCOUNTS.refundsDue : SYSTEM_ACCOUNTS.revenue);
     const to = toGateway ? await gatewayAccountId(deps, trx, row.payment) : await walletAccountId(deps, trx, row.user_id!);
     const entries = [
@@ -203,6 +217,22 @@ export async function refundOrder(
       { accountId: to, amount },
     ];
     await postJournal(deps, trx, [{ id: `order:${row.no}:refund`, kind: 'refund', orderId: row.id, memo: input.reason.slice(0, 255), actorId: input.actorId, entries }], new Set());
+    // An Agent API caller that asked for webhooks hears of the refund (the job commits with it).
+    if (row.callback_url && (await trx('orders').where('id', row.id).first('status')).status === 'refunded') {
+      await enqueueJobs(deps, trx, webhookJobs(row, 'order.refunded'));
+    }
+    if (input.actorId !== null) {
+      const after = await trx('orders').where('id', row.id).first('status');
+      await audit(deps, trx, {
+        actorId: input.actorId,
+        action: 'order.refund',
+        targetType: 'order',
+        targetId: row.no,
+        before: { status: row.status, refundDue: owed },
+        after: { status: after.status, to: toGateway ? 'gateway' : 'wallet', amount, reason: input.reason.slice(0, 255) },
+        ip: input.ip,
+      });
+    }
   });
   const order = await loadOrder(deps, input.no);
   deps.hooks.emit('order.refunded', { order, reason: input.reason });

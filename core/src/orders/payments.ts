@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
 import type { Deps } from '../context.js';
-import { affected, isUniqueViolation, transaction } from '../db/dialect.js';
+import { affected, ConflictRetry, forUpdateSkipLocked, isUniqueViolation, transaction } from '../db/dialect.js';
 import { errors, ShopError } from '../errors.js';
 import { claimKeys, pickKeys } from '../inventory/keys.js';
 import type { PaymentGateway } from '../plugins/payment.js';
@@ -10,12 +11,21 @@ import type { CheckoutResult, PlacedOrder, RequestInfo } from './checkout.js';
 import { newOrderView, orderRow } from './checkout.js';
 import { newOrderNo } from './numbers.js';
 import { loadOrder } from './orders.js';
+import { finishDelivery } from './deliver.js';
+import { addSpend, marginRows } from '../pricing/margins.js';
+import { invalidatePricing } from '../pricing/pricing.js';
 import { transition } from './state.js';
+import { enqueueDelivery } from '../delivery/jobs.js';
+import { audit } from '../audit/audit.js';
+import { shopBaseUrl } from './notify-check.js';
+import { releaseHolds, releaseKeys, reserveKeys, sellReserved, takeHolds } from './reservations.js';
+import { contactKey } from './lookup.js';
 
 /**
- * Payment through a gateway. The order waits in `pending_payment` without holding stock (bots
- * cannot lock a shop's stock with unpaid orders); the payment, however it arrives, goes through
- * `markPaid`, which moves the money in the ledger and delivers in the same transaction.
+ * Payment through a gateway. The order waits in `pending_payment`, holding its keys for
+ * `checkout.reserveMinutes` (reservations.ts: a contact, an address and a session may hold only a
+ * few such orders at once); the payment, however it arrives, goes through `markPaid`, which moves
+ * the money in the ledger and delivers in the same transaction.
  */
 
 export async function placeGatewayOrder(
@@ -24,15 +34,26 @@ export async function placeGatewayOrder(
   order: PlacedOrder,
   request?: RequestInfo,
 ): Promise<CheckoutResult> {
-  if (order.productType === 'card') {
-    const sku = await deps.db.knex('skus').where('id', order.skuId).first('stock');
-    if (Number(sku?.stock ?? 0) < order.quantity) throw errors.outOfStock(Number(sku?.stock ?? 0));
-  }
   const now = deps.now();
   const no = newOrderNo(now);
   const token = randomToken(24);
-  const [id] = await deps.db.knex('orders').insert(orderRow(deps, { order, no, token }, now, 'pending_payment'));
-  const base = (deps.config.publicUrl ?? request?.origin ?? `http://${deps.config.host}:${deps.config.port}`).replace(/\/+$/, '');
+  const id = await transaction(deps.db, async (trx) => {
+    const reserves = order.productType === 'card';
+    const holds = await takeHolds(deps, trx, { contact: order.contact, ip: request?.ip, session: request?.device ?? (order.userId ? `user:${order.userId}` : null) });
+    const [id] = await trx('orders').insert({
+      ...orderRow(deps, { order, no, token }, now, 'pending_payment'),
+      ...(reserves ? { expires_at: now + deps.config.checkout.reserveMinutes * 60_000 } : {}),
+      holds: holds.length ? JSON.stringify(holds) : null,
+      client_ip: request?.ip?.slice(0, 64) ?? null,
+      contact_key: order.contact ? contactKey(deps, order.contact) : null,
+      query_hash: order.queryHash ?? null,
+    });
+    if (reserves) await reserveKeys(deps, trx, { id: Number(id), skuId: order.skuId, quantity: order.quantity });
+    // The margins are fixed now, at the price the buyer sees; credited once delivered.
+    if (order.margins.length) await trx('order_margins').insert(marginRows(Number(id), order.amount, order.margins, false, now));
+    return id;
+  });
+  const base = shopBaseUrl(deps, request?.origin);
   let payment;
   try {
     payment = await gateway.createPayment({
@@ -46,7 +67,12 @@ export async function placeGatewayOrder(
     });
   } catch (err) {
     deps.log.error(`payment gateway ${gateway.id} could not create a payment for ${no}`, err);
-    await transition(deps.db.knex, Number(id), 'pending_payment', 'cancelled', { reason: `gateway ${gateway.id} unavailable` });
+    await transaction(deps.db, async (trx) => {
+      if (!(await transition(trx, Number(id), 'pending_payment', 'cancelled', { reason: `gateway ${gateway.id} unavailable` }))) return;
+      const row = await trx('orders').where('id', Number(id)).first('id', 'sku_id', 'reserved', 'holds');
+      await releaseKeys(trx, [row]);
+      await releaseHolds(trx, [row]);
+    });
     throw new ShopError('gateway_unavailable', 502, 'error.gateway_unavailable');
   }
   await deps.db.knex('orders').where('id', Number(id)).update({ pay_action: JSON.stringify(payment) });
@@ -60,7 +86,23 @@ export class PaymentRefused extends Error {
   override name = 'PaymentRefused';
 }
 
+/**
+ * A verified notify the order no longer waits for (expired, cancelled, already paid under another
+ * trade number), or any top-up: recorded only once the gateway confirms it by query
+ * (callbacks.ts recordVerifiedPayment).
+ */
+export class PaymentUnconfirmed extends Error {
+  override name = 'PaymentUnconfirmed';
+}
+
 export type PaidOutcome = 'paid' | 'duplicate' | 'late';
+
+/** An admin's 补单: the payment was checked by hand (the gateway's back office, a bank statement). */
+export interface ManualConfirm {
+  actorId: number;
+  note: string;
+  ip?: string;
+}
 
 /**
  * Records a verified payment of `amount` for order `orderNo` exactly once, in one transaction:
@@ -71,20 +113,39 @@ export type PaidOutcome = 'paid' | 'duplicate' | 'late';
  * - a payment for an expired or cancelled order is never lost (`late`): it goes to the buyer's
  *   wallet, or is marked as owed to a guest.
  * An unknown order, another gateway's order or a different amount is refused and changes nothing.
+ * A payment the order no longer waits for, and every top-up, must come `confirmed` (by the
+ * gateway's query), else PaymentUnconfirmed: a valid signature alone credits nothing.
+ *
+ * `manual` is an admin's confirmation (补单) of a pending or expired order: the same path as a
+ * verified notify (an expired order comes back to life and is delivered; money already kept for
+ * the buyer from a late payment pays for it), audited in the same transaction. Once the order is
+ * paid, another confirmation changes nothing (`duplicate`).
  */
 export async function markPaid(
   deps: Deps,
-  input: { gatewayId: string; orderNo: string; amount: number; tradeNo: string },
+  input: { gatewayId: string; orderNo: string; amount: number; tradeNo: string; confirmed?: boolean; manual?: ManualConfirm },
 ): Promise<PaidOutcome> {
-  const outcome = await transaction(deps.db, async (trx) => {
+  let lifted: number[] = [];
+  let before: { status: string; tradeNo: string | null } | undefined;
+  const pay = async (trx: Knex.Transaction): Promise<PaidOutcome> => {
     const q = trx('orders').where('no', input.orderNo).first();
     const row = await (deps.db.dialect === 'mysql' ? q.forUpdate() : q);
     if (!row || row.payment !== input.gatewayId) throw new PaymentRefused(`no ${input.gatewayId} order ${input.orderNo}`);
     if (Number(row.amount) !== input.amount) {
       throw new PaymentRefused(`order ${row.no} costs ${row.amount}, the notify says ${input.amount}`);
     }
+    before = { status: row.status, tradeNo: row.trade_no };
     // The same trade number again: this payment is already recorded.
     if (row.trade_no === input.tradeNo) return 'duplicate' as const;
+    // An admin confirms only an order still waiting for its money (a top-up paid late is in the wallet already).
+    if (input.manual && (!['pending_payment', 'expired'].includes(row.status) || (row.product_type === 'topup' && row.trade_no !== null))) {
+      if (row.status === 'cancelled') throw errors.invalidState(row.status);
+      return 'duplicate' as const;
+    }
+    if (!input.confirmed && !input.manual && (row.product_type === 'topup' || row.status !== 'pending_payment' || row.trade_no !== null)) {
+      throw new PaymentUnconfirmed(`order ${row.no} is ${row.product_type === 'topup' ? 'a top-up' : row.status}${row.trade_no ? ' and paid' : ''}`);
+    }
+    const revive = Boolean(input.manual) && row.status === 'expired';
 
     const now = deps.now();
     const amount = input.amount;
@@ -95,7 +156,7 @@ export async function markPaid(
 
     // Paid after the order expired or was cancelled, or paid a second time under another trade
     // number (two QR scans): the money is kept for the buyer, once per trade number.
-    if (row.status !== 'pending_payment' || row.trade_no !== null) {
+    if (!revive && (row.status !== 'pending_payment' || row.trade_no !== null)) {
       const second = row.trade_no !== null;
       const entries = [
         { accountId: clearing, amount: -amount },
@@ -121,7 +182,15 @@ export async function markPaid(
       return 'late' as const;
     }
 
-    await transition(trx, row.id, 'pending_payment', 'paid', { paid_at: now, trade_no: input.tradeNo, updated_at: now });
+    // A late payment kept for the buyer (wallet or refund owed) pays for a revived order.
+    const source = revive && row.trade_no !== null ? owedTo : clearing;
+    await transition(trx, row.id, revive ? 'expired' : 'pending_payment', 'paid', {
+      paid_at: now,
+      trade_no: row.trade_no ?? input.tradeNo,
+      ...(revive ? { refund_due: false, reason: null } : {}),
+      updated_at: now,
+    });
+    if (!revive) await releaseHolds(trx, [row]);
     if (row.product_type === 'topup') {
       // A wallet top-up: the money is the buyer's, so it lands in the wallet, not in revenue.
       const entries = [
@@ -129,17 +198,33 @@ export async function markPaid(
         { accountId: buyerWallet!, amount },
       ];
       await postJournal(deps, trx, [{ id: `order:${row.no}:pay`, kind: 'topup', orderId: row.id, entries }], new Set());
-      await transition(trx, row.id, 'paid', 'delivered', { delivered_at: now, updated_at: now });
+      await finishDelivery(deps, trx, row, ['paid']);
       return 'paid' as const;
     }
     const revenue = await systemAccountId(deps, trx, SYSTEM_ACCOUNTS.revenue);
     const payEntries = [
-      { accountId: clearing, amount: -amount },
+      { accountId: source, amount: -amount },
       { accountId: revenue, amount },
     ];
-    await postJournal(deps, trx, [{ id: `order:${row.no}:pay`, kind: 'purchase', orderId: row.id, entries: payEntries }], new Set());
+    // Out of a wallet only while it covers the amount (the buyer may have spent a late payment).
+    await postJournal(deps, trx, [{ id: `order:${row.no}:pay`, kind: 'purchase', orderId: row.id, entries: payEntries }], new Set(source === buyerWallet ? [source] : []));
+    // A sale that stands counts towards the buyer's spend (and level).
+    const countSpend = async () => {
+      if (row.user_id === null) return;
+      const buyer = await trx('users').where('id', row.user_id).first('spend_total', 'level_id');
+      lifted = await addSpend(deps, trx, new Map([[row.user_id, { spent: Number(buyer.spend_total), levelId: buyer.level_id, amount }]]));
+    };
     if (row.product_type !== 'card') {
       await trx('skus').where('id', row.sku_id).increment('sold', row.quantity);
+      await enqueueDelivery(deps, trx, [row]);
+      await countSpend();
+      return 'paid' as const;
+    }
+    if (Number(row.reserved) > 0) {
+      // Paid in time: the keys it held are its own.
+      await sellReserved(deps, trx, row);
+      await finishDelivery(deps, trx, row, ['paid']);
+      await countSpend();
       return 'paid' as const;
     }
     const took = await trx('skus')
@@ -149,10 +234,18 @@ export async function markPaid(
     if (affected(took) === 1) {
       const picked = await pickKeys(deps, trx, row.sku_id, row.quantity);
       await claimKeys(deps, trx, row.sku_id, picked, [{ orderId: row.id, quantity: row.quantity }]);
-      await transition(trx, row.id, 'paid', 'delivered', { delivered_at: now, updated_at: now });
+      await finishDelivery(deps, trx, row, ['paid']);
+      await countSpend();
       return 'paid' as const;
     }
-    // Paid, but the last keys went to a wallet buyer meanwhile: never "delivered" with an apology.
+    // Paid, but no keys are left (an expired order confirmed late): never "delivered" with an
+    // apology. The SKU says whether the buyer waits for new keys or gets the money back.
+    const sku = await trx('skus').where('id', row.sku_id).first('oversell');
+    if (sku?.oversell === 'backorder') {
+      await trx('orders').where('id', row.id).update({ backorder: true, reason: 'backordered: delivered when new keys arrive', updated_at: now });
+      await countSpend();
+      return 'paid' as const;
+    }
     const refundEntries = [
       { accountId: revenue, amount: -amount },
       { accountId: owedTo, amount },
@@ -165,7 +258,25 @@ export async function markPaid(
       updated_at: now,
     });
     return 'paid' as const;
+  };
+  const outcome = await transaction(deps.db, async (trx) => {
+    lifted = [];
+    const result = await pay(trx);
+    if (input.manual) {
+      const after = await trx('orders').where('no', input.orderNo).first('status', 'trade_no');
+      await audit(deps, trx, {
+        actorId: input.manual.actorId,
+        action: 'order.confirm',
+        targetType: 'order',
+        targetId: input.orderNo,
+        before,
+        after: { status: after.status, tradeNo: after.trade_no, outcome: result, enteredTradeNo: input.tradeNo, note: input.manual.note },
+        ip: input.manual.ip,
+      });
+    }
+    return result;
   });
+  if (lifted.length) invalidatePricing(deps);
   if (outcome !== 'duplicate') {
     const order = await loadOrder(deps, input.orderNo);
     if (outcome === 'paid') deps.hooks.emit('order.paid', { order });
@@ -201,14 +312,15 @@ export async function confirmByQuery(deps: Deps, gateway: PaymentGateway, order:
 
 /**
  * The minute job for gateway orders: unpaid ones older than a minute are confirmed by query where
- * the gateway was paid (oldest first, a bounded number per run), then those past their time expire.
+ * the gateway was paid (those about to expire first, a bounded number per run), then those past
+ * their time expire: a buyer who paid in time but whose notify was lost still gets the keys.
  */
 export async function sweepPending(deps: Deps, gateways: ReadonlyMap<string, PaymentGateway>, limit = 50): Promise<{ confirmed: number; expired: number }> {
   const rows: Array<{ no: string; amount: number | string; payment: string }> = await deps.db
     .read('orders')
     .where('status', 'pending_payment')
     .andWhere('created_at', '<', deps.now() - 60_000)
-    .orderBy('created_at')
+    .orderBy('expires_at')
     .limit(limit)
     .select('no', 'amount', 'payment');
   let confirmed = 0;
@@ -219,13 +331,31 @@ export async function sweepPending(deps: Deps, gateways: ReadonlyMap<string, Pay
   return { confirmed, expired: await expireUnpaid(deps) };
 }
 
-/** Expires gateway orders whose payment window has passed. */
+const EXPIRE_BATCH = 500;
+
+/**
+ * Expires gateway orders whose payment window has passed and puts the keys they held back on sale,
+ * exactly once: the orders are locked (skipping any a payment holds), moved by one guarded UPDATE
+ * whose row count must match, and only then released, all in one transaction.
+ */
 export async function expireUnpaid(deps: Deps): Promise<number> {
-  return affected(
-    await deps.db
-      .knex('orders')
-      .where('status', 'pending_payment')
-      .andWhere('expires_at', '<', deps.now())
-      .update({ status: 'expired', updated_at: deps.now() }),
-  );
+  let expired = 0;
+  for (;;) {
+    const n = await transaction(deps.db, async (trx) => {
+      const now = deps.now();
+      const rows: Array<{ id: number; sku_id: number; reserved: number; holds: string | null }> = await forUpdateSkipLocked(
+        deps.db,
+        trx('orders').where('status', 'pending_payment').andWhere('expires_at', '<', now).orderBy('id').limit(EXPIRE_BATCH).select('id', 'sku_id', 'reserved', 'holds'),
+      );
+      if (!rows.length) return 0;
+      const ids = rows.map((r) => r.id);
+      const moved = affected(await trx('orders').whereIn('id', ids).andWhere('status', 'pending_payment').update({ status: 'expired', updated_at: now }));
+      if (moved !== ids.length) throw new ConflictRetry(`expired ${moved} of ${ids.length} orders`);
+      await releaseKeys(trx, rows);
+      await releaseHolds(trx, rows);
+      return rows.length;
+    });
+    expired += n;
+    if (n < EXPIRE_BATCH) return expired;
+  }
 }

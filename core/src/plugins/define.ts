@@ -2,8 +2,12 @@ import type { Knex } from 'knex';
 import type { z } from 'zod';
 import type { Logger } from '../context.js';
 import type { ShopRouter } from '../http/context.js';
-import type { HookEvents, VetoHooks } from './hooks.js';
+import type { KycStatus } from '../kyc/kyc.js';
+import type { HookEvents, VetoHooks, VetoReason } from './hooks.js';
+import type { KycProvider } from './kyc.js';
 import type { PaymentGateway } from './payment.js';
+import type { ProductTypeDefinition } from '../delivery/product-type.js';
+import type { SupplierConnector } from '../delivery/supplier.js';
 
 /** A plugin's own migration: dated name, up and down. Its tables are named `<plugin>_…`. */
 export interface PluginMigration {
@@ -20,9 +24,17 @@ export interface PluginContext<S> {
   /** The shop's database, for the plugin's own tables. */
   readonly db: Knex;
   on<E extends keyof HookEvents>(event: E, listener: (payload: HookEvents[E]) => void | Promise<void>): void;
-  veto<E extends keyof VetoHooks>(event: E, check: (payload: VetoHooks[E]) => string | undefined | void | Promise<string | undefined | void>): void;
+  veto<E extends keyof VetoHooks>(event: E, check: (payload: VetoHooks[E]) => VetoReason | undefined | void | Promise<VetoReason | undefined | void>): void;
   /** Offers a payment gateway to buyers; its notifications arrive at /pay/<gateway id>/notify. */
   paymentGateway(gateway: PaymentGateway): void;
+  /** Offers real-name verification to users (one provider per shop); the core keeps each user's status. */
+  kycProvider(provider: KycProvider): void;
+  /** Users' real-name status, for gates and rules (masked; the ID number only as its fingerprint). */
+  readonly kyc: { status(userId: number): Promise<KycStatus>; fingerprint(idNumber: string): string };
+  /** Offers a supplier to the delivery engine; SKUs route to it by its id (`sku_suppliers`). Callbacks arrive at /supplier/<id>/callback. */
+  supplier(connector: SupplierConnector): void;
+  /** Adds a product type (validate input, deliver, render the goods) beside card, direct and manual. */
+  productType(type: ProductTypeDefinition): void;
   /** Adds routes under `/plugins/<name>/`. */
   routes(register: (router: ShopRouter) => void): void;
   /** Runs after every plugin's migrations; `stop` runs on shutdown, in reverse order. */

@@ -8,8 +8,13 @@ import { z } from 'zod';
 import type { Deps } from '../context.js';
 import type { ShopRouter } from '../http/context.js';
 import type { ConfiguredPlugin, Plugin, PluginContext, PluginDefinition, PluginMigration } from './define.js';
+import { kycFingerprint, kycStatus } from '../kyc/kyc.js';
 import type { Hooks } from './hooks.js';
+import type { KycProvider } from './kyc.js';
 import type { PaymentGateway } from './payment.js';
+import { PRODUCT_TYPES } from '../catalog/catalog.js';
+import type { ProductTypeDefinition } from '../delivery/product-type.js';
+import type { SupplierConnector } from '../delivery/supplier.js';
 import { storedSettings } from './settings-form.js';
 
 export class PluginError extends Error {
@@ -91,6 +96,12 @@ export interface PluginHost {
   readonly plugins: ReadonlyArray<{ name: string; version: string; settings: unknown }>;
   /** Payment gateways the plugins offer, by id. */
   readonly gateways: ReadonlyMap<string, PaymentGateway>;
+  /** Supplier connectors the plugins offer, by id. */
+  readonly suppliers: ReadonlyMap<string, SupplierConnector>;
+  /** Product types the plugins add, by name. */
+  readonly productTypes: ReadonlyMap<string, ProductTypeDefinition>;
+  /** The real-name verification a plugin offers, if any. */
+  readonly kycProvider: KycProvider | undefined;
   /** Each loaded plugin's definition and settings input (the config's, overlaid by the admin's). */
   readonly configured: ReadonlyMap<string, { definition: PluginDefinition; input: Record<string, unknown> }>;
   /** Loads, checks and sets up the configured plugins, applies their migrations, then starts them. */
@@ -110,12 +121,21 @@ export function createPluginHost(
   const loaded: Array<{ name: string; version: string; settings: unknown }> = [];
   const stops: Array<() => void | Promise<void>> = [];
   const gateways = new Map<string, PaymentGateway>();
+  const suppliers = new Map<string, SupplierConnector>();
+  const productTypes = new Map<string, ProductTypeDefinition>();
   const configured = new Map<string, { definition: PluginDefinition; input: Record<string, unknown> }>();
+  let kycProvider: KycProvider | undefined;
+  const kyc = { status: (userId: number) => kycStatus(deps, userId), fingerprint: (idNumber: string) => kycFingerprint(deps, idNumber) };
 
   return {
     plugins: loaded,
     gateways,
+    suppliers,
+    productTypes,
     configured,
+    get kycProvider() {
+      return kycProvider;
+    },
     async load(entries) {
       const starts: Array<() => void | Promise<void>> = [];
       const applied: string[] = [];
@@ -149,6 +169,26 @@ export function createPluginHost(
             }
             if (gateways.has(gateway.id)) throw new PluginError(`plugin ${def.name}: payment gateway "${gateway.id}" is already registered`);
             gateways.set(gateway.id, gateway);
+          },
+          kycProvider(provider) {
+            if (!/^[a-z0-9][a-z0-9-]{0,39}$/.test(provider.id)) throw new PluginError(`plugin ${def.name}: KYC provider id "${provider.id}" must be lowercase letters, digits and dashes`);
+            if (kycProvider) throw new PluginError(`plugin ${def.name}: a KYC provider ("${kycProvider.id}") is already registered; a shop uses one`);
+            kycProvider = provider;
+          },
+          kyc,
+          supplier(connector) {
+            if (!/^[a-z0-9][a-z0-9-]{0,39}$/.test(connector.id)) {
+              throw new PluginError(`plugin ${def.name}: supplier id "${connector.id}" must be lowercase letters, digits and dashes`);
+            }
+            if (suppliers.has(connector.id)) throw new PluginError(`plugin ${def.name}: supplier "${connector.id}" is already registered`);
+            suppliers.set(connector.id, connector);
+          },
+          productType(type) {
+            if (!/^[a-z][a-z0-9-]{1,15}$/.test(type.name) || (PRODUCT_TYPES as readonly string[]).includes(type.name) || type.name === 'topup') {
+              throw new PluginError(`plugin ${def.name}: product type "${type.name}" must be 2-16 lowercase letters, digits and dashes, and not a core type`);
+            }
+            if (productTypes.has(type.name)) throw new PluginError(`plugin ${def.name}: product type "${type.name}" is already registered`);
+            productTypes.set(type.name, type);
           },
           routes: (register) => mountRoutes(def.name, register),
           onStart: (fn) => starts.push(fn),

@@ -2,7 +2,10 @@ import type { Knex } from 'knex';
 import type { z } from 'zod';
 import type { Logger } from '../context.js';
 import type { Plugin, PluginContext } from '../plugins/define.js';
+import type { KycProvider } from '../plugins/kyc.js';
 import type { PaymentGateway } from '../plugins/payment.js';
+import type { ProductTypeDefinition } from '../delivery/product-type.js';
+import type { SupplierConnector } from '../delivery/supplier.js';
 
 const quiet: Logger = { error() {}, warn() {}, info() {}, debug() {} };
 
@@ -28,10 +31,16 @@ export async function setupPlugin<S extends z.ZodType>(
   plugin: Plugin<S>,
   input: z.input<S>,
   log: Logger = quiet,
-): Promise<{ gateways: PaymentGateway[]; settings: z.output<S> }> {
+): Promise<{ gateways: PaymentGateway[]; kycProviders: KycProvider[]; suppliers: SupplierConnector[]; productTypes: ProductTypeDefinition[]; settings: z.output<S> }> {
   const def = plugin.definition;
   const settings = (def.settings ? def.settings.parse(input) : input) as z.output<S>;
   const gateways: PaymentGateway[] = [];
+  const suppliers: SupplierConnector[] = [];
+  const productTypes: ProductTypeDefinition[] = [];
+  const kycProviders: KycProvider[] = [];
+  const noShop = (what: string) => () => {
+    throw new Error(`setupPlugin: plugin ${def.name} uses ${what}; test it in a shop (startTestShop)`);
+  };
   const ctx: PluginContext<z.output<S>> = {
     name: def.name,
     settings,
@@ -44,10 +53,14 @@ export async function setupPlugin<S extends z.ZodType>(
     on() {},
     veto() {},
     paymentGateway: (g) => void gateways.push(g),
+    supplier: (c) => void suppliers.push(c),
+    productType: (t) => void productTypes.push(t),
+    kycProvider: (p) => void kycProviders.push(p),
+    kyc: { status: noShop('users\' KYC status'), fingerprint: noShop('KYC fingerprints') },
     routes() {},
     onStart() {},
     onStop() {},
   };
   await def.setup(ctx);
-  return { gateways, settings };
+  return { gateways, kycProviders, suppliers, productTypes, settings };
 }

@@ -121,6 +121,8 @@ const PAGES: Record<TemplateName, (signedIn: boolean) => Record<string, unknown>
     balance: user.balance,
     gateways: [{ id: 'epay', label: 'Alipay' }],
     topup: { amount: '0.5', errors: { amount: 'Must be at least 1.00' } },
+    apiKeys: [{ key: 'ck_AbCdEfGhIjKlMnOp', label: 'downstream shop', createdAt: AT, lastUsedAt: AT, revokedAt: null }],
+    newApiKey: { key: 'ck_QrStUvWxYz012345', secret: 'cs_secret-shown-once', label: null },
   }),
   login: () => ({
     path: '/login',

@@ -1,0 +1,54 @@
+import type { Knex } from 'knex';
+import type { Deps } from '../context.js';
+import { recordDeliveredKeys } from '../inventory/keys.js';
+import type { CardKey } from '../inventory/parse.js';
+import { creditMargins } from '../pricing/margins.js';
+import { encrypt } from '../security/keys.js';
+import { enqueueJobs, webhookJobs } from '../delivery/jobs.js';
+import { transition, type OrderStatus } from './state.js';
+
+/** What an order is delivered with, besides card keys already claimed from stock. */
+export interface Goods {
+  /** Keys that came from elsewhere (a supplier, a plugin), stored sealed with the order. */
+  keys?: CardKey[];
+  /** Text the buyer sees: an admin's note, a supplier's receipt. Stored sealed. */
+  text?: string;
+}
+
+/** The order columns delivery needs. */
+export interface DeliverableOrder {
+  id: number;
+  no: string;
+  sku_id: number;
+  /** Set for Agent API orders that want a webhook. */
+  callback_url?: string | null;
+}
+
+/**
+ * The one way an order becomes `delivered` after the checkout batch (which delivers in-stock
+ * cards in its own statements): a gateway payment of cards, a top-up, an admin's manual delivery,
+ * a supplier's or a plugin's result. Runs inside the caller's transaction; the guarded transition
+ * makes it happen once, and only the call that moved the order stores the goods. Returns whether
+ * this call delivered it.
+ */
+export async function finishDelivery(
+  deps: Deps,
+  trx: Knex,
+  order: DeliverableOrder,
+  from: OrderStatus[],
+  goods: Goods = {},
+): Promise<boolean> {
+  const now = deps.now();
+  const moved = await transition(trx, order.id, from, 'delivered', {
+    delivered_at: now,
+    updated_at: now,
+    ...(goods.text ? { delivery: encrypt(deps.keys.encryption, goods.text) } : {}),
+  });
+  if (!moved) return false;
+  if (goods.keys?.length) await recordDeliveredKeys(deps, trx, order.sku_id, order.id, goods.keys);
+  // The agents up the chain earn their margins when the goods arrive, in the same transaction.
+  await creditMargins(deps, trx, order);
+  // An Agent API caller that asked for a webhook hears of it (the job commits with the delivery).
+  await enqueueJobs(deps, trx, webhookJobs(order, 'order.delivered'));
+  return true;
+}
