@@ -1,4 +1,4 @@
-import { expireUnpaid, stockOf, sweepPending, verifyLedger } from '@cardshop/core';
+import { confirmOrder, expireUnpaid, stockOf, sweepPending, verifyLedger } from '@cardshop/core';
 import { dummyPayments, signDummy, startTestShop, TEST_DIALECTS, type TestShop } from '@cardshop/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cardSku } from './fixtures.js';
@@ -31,7 +31,7 @@ describe.each(TEST_DIALECTS)('paying through a gateway (%s)', (dialect) => {
     expect(placed.payment).toEqual({ kind: 'redirect', url: `https://pay.example.test/checkout?no=${placed.order.no}&amount=3000` });
     const row = await t.shop.db.knex('orders').where('no', placed.order.no).first();
     expect(JSON.parse(row.pay_action)).toEqual(placed.payment);
-    expect(await stockOf(t.shop, code)).toEqual({ counter: 3, available: 3 }); // unpaid orders hold no stock
+    expect(await stockOf(t.shop, code)).toEqual({ counter: 1, available: 1 }); // the unpaid order holds its two keys
 
     const paid = await t.notify({ orderNo: placed.order.no, amount: 3000 });
     expect(paid.status).toBe(200);
@@ -103,19 +103,25 @@ describe.each(TEST_DIALECTS)('paying through a gateway (%s)', (dialect) => {
     expect((await verifyLedger(t.shop)).ok).toBe(true);
   });
 
-  it('fails visibly, never "delivered", when the keys ran out before the payment', async () => {
+  it('holds the keys of an unpaid order until it expires, and never delivers a payment that came too late', async () => {
     const { code } = await cardSku(t.shop, { keys: 1, price: 500 });
     const first = await guestOrder(code);
+    const refused = await t.client().post('/api/store/checkout', { sku: code, contact: 'other@example.com', payment: 'dummy' });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.code).toBe('out_of_stock');
+
+    await t.shop.db.knex('orders').where('no', first.order.no).update({ expires_at: Date.now() - 1 });
+    await expireUnpaid(t.shop);
     const second = await guestOrder(code);
-    await t.notify({ orderNo: first.order.no, amount: 500 });
     await t.notify({ orderNo: second.order.no, amount: 500 });
+    await t.notify({ orderNo: first.order.no, amount: 500 }); // paid after it expired: confirmed by query, kept for the buyer
     const a = await t.shop.db.knex('orders').where('no', first.order.no).first();
     const b = await t.shop.db.knex('orders').where('no', second.order.no).first();
-    expect(a.status).toBe('delivered');
-    expect(b.status).toBe('failed');
-    expect(Boolean(b.refund_due)).toBe(true);
-    expect(b.reason).toMatch(/out of stock/);
-    expect(await count(t, 'card_keys', { order_id: b.id })).toBe(0);
+    expect(b.status).toBe('delivered');
+    expect(a.status).toBe('expired');
+    expect(Boolean(a.refund_due)).toBe(true);
+    expect(await count(t, 'card_keys', { order_id: a.id })).toBe(0);
+    expect(await stockOf(t.shop, code)).toEqual({ counter: 0, available: 0 });
     expect((await verifyLedger(t.shop)).ok).toBe(true);
   });
 
@@ -202,10 +208,15 @@ describe.each(TEST_DIALECTS)('refunds of gateway orders (%s)', (dialect) => {
       const console_ = await t.client().login(admin.email, admin.password);
       const place = async () => (await t.client().post('/api/store/checkout', { sku: code, contact: 'g@example.com', payment: 'dummy' })).body.order.no as string;
 
-      const delivered = await place();
+      // an order that expired, then was confirmed by hand after its key was sold: failed, refund due
       const unfilled = await place();
+      await t.shop.db.knex('orders').where('no', unfilled).update({ expires_at: Date.now() - 1 });
+      await expireUnpaid(t.shop);
+      const delivered = await place();
       await t.notify({ orderNo: delivered, amount: 900 });
-      await t.notify({ orderNo: unfilled, amount: 900 }); // no keys left: failed, refund due
+      await t.client().post('/plugins/dummy-pay/paid', { orderNo: unfilled, amount: 900 });
+      await confirmOrder(t.shop, { no: unfilled, tradeNo: `Q-${unfilled}`, note: 'paid at the gateway' }, { id: admin.id });
+      expect((await t.shop.db.knex('orders').where('no', unfilled).first()).status).toBe('failed');
       for (const no of [delivered, unfilled]) {
         const r = await console_.post(`/api/admin/orders/${no}/refund`, { reason: 'customer asked' });
         expect(r.status).toBe(200);

@@ -1,8 +1,8 @@
 import Router from '@koa/router';
-import Handlebars from 'handlebars';
 import { ShopError } from '../errors.js';
 import { translate } from '../i18n/messages.js';
 import { readSettingsForm, saveSettings, settingFields } from '../plugins/settings-form.js';
+import { consoleData, consoleTemplate, consoleUser, renderConsole } from './admin-layout.js';
 import type { ShopContext, ShopRouter } from './context.js';
 import { toShopError } from './errors.js';
 import { checkCsrf } from './session.js';
@@ -12,28 +12,7 @@ import { checkCsrf } from './session.js';
  * never sent to the browser. The console (issue "operator's console") grows around this page; it is
  * the core's own markup, not the shop theme's.
  */
-const hbs = Handlebars.create();
-hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
-
-const page = hbs.compile(`<!doctype html>
-<html lang="{{locale}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{t.title}} - {{shopName}}</title>
-<style>
-body{font:15px/1.5 system-ui,"PingFang SC","Microsoft YaHei",sans-serif;margin:0;background:#f5f6f8;color:#1f2328}
-main{max-width:760px;margin:0 auto;padding:16px}
-section{background:#fff;border:1px solid #d8dde3;border-radius:10px;padding:16px;margin:16px 0}
-label{display:block;font-weight:600;margin-top:12px}
-input[type=text],input[type=password],input[type=number],select{width:100%;box-sizing:border-box;padding:8px;border:1px solid #b8c0ca;border-radius:6px;font:inherit}
-.hint{color:#59636e;font-size:13px;margin:2px 0 0}
-.error{color:#b42318;font-size:13px;margin:2px 0 0}
-.notice{padding:10px 12px;border-radius:8px;background:#ecfdf3;border:1px solid #abefc6}
-.notice.bad{background:#fef3f2;border-color:#fecdca}
-button{margin-top:16px;padding:8px 16px;border:0;border-radius:6px;background:#1d4ed8;color:#fff;font:inherit;cursor:pointer}
-@media (prefers-color-scheme:dark){body{background:#0f1115;color:#e6e8eb}section{background:#181b21;border-color:#2e343d}.hint{color:#a3acb8}}
-</style></head>
-<body><main>
-<h1>{{t.title}}</h1>
-{{#if saved}}<p class="notice" role="status">{{t.saved}}</p>{{/if}}
+const page = consoleTemplate(`{{#if saved}}<p class="notice" role="status">{{t.saved}}</p>{{/if}}
 {{#if error}}<p class="notice bad" role="alert">{{error}}</p>{{/if}}
 {{#unless plugins.length}}<p>{{t.none}}</p>{{/unless}}
 {{#each plugins}}
@@ -55,8 +34,7 @@ button{margin-top:16px;padding:8px 16px;border:0;border-radius:6px;background:#1
 </form>
 {{else}}<p>{{@root.t.noSettings}}</p>{{/if}}
 </section>
-{{/each}}
-</main></body></html>`);
+{{/each}}`);
 
 const TEXT = {
   'zh-CN': {
@@ -92,27 +70,17 @@ function render(ctx: ShopContext, opts: { saved?: boolean; failed?: { plugin: st
       fields: fields.map((f) => ({ ...f, error: failure?.error.fields?.[f.name] ? translate(locale, failure.error.fields[f.name]!) : undefined })),
     };
   });
-  ctx.type = 'html';
-  ctx.body = page({
-    locale,
-    shopName: ctx.shop.config.shop.name,
+  const body = page({
+    ...consoleData(ctx),
     t: TEXT[locale],
-    csrf: ctx.state.csrf,
     plugins,
     saved: opts.saved,
     error: opts.failed ? translate(locale, opts.failed.error.messageKey) : undefined,
   });
+  renderConsole(ctx, { title: TEXT[locale].title, body, status: opts.failed ? 400 : 200 });
 }
 
-function admin(ctx: ShopContext): number | undefined {
-  const user = ctx.state.user;
-  if (!user) {
-    ctx.redirect(`/login?next=${encodeURIComponent(ctx.path)}`);
-    return undefined;
-  }
-  if (user.role !== 'admin') throw new ShopError('forbidden', 403, 'error.forbidden');
-  return user.id;
-}
+const admin = (ctx: ShopContext) => consoleUser(ctx)?.id;
 
 export function adminPages(): ShopRouter {
   const r: ShopRouter = new Router({ prefix: '/admin' });
@@ -131,7 +99,6 @@ export function adminPages(): ShopRouter {
     const input = readSettingsForm(plugin.definition.settings, (ctx.request.body ?? {}) as Record<string, unknown>, plugin.input);
     const checked = plugin.definition.settings.safeParse(input);
     if (!checked.success) {
-      ctx.status = 400;
       return render(ctx, { failed: { plugin: ctx.params.name!, input, error: toShopError(checked.error) } });
     }
     await saveSettings(ctx.shop, ctx.params.name!, input, actor);

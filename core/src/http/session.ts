@@ -4,6 +4,8 @@ import { isLocale, negotiateLocale } from '../i18n/messages.js';
 import { hmacHex, randomToken, safeEqual } from '../security/keys.js';
 import { cookieOptions, CSRF_COOKIE, isApi, LOCALE_COOKIE, ORDERS_COOKIE, SESSION_COOKIE, type ShopContext } from './context.js';
 
+const GRANTS_COOKIE = 'cs_lookup';
+
 const YEAR = 365 * 86_400_000;
 
 /** Page language: `?lang=` (remembered in a cookie), then the cookie, then the browser's. */
@@ -82,4 +84,31 @@ export function rememberOrder(ctx: ShopContext, no: string, token: string): void
 
 export function rememberedToken(ctx: ShopContext, no: string): string | undefined {
   return rememberedOrders(ctx)[no];
+}
+
+const GRANT_MS = 60 * 60_000;
+const MAX_GRANTS = 20;
+
+/**
+ * Orders this browser just proved it may open (their query password or a one-time code), for an
+ * hour, in a signed cookie: the order page then shows them without the token link.
+ */
+export function grantOrders(ctx: ShopContext, nos: string[]): void {
+  const now = Date.now();
+  const live = Object.entries(grants(ctx)).filter(([, until]) => until > now);
+  const entries = [...live, ...nos.map((no) => [no, now + GRANT_MS] as [string, number])].slice(-MAX_GRANTS);
+  ctx.cookies.set(GRANTS_COOKIE, Buffer.from(JSON.stringify(Object.fromEntries(entries))).toString('base64url'), cookieOptions(ctx, GRANT_MS));
+}
+
+export function isGranted(ctx: ShopContext, no: string): boolean {
+  return (grants(ctx)[no] ?? 0) > Date.now();
+}
+
+function grants(ctx: ShopContext): Record<string, number> {
+  try {
+    const raw = ctx.cookies.get(GRANTS_COOKIE, { signed: true });
+    return raw ? (JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Record<string, number>) : {};
+  } catch {
+    return {}; // a cookie from an older format: as if there were none
+  }
 }

@@ -14,7 +14,10 @@ export const ORDER_STATUSES = [
 ] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
-/** The only moves an order can make. Final states have no way out. */
+/**
+ * The only moves an order can make. Final states have no way out, except that an admin may
+ * confirm an expired order's payment by hand (markPaid's `manual`): a notify never revives one.
+ */
 export const TRANSITIONS: Record<OrderStatus, readonly OrderStatus[]> = {
   pending_payment: ['paid', 'cancelled', 'expired'],
   paid: ['delivering', 'delivered', 'failed', 'refunded'],
@@ -24,7 +27,7 @@ export const TRANSITIONS: Record<OrderStatus, readonly OrderStatus[]> = {
   delivered: ['refunded'],
   refunded: [],
   cancelled: [],
-  expired: [],
+  expired: ['paid'],
 };
 
 export function canTransition(from: OrderStatus, to: OrderStatus): boolean {

@@ -1,6 +1,7 @@
 import type { User } from '../agents/users.js';
 import type { Logger } from '../context.js';
 import { ShopError } from '../errors.js';
+import type { Localized } from '../i18n/messages.js';
 import type { OrderView } from '../orders/orders.js';
 
 /** Events a plugin may listen to. Listeners run after the fact; one that throws is logged and isolated. */
@@ -10,6 +11,8 @@ export interface HookEvents {
   'order.delivered': { order: OrderView };
   'order.refunded': { order: OrderView; reason: string };
   'wallet.credited': { userId: number; amount: number; balance: number; txnId: string; reason: string };
+  /** A buyer asked for a one-time code to look up the orders of `contact`: a notification plugin sends it. */
+  'lookup.code': { contact: string; code: string; expiresAt: number };
 }
 
 /** Checks that run before something happens and may refuse it with a reason the user is shown. */
@@ -21,12 +24,28 @@ export interface VetoHooks {
     quantity: number;
     amount: number;
     contact: string | null;
+    /** `wallet` or the gateway's id. */
+    payment: string;
+    /** Where the request came from, when it came over HTTP (behind a proxy: with trustProxy). */
+    ip: string | null;
+    /** A stable, opaque id of the browser (from its cookie), or null for clients without cookies. */
+    device: string | null;
   };
+  /** A buyer tops up the wallet through a gateway. */
+  'before.topup': { buyer: User; amount: number; payment: string; ip: string | null; device: string | null };
+  /** A user asks to withdraw wallet money. */
+  'before.withdraw': { user: User; amount: number };
+  /** A user becomes an agent (or moves up a level). */
+  'before.agent.upgrade': { user: User };
+  /** An agent opens a sub-shop. */
+  'before.site.open': { user: User };
 }
 
 type Listener<P> = (payload: P) => void | Promise<void>;
+/** A reason to refuse, as plain text or in every locale (shown in the buyer's). */
+export type VetoReason = string | Localized;
 /** Returns a reason to refuse, or nothing to let it through. */
-type Check<P> = (payload: P) => string | undefined | void | Promise<string | undefined | void>;
+type Check<P> = (payload: P) => VetoReason | undefined | void | Promise<VetoReason | undefined | void>;
 
 interface Owned<F> {
   owner: string;
@@ -50,6 +69,11 @@ export class Hooks {
     const list = this.checks.get(event) ?? [];
     list.push({ owner, fn: check as Check<never> });
     this.checks.set(event, list);
+  }
+
+  /** Whether anything listens to `event` (to warn when, say, no plugin sends look-up codes). */
+  has(event: keyof HookEvents): boolean {
+    return Boolean(this.listeners.get(event)?.length);
   }
 
   /**
@@ -77,7 +101,7 @@ export class Hooks {
     for (const { owner, fn } of this.checks.get(event) ?? []) {
       const reason = await (fn as Check<VetoHooks[E]>)(payload);
       if (reason) {
-        this.log.info(`hook ${event}: refused by ${owner}: ${reason}`);
+        this.log.info(`hook ${event}: refused by ${owner}: ${typeof reason === 'string' ? reason : reason.en}`);
         throw new ShopError('vetoed', 403, 'error.vetoed', undefined, { reason });
       }
     }

@@ -12,6 +12,7 @@ import { createUser, type Role, type User } from '../agents/users.js';
 import type { ConfigInput } from '../config/config.js';
 import { createShop, type Shop } from '../shop.js';
 import { adjustWallet } from '../wallet/ledger.js';
+import { signRequest, type ApiCredentials } from '../agents/api-keys.js';
 import { signDummy } from './dummy-pay.js';
 
 export { dummyPayments, signDummy, DUMMY_SECRET } from './dummy-pay.js';
@@ -33,6 +34,8 @@ export interface TestShop {
   /** A user with a wallet balance (minor units); password is `password123`. */
   createUser(opts?: { email?: string; role?: Role; balance?: number; uplineId?: number }): Promise<User & { password: string }>;
   client(): TestClient;
+  /** A client of the Agent API (/api/v1) that signs every request with these credentials. */
+  apiClient(credentials: ApiCredentials): ApiClient;
   /** Sends the dummy gateway's signed notify for an order (see dummyPayments). */
   notify(payload: { orderNo: string; amount: number; tradeNo?: string; status?: string }, secret?: string): Promise<TestResponse<string>>;
   close(): Promise<void>;
@@ -100,6 +103,7 @@ export async function startTestShop(opts: { dialect?: TestDialect; config?: Conf
       return { ...user, password };
     },
     client: () => new TestClient(url),
+    apiClient: (credentials) => new ApiClient(url, credentials),
     notify(payload, secret) {
       const { body, signature } = signDummy({ tradeNo: `T-${payload.orderNo}`, status: 'paid', ...payload }, secret);
       return new TestClient(url).post('/pay/dummy/notify', body, { 'content-type': 'application/json', 'x-dummy-signature': signature });
@@ -155,6 +159,10 @@ export class TestClient {
     return this.request<T>('POST', path, body ?? {}, headers);
   }
 
+  put<T = any>(path: string, body?: unknown, headers?: Record<string, string>) {
+    return this.request<T>('PUT', path, body ?? {}, headers);
+  }
+
   async login(email: string, password: string): Promise<this> {
     const r = await this.post('/api/store/auth/login', { email, password });
     if (r.status !== 200) throw new Error(`login failed: ${r.status} ${r.text}`);
@@ -167,5 +175,35 @@ export class TestClient {
     const m = /name="_csrf" value="([^"]+)"/.exec(page.text);
     if (!m) throw new Error(`no CSRF token on ${path}`);
     return m[1]!;
+  }
+}
+
+/** Signed requests to a shop's Agent API, as a downstream shop or an integrator sends them. */
+export class ApiClient {
+  constructor(
+    readonly base: string,
+    readonly credentials: ApiCredentials,
+  ) {}
+
+  /** `path` is under /api/v1 (`/orders`, `/products?category=x`); `headers` may override the signed ones. */
+  async request<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<TestResponse<T>> {
+    const full = `/api/v1${path}`;
+    const raw = body === undefined ? '' : JSON.stringify(body);
+    const signed = signRequest(this.credentials, { method, path: full, body: raw });
+    const res = await fetch(this.base + full, {
+      method,
+      headers: { ...signed, ...(raw ? { 'content-type': 'application/json' } : {}), ...headers },
+      body: raw || undefined,
+    });
+    const text = await res.text();
+    return { status: res.status, headers: res.headers, body: (res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as T, text };
+  }
+
+  get<T = any>(path: string) {
+    return this.request<T>('GET', path);
+  }
+
+  post<T = any>(path: string, body: unknown, headers?: Record<string, string>) {
+    return this.request<T>('POST', path, body, headers);
   }
 }
