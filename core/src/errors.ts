@@ -1,5 +1,5 @@
 import type { ZodError } from 'zod';
-import type { MessageKey } from './i18n/messages.js';
+import type { Localized, MessageKey } from './i18n/messages.js';
 
 /** Field name -> message key (translated when the error is rendered). */
 export type FieldErrors = Record<string, MessageKey | string>;
@@ -14,7 +14,7 @@ export class ShopError extends Error {
     readonly status: number,
     readonly messageKey: MessageKey,
     readonly fields?: FieldErrors,
-    readonly params?: Record<string, string | number>,
+    readonly params?: Record<string, string | number | Localized>,
   ) {
     super(code);
     this.name = 'ShopError';

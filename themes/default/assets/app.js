@@ -35,6 +35,12 @@
     });
   });
 
+  // Receipt page: <button data-print> prints it (hidden without JS; the browser's print works too).
+  document.querySelectorAll('button[data-print]').forEach(function (btn) {
+    btn.hidden = false;
+    btn.addEventListener('click', function () { window.print(); });
+  });
+
   // Product page: follow the chosen SKU's quantity limits and preview quantity x price.
   var form = document.querySelector('form[data-buy]');
   if (!form) return;

@@ -16,6 +16,12 @@
     document.body.removeChild(ta);
     return ok ? Promise.resolve() : Promise.reject(new Error('copy failed'));
   }
+  // Receipt page: <button data-print hidden> prints it, shown once JS runs.
+  document.querySelectorAll('button[data-print]').forEach(function (btn) {
+    btn.hidden = false;
+    btn.addEventListener('click', function () { window.print(); });
+  });
+
   document.querySelectorAll('button[data-copy]').forEach(function (btn) {
     var label = btn.textContent;
     var timer;
