@@ -5,6 +5,7 @@ import { isUniqueViolation } from '../db/dialect.js';
 import { errors, fromZod, ShopError } from '../errors.js';
 import type { Checkout } from '../orders/checkout.js';
 import { getOrder, type OrderView } from '../orders/orders.js';
+import { priceList } from '../pricing/pricing.js';
 import { balanceOf } from '../wallet/ledger.js';
 import type { User } from './users.js';
 
@@ -91,16 +92,19 @@ export const apiError = z
 
 export const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,64}$/;
 
+/** An integrator tells "no such SKU" from "no such order" by the code. */
+const unknownSku = () => new ShopError('unknown_sku', 404, 'error.sku_not_found');
+
 export type ApiProduct = z.infer<typeof apiProduct>;
 export type ApiOrder = z.infer<typeof apiOrder>;
 
 /**
- * The caller's price of every SKU in a listing, in one call per listing (not per product). Today
- * the catalog price; the agent price resolver (pricing/) plugs in here, and the checkout charges
- * the same resolver's price.
+ * The caller's price of every SKU in a listing, in one call per listing (not per product): the
+ * agent price resolver's, the same price the checkout charges.
  */
-async function callerPrices(_deps: Deps, _user: User, skus: Array<{ id: number; price: number }>): Promise<Map<number, number>> {
-  return new Map(skus.map((s) => [s.id, s.price]));
+async function callerPrices(deps: Deps, user: User, skus: Array<{ id: number; price: number }>): Promise<Map<number, number>> {
+  const list = await priceList(deps, { userId: user.id });
+  return new Map(skus.map((s) => [s.id, list.resolve(s.id)?.price ?? s.price]));
 }
 
 /** Stock of SKUs filled by suppliers, as their last sync saw it: the best route's, or null if any is unknown. */
@@ -120,7 +124,7 @@ export async function apiProducts(deps: Deps, user: User, filter: { category?: s
   const items = categories
     .filter((c) => !filter.category || c.slug === filter.category)
     .flatMap((c) => c.products.flatMap((p) => p.skus.filter((s) => !filter.sku || s.code === filter.sku).map((s) => ({ c, p, s }))));
-  if (filter.sku && !items.length) throw errors.notFound('error.sku_not_found');
+  if (filter.sku && !items.length) throw unknownSku();
   const prices = await callerPrices(deps, user, items.map((i) => i.s));
   return items.map(({ c, p, s }) => {
     const stock = p.type === 'card' ? s.stock : (routed.get(s.id) ?? null);
@@ -236,6 +240,7 @@ export async function placeApiOrder(
   try {
     return { order: await placing, replayed: false };
   } catch (err) {
+    if (err instanceof ShopError && err.messageKey === 'error.sku_not_found') throw unknownSku();
     // Another process committed the same key first: its order is the answer.
     if (isUniqueViolation(err)) {
       const order = await replay();

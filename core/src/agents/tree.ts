@@ -5,7 +5,7 @@ import { transaction } from '../db/dialect.js';
 import { errors, ShopError } from '../errors.js';
 import { chainOf, invalidatePricing, pricingSnapshot } from '../pricing/pricing.js';
 import { randomToken } from '../security/keys.js';
-import type { User } from './users.js';
+import { forgetUser, type User } from './users.js';
 
 /**
  * The agent tree: every user has at most one upline. A user joins below an agent by its invite
@@ -20,6 +20,7 @@ export async function becomeAgent(deps: Deps, user: User, ip?: string): Promise<
     await trx('users').where({ id: user.id, role: 'customer' }).update({ role: 'agent', invite_code: await freeInviteCode(trx) });
     await audit(deps, trx, { actorId: user.id, action: 'agent.join', targetType: 'user', targetId: user.id, before: { role: 'customer' }, after: { role: 'agent' }, ip });
   });
+  forgetUser(deps, user.id);
   return { ...user, role: 'agent' };
 }
 

@@ -136,6 +136,12 @@ export async function userForSession(deps: Deps, token: string): Promise<User | 
   return toUser(row);
 }
 
+/** Drops a user's cached sessions after its role changed, so this process sees the change at once. */
+export function forgetUser(deps: Deps, userId: number): void {
+  const cache = cacheOf(deps);
+  for (const [id, entry] of cache) if (entry.user.id === userId) cache.delete(id);
+}
+
 export async function destroySession(deps: Deps, token: string): Promise<void> {
   cacheOf(deps).delete(hashToken(token));
   await deps.db.knex('sessions').where('id', hashToken(token)).delete();

@@ -1,6 +1,7 @@
 import type { Deps } from '../context.js';
 import type { Database } from '../db/connect.js';
 import { errors } from '../errors.js';
+import { invalidatePricing } from '../pricing/pricing.js';
 import type { CategoryView, ProductType, ProductView, SkuView } from './catalog.js';
 import type { InputField } from './fields.js';
 
@@ -37,6 +38,8 @@ const cache = new WeakMap<Database, { loadedAt: number; snapshot: Promise<Snapsh
 
 export function invalidateCatalog(deps: Deps): void {
   cache.delete(deps.db);
+  // Prices are resolved from the SKUs' figures: a new or changed SKU is priced at once too.
+  invalidatePricing(deps);
 }
 
 interface SkuRow {

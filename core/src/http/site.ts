@@ -19,7 +19,7 @@ export async function resolveSite(ctx: ShopContext, next: () => Promise<void>): 
   if (!found.prefix) return next();
   ctx.path = ctx.path.slice(found.prefix.length) || '/';
   await next();
-  const location = ctx.response.get('Location');
+  const location = String(ctx.response.get('Location') ?? '');
   if (location.startsWith('/') && !location.startsWith('//')) ctx.set('Location', found.prefix + location);
 }
 

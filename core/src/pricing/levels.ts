@@ -142,7 +142,6 @@ export async function setSkuPricing(deps: Deps, input: unknown, actor: { id: num
     await trx('skus').where('id', id).update({ cost: p.cost, floor_price: p.floor, ceiling_price: p.ceiling, updated_at: deps.now() });
     await audit(deps, trx, { actorId: actor.id, action: 'sku.pricing', targetType: 'sku', targetId: p.sku, before, after: p, ip: actor.ip });
   });
-  invalidatePricing(deps);
   invalidateCatalog(deps);
 }
 

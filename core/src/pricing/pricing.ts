@@ -129,7 +129,8 @@ async function loadChain(deps: Deps, userId: number, baseLevelId: number): Promi
     .select('id', 'level_id', 'depth')
     .from('chain')
     .orderBy('depth');
-  const agentIds = rows.slice(1).map((r) => Number(r.id));
+  // The user's own markups too: on its sub-shop, a guest buys below it.
+  const agentIds = rows.map((r) => Number(r.id));
   const markups = new Map<number, Map<string, Markup>>();
   if (agentIds.length) {
     const mrows = await deps.db.read('agent_markups').whereIn('agent_id', agentIds).select('agent_id', 'level_id', 'scope', 'scope_id', 'kind', 'value');

@@ -38,6 +38,11 @@ export interface TestShop {
   apiClient(credentials: ApiCredentials): ApiClient;
   /** Sends the dummy gateway's signed notify for an order (see dummyPayments). */
   notify(payload: { orderNo: string; amount: number; tradeNo?: string; status?: string }, secret?: string): Promise<TestResponse<string>>;
+  /**
+   * Stops the shop and starts it again on the same database, secret and port, as an operator's
+   * restart does (plugin settings saved in the admin apply then). `shop` is the new one after.
+   */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -67,7 +72,7 @@ export async function startTestShop(opts: { dialect?: TestDialect; config?: Conf
   const dialect = opts.dialect ?? 'sqlite';
   const root = mkdtempSync(path.join(tmpdir(), 'cardshop-test-'));
   const mysql = dialect === 'mysql' ? await createMysqlDatabase() : undefined;
-  const shop = createShop({
+  const config: ConfigInput = {
     root,
     database: mysql?.url ?? `sqlite:${path.join(root, 'shop.db')}`,
     secret: randomBytes(32).toString('hex'),
@@ -76,7 +81,8 @@ export async function startTestShop(opts: { dialect?: TestDialect; config?: Conf
     // apply only in the tests that set them.
     checkout: { maxUnpaid: { contact: 0, ip: 0, session: 0 } },
     ...opts.config,
-  });
+  };
+  let shop = createShop(config);
   const cleanUp = async () => {
     await shop.close();
     await mysql?.drop();
@@ -92,9 +98,17 @@ export async function startTestShop(opts: { dialect?: TestDialect; config?: Conf
   }
   let n = 0;
   return {
-    shop,
+    get shop() {
+      return shop;
+    },
     url,
     dialect,
+    async restart() {
+      await shop.close();
+      shop = createShop(config);
+      await shop.ready();
+      if (url) await shop.listen(Number(new URL(url).port), '127.0.0.1');
+    },
     async createUser(o = {}) {
       const password = 'password123';
       const email = o.email ?? `user${++n}-${randomBytes(3).toString('hex')}@test.local`;
