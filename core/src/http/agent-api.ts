@@ -154,6 +154,6 @@ const ERROR_TEXT: Record<number, string> = {
   400: 'validation_failed (fields named), idempotency_key_required',
   401: 'signature_required, invalid_key, bad_signature, stale_timestamp, nonce_reused',
   402: 'insufficient_balance: nothing was charged',
-  404: 'not_found, sku_not_found, order_not_found',
+  404: 'unknown_sku, not_found',
   409: 'out_of_stock, price_changed, idempotency_conflict: nothing was charged',
 };
