@@ -136,6 +136,17 @@ describe.each(TEST_DIALECTS)('cardshop against %s', (dialect) => {
     expect(drift.stdout).toMatch(/DRIFT wallet:\d+: balance 100\.51, journal says 100\.50/);
   });
 
+  it('settles a month of rebates once, and refuses a month not over or not a month', () => {
+    const settled = cardshop(['rebates', 'settle', '--month', '2020-01'], dir, env);
+    expect(settled.code).toBe(0);
+    expect(settled.stdout).toContain('rebates for 2020-01: 0 agents paid now, 0.00 in all; 0 paid before');
+    const future = cardshop(['rebates', 'settle', '--month', '2999-01'], dir, env);
+    expect(future.code).not.toBe(0);
+    expect(future.stderr).toMatch(/month: That month is not over yet/);
+    expect(cardshop(['rebates', 'settle', '--month', '2020-13'], dir, env).stderr).toMatch(/month: A month as YYYY-MM/);
+    expect(cardshop(['rebates', 'settle'], dir, env).stderr).toMatch(/--month is required/);
+  });
+
   it('refuses to open the database with another secret', () => {
     const r = cardshop(['ledger', 'verify'], dir, { ...env, CARDSHOP_SECRET: 'another-secret'.padEnd(40, '!') });
     expect(r.code).toBe(1);

@@ -20,6 +20,7 @@ import { PluginError } from '../plugins/host.js';
 import { checkTheme, type Finding } from '../themes/check.js';
 import { ThemeError } from '../themes/renderer.js';
 import { adjustWallet, ensureSystemAccounts, verifyLedger } from '../wallet/ledger.js';
+import { settleRebates } from '../pricing/rebates.js';
 
 // A shop's folder keeps its secrets in .env (create-cardshop writes one); the real environment wins.
 if (existsSync('.env')) process.loadEnvFile('.env');
@@ -303,6 +304,24 @@ const COMMANDS: Record<string, Command> = {
         for (const n of r.negative) say('ledger_negative', { code: n.code, balance: toDecimalString(n.balance) });
         say(r.ok ? 'ledger_ok' : 'ledger_bad');
         return r.ok ? 0 : 1;
+      });
+    },
+  },
+  rebates: {
+    summary: 'cmd.rebates',
+    usage: 'cardshop rebates settle --month YYYY-MM',
+    options: { month: { type: 'string' } },
+    positionals: 1,
+    async run({ values, positionals }) {
+      if (positionals[0] !== 'settle') throw usage('err.unknown_sub', { cmd: `rebates ${positionals[0] ?? ''}`, hint: 'rebates settle --month YYYY-MM' });
+      if (!values.month) throw usage('err.required', { flag: '--month' });
+      return withShop({}, async (shop) => {
+        const { progressBar } = await import('./progress.js');
+        let bar: ReturnType<typeof progressBar> | undefined;
+        const r = await settleRebates(shop, String(values.month), (done, of) => (bar ??= progressBar(text('rebates_paying', { month: values.month }), of)).update(done));
+        bar?.done();
+        say('rebates_settled', { ...r, total: toDecimalString(r.total) });
+        return 0;
       });
     },
   },
