@@ -1,0 +1,124 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { parseEnv } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { packageName, projectFiles, SQLITE_URL, type Project } from './files.js';
+import { translator } from './messages.js';
+import { collect, detectPackageManager, parsers } from './options.js';
+import { tarballsIn, versionRange } from './packages.js';
+import { Prompter } from './prompt.js';
+
+const t = translator('en');
+const tmp = mkdtempSync(path.join(tmpdir(), 'create-cardshop-unit-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const project = (over: Partial<Project> = {}): Project => ({
+  dir: path.join(tmp, 'My Shop'),
+  name: "Bob's 卡盟",
+  lang: 'en',
+  database: SQLITE_URL,
+  theme: 'default',
+  plugins: [],
+  packageManager: 'npm',
+  secret: 'a'.repeat(64),
+  source: (name) => `^0.1.0-${name}`,
+  ...over,
+});
+
+describe('the files of a new shop', () => {
+  it('depends on the chosen packages and keeps secrets in .env only', () => {
+    const files = projectFiles(project({ theme: 'wholesale', plugins: ['epay', 'stripe'], database: 'mysql://shop:p#ss@db:3306/shop' }));
+    const pkg = JSON.parse(files['package.json']!);
+    expect(pkg.name).toBe('my-shop');
+    expect(Object.keys(pkg.dependencies)).toEqual(['@cardshop/core', '@cardshop/theme-wholesale', '@cardshop/plugin-payment-epay', '@cardshop/plugin-payment-stripe']);
+    expect(pkg.dependencies['@cardshop/core']).toBe('^0.1.0-@cardshop/core');
+    expect(pkg.overrides).toBeUndefined();
+
+    const env = parseEnv(files['.env']!);
+    expect(env).toMatchObject({ CARDSHOP_SECRET: 'a'.repeat(64), CARDSHOP_DATABASE: 'mysql://shop:p#ss@db:3306/shop', EPAY_PID: '', STRIPE_SECRET_KEY: '' });
+    const config = files['cardshop.config.ts']!;
+    expect(config).not.toContain('p#ss');
+    expect(config).not.toContain("database: 'sqlite");
+    expect(config).toContain("theme: '@cardshop/theme-wholesale'");
+    expect(config).toContain("import stripe from '@cardshop/plugin-payment-stripe';");
+    expect(config).toContain("...(filled('EPAY_API_URL', 'EPAY_PID', 'EPAY_KEY') ? [epay({ apiUrl: env.EPAY_API_URL!, pid: env.EPAY_PID!, key: env.EPAY_KEY! })] : []),");
+    expect(config).toContain(`name: "Bob's 卡盟"`);
+  });
+
+  it('points every @cardshop package at its tarball for the package manager in use', () => {
+    const tarballs = new Map([['@cardshop/core', '/p/cardshop-core-0.1.0.tgz'], ['@cardshop/theme-default', '/p/cardshop-theme-default-0.1.0.tgz']]);
+    const source = (name: string) => `file:${tarballs.get(name)}`;
+    const npm = JSON.parse(projectFiles(project({ tarballs, source }))['package.json']!);
+    expect(npm.overrides).toEqual({ '@cardshop/core': 'file:/p/cardshop-core-0.1.0.tgz', '@cardshop/theme-default': 'file:/p/cardshop-theme-default-0.1.0.tgz' });
+    const pnpm = JSON.parse(projectFiles(project({ tarballs, source, packageManager: 'pnpm' }))['package.json']!);
+    expect(pnpm.pnpm).toEqual({ onlyBuiltDependencies: ['sqlite3'], overrides: npm.overrides });
+    const yarn = projectFiles(project({ tarballs, source, packageManager: 'yarn' }));
+    expect(JSON.parse(yarn['package.json']!).resolutions).toEqual(npm.overrides);
+    expect(yarn['.yarnrc.yml']).toBe('nodeLinker: node-modules\n');
+  });
+
+  it('writes the README and the themes/ guide in the shop language', () => {
+    expect(projectFiles(project({ lang: 'zh-CN' }))['README.md']).toContain('导入卡密');
+    expect(projectFiles(project())['themes/README.md']).toContain('themes/@cardshop/theme-default/templates/home.hbs');
+    expect(packageName('/x/星河')).toBe('my-cardshop');
+  });
+});
+
+describe('answers', () => {
+  it('takes flags, checks them like answers, and defaults the rest without a terminal', async () => {
+    const a = await collect({ plugins: 'epay, wechatpay', lang: 'en' }, path.join(tmp, 'fresh'), t, 'en', undefined, () => {});
+    expect(a).toMatchObject({ name: 'My Card Shop', lang: 'en', database: SQLITE_URL, theme: 'default', plugins: ['epay', 'wechatpay'], adminEmail: 'admin@example.com', passwordGenerated: true });
+    expect(a.adminPassword.length).toBeGreaterThanOrEqual(16);
+    await expect(collect({ theme: 'neon' }, path.join(tmp, 'fresh'), t, 'en', undefined, () => {})).rejects.toThrow('--theme must be one of default, wholesale');
+    await expect(collect({ plugins: 'paypal' }, path.join(tmp, 'fresh'), t, 'en', undefined, () => {})).rejects.toThrow('--plugins has no plugin "paypal"');
+    await expect(collect({ 'admin-password': 'short' }, path.join(tmp, 'fresh'), t, 'en', undefined, () => {})).rejects.toThrow('--admin-password must be 8 to 200 characters');
+    expect(await parsers(t).database('postgres://x')).toEqual({ error: t('err.database') });
+  });
+
+  it('asks again after a wrong answer, and hides the password', async () => {
+    mkdirSync(path.join(tmp, 'full'));
+    writeFileSync(path.join(tmp, 'full/x'), '');
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let shown = '';
+    output.on('data', (d: Buffer) => (shown += d));
+    const prompter = new Prompter(input, output);
+    // folder (taken, then free), language, name, database, theme, plugins (bad, then two), e-mail, password
+    input.write([path.join(tmp, 'full'), path.join(tmp, 'fresh'), '2', '', '1', 'wholesale', 'paypal', '1 4', 'Boss@Example.com', 'hunter22-secret', ''].join('\n'));
+    const a = await collect({}, undefined, t, 'zh-CN', prompter, () => {});
+    prompter.close();
+    expect(a).toMatchObject({ dir: path.join(tmp, 'fresh'), lang: 'en', name: 'My Card Shop', theme: 'wholesale', plugins: ['epay', 'stripe'], adminEmail: 'boss@example.com', adminPassword: 'hunter22-secret', passwordGenerated: false });
+    expect(shown).toContain('full is not empty');
+    expect(shown).toContain('has no plugin "paypal"');
+    expect(shown).not.toContain('hunter22-secret');
+  });
+});
+
+describe('packages', () => {
+  it('finds the tarballs pnpm pack made, by package name', () => {
+    const dir = path.join(tmp, 'packs');
+    mkdirSync(dir);
+    for (const f of ['cardshop-core-0.1.0.tgz', 'cardshop-plugin-payment-epay-1.2.3-beta.1.tgz', 'create-cardshop-0.1.0.tgz', 'notes.txt']) writeFileSync(path.join(dir, f), '');
+    expect(tarballsIn(dir)).toEqual(
+      new Map([
+        ['@cardshop/core', path.join(dir, 'cardshop-core-0.1.0.tgz')],
+        ['@cardshop/plugin-payment-epay', path.join(dir, 'cardshop-plugin-payment-epay-1.2.3-beta.1.tgz')],
+      ]),
+    );
+    writeFileSync(path.join(dir, 'cardshop-core-0.2.0.tgz'), '');
+    expect(() => tarballsIn(dir)).toThrow('err.packages_twice');
+  });
+
+  it('depends on the current version of each package', async () => {
+    const { version } = (await import('../../core/package.json', { with: { type: 'json' } })).default;
+    expect(versionRange('@cardshop/core')).toBe(`^${version}`);
+  });
+
+  it('detects the package manager that started it', () => {
+    expect(detectPackageManager({ npm_config_user_agent: 'pnpm/10.34.8 npm/? node/v20.20.2 linux x64' })).toBe('pnpm');
+    expect(detectPackageManager({ npm_config_user_agent: 'yarn/1.22.22 npm/? node/v20.20.2' })).toBe('yarn');
+    expect(detectPackageManager({})).toBe('npm');
+  });
+});
