@@ -18,7 +18,7 @@ import { transition } from './state.js';
 import { enqueueDelivery } from '../delivery/jobs.js';
 import { audit } from '../audit/audit.js';
 import { shopBaseUrl } from './notify-check.js';
-import { releaseHolds, releaseKeys, reserveKeys, sellReserved, takeHolds } from './reservations.js';
+import { holdStock, releaseHolds, releaseKeys, reserveKeys, sellReserved, takeHolds } from './reservations.js';
 import { contactKey } from './lookup.js';
 
 /**
@@ -40,6 +40,7 @@ export async function placeGatewayOrder(
   const id = await transaction(deps.db, async (trx) => {
     const reserves = order.productType === 'card';
     const holds = await takeHolds(deps, trx, { contact: order.contact, ip: request?.ip, session: request?.device ?? (order.userId ? `user:${order.userId}` : null) });
+    if (reserves) await holdStock(trx, order.skuId, order.quantity);
     const [id] = await trx('orders').insert({
       ...orderRow(deps, { order, no, token }, now, 'pending_payment'),
       ...(reserves ? { expires_at: now + deps.config.checkout.reserveMinutes * 60_000 } : {}),
@@ -135,8 +136,9 @@ export async function markPaid(
       throw new PaymentRefused(`order ${row.no} costs ${row.amount}, the notify says ${input.amount}`);
     }
     before = { status: row.status, tradeNo: row.trade_no };
-    // The same trade number again: this payment is already recorded.
-    if (row.trade_no === input.tradeNo) return 'duplicate' as const;
+    // The same trade number again: this payment is already recorded (unless an admin now wants
+    // the late payment it was to pay for the order after all).
+    if (row.trade_no === input.tradeNo && !(input.manual && row.status === 'expired')) return 'duplicate' as const;
     // An admin confirms only an order still waiting for its money (a top-up paid late is in the wallet already).
     if (input.manual && (!['pending_payment', 'expired'].includes(row.status) || (row.product_type === 'topup' && row.trade_no !== null))) {
       if (row.status === 'cancelled') throw errors.invalidState(row.status);

@@ -123,8 +123,8 @@ const stuck = (r: StuckRow, why: MessageKey, gatewayTradeNo?: string): StuckOrde
 });
 
 /**
- * The orders that need an operator: paid but not delivered after `payments.stuckMinutes`
- * (backorders included), failed or dead-lettered deliveries, money owed back to a buyer, and
+ * The orders that need an operator: paid but not delivered after `payments.stuckMinutes`,
+ * backorders (at once: they wait for keys the operator must add), failed or dead-lettered deliveries, money owed back to a buyer, and
  * pending orders whose gateway says they were paid (asked now, the `ask` oldest).
  */
 export async function stuckOrders(deps: Deps, gateways: ReadonlyMap<string, PaymentGateway>, opts: { ask?: number; limit?: number } = {}): Promise<StuckOrder[]> {
@@ -132,7 +132,12 @@ export async function stuckOrders(deps: Deps, gateways: ReadonlyMap<string, Paym
   const db = deps.db.read;
   const cutoff = deps.now() - deps.config.payments.stuckMinutes * 60_000;
   const [late, failed, dead, owed, pending] = await Promise.all([
-    db('orders').whereIn('status', ['paid', 'delivering']).andWhere('paid_at', '<', cutoff).orderBy('id').limit(limit).select(COLUMNS) as Promise<StuckRow[]>,
+    db('orders')
+      .where((q) => q.whereIn('status', ['paid', 'delivering']).andWhere('paid_at', '<', cutoff))
+      .orWhere((q) => q.where({ status: 'paid', backorder: true }))
+      .orderBy('id')
+      .limit(limit)
+      .select(COLUMNS) as Promise<StuckRow[]>,
     db('orders').where('status', 'failed').andWhere('refund_due', false).orderBy('id', 'desc').limit(limit).select(COLUMNS) as Promise<StuckRow[]>,
     db('orders')
       .join('delivery_jobs', 'delivery_jobs.order_id', 'orders.id')

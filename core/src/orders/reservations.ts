@@ -44,7 +44,9 @@ export async function takeHolds(deps: Deps, trx: Knex, holder: Holder): Promise<
     if (!value || limit === 0) continue;
     // Only an HMAC of the holder is stored: the table never names a contact or an address.
     const id = hmacHex(deps.keys.tokens, `hold:${scope}:${value}`, 16);
-    await trx('unpaid_holds').insert({ scope, holder: id, unpaid: 0 }).onConflict(['scope', 'holder']).ignore();
+    // An upsert that writes (not INSERT IGNORE): it takes the row's write lock at once, so two
+    // orders of one holder queue here instead of deadlocking on their way to the UPDATE.
+    await trx('unpaid_holds').insert({ scope, holder: id, unpaid: 0 }).onConflict(['scope', 'holder']).merge({ unpaid: trx.raw('unpaid') });
     const n = await trx('unpaid_holds').where({ scope, holder: id }).andWhere('unpaid', '<', limit).increment('unpaid', 1);
     if (affected(n) !== 1) {
       throw new ShopError('too_many_unpaid', 429, 'error.too_many_unpaid', scope === 'contact' ? { contact: 'error.too_many_unpaid' } : undefined, { limit });
@@ -67,16 +69,21 @@ export async function releaseHolds(trx: Knex, orders: Array<{ holds: string | nu
 }
 
 /**
- * Sets `quantity` keys of the order's SKU aside for it: the stock counter drops by a guarded
- * UPDATE (so the checkout batch, which trusts the counter, never sells them), then the keys are
- * marked `reserved` with the order's id, the row count checked.
+ * Takes `quantity` units off the SKU's stock counter for an unpaid order, by a guarded UPDATE, so
+ * the checkout batch (which trusts the counter) never sells them. Runs before the order's row is
+ * inserted: on MySQL the insert's foreign-key check would otherwise share-lock the SKU row first,
+ * and two orders of one SKU would deadlock on their way to this UPDATE.
  */
-export async function reserveKeys(deps: Deps, trx: Knex, order: { id: number; skuId: number; quantity: number }): Promise<void> {
-  const took = await trx('skus').where('id', order.skuId).andWhere('stock', '>=', order.quantity).update({ stock: trx.raw('stock - ?', [order.quantity]) });
+export async function holdStock(trx: Knex, skuId: number, quantity: number): Promise<void> {
+  const took = await trx('skus').where('id', skuId).andWhere('stock', '>=', quantity).update({ stock: trx.raw('stock - ?', [quantity]) });
   if (affected(took) !== 1) {
-    const sku = await trx('skus').where('id', order.skuId).first('stock');
+    const sku = await trx('skus').where('id', skuId).first('stock');
     throw errors.outOfStock(Number(sku?.stock ?? 0));
   }
+}
+
+/** Marks the units `holdStock` took as this order's keys (`reserved`, with its id), the row count checked. */
+export async function reserveKeys(deps: Deps, trx: Knex, order: { id: number; skuId: number; quantity: number }): Promise<void> {
   const picked = await pickKeys(deps, trx, order.skuId, order.quantity);
   if (picked.length < order.quantity) throw new Error(`stock counter of sku ${order.skuId} is ahead of its keys`);
   for (let i = 0; i < picked.length; i += CHUNK) {

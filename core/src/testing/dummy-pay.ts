@@ -34,6 +34,8 @@ export const dummyPayments = definePlugin({
   setup(ctx) {
     const { secret, action, down } = ctx.settings;
     const orders = new Map<string, QueryResult>();
+    // What the gateway's own records say when they disagree with what it notified (see /unpaid).
+    const records = new Map<string, QueryResult>();
     const gateway: PaymentGateway = {
       id: 'dummy',
       label: { 'zh-CN': '测试支付', en: 'Test payment' },
@@ -60,7 +62,7 @@ export const dummyPayments = definePlugin({
         return { action: 'ignored', orderNo: n.orderNo, reply: ok, failReply: fail };
       },
       async query({ orderNo }) {
-        return orders.get(orderNo) ?? { status: 'unknown' };
+        return records.get(orderNo) ?? orders.get(orderNo) ?? { status: 'unknown' };
       },
       async refund({ orderNo }) {
         return orders.get(orderNo)?.status === 'paid' ? { status: 'refunded', refundId: `R-${orderNo}` } : { status: 'failed', reason: 'not paid' };
@@ -72,6 +74,15 @@ export const dummyPayments = definePlugin({
       r.post('/paid', (c) => {
         const { orderNo, amount } = c.request.body as { orderNo: string; amount: number };
         orders.set(orderNo, { status: 'paid', amount, tradeNo: `Q-${orderNo}` });
+        c.status = 204;
+      }),
+    );
+    // The gateway's records say the order was never paid, whatever it notifies (a replayed or
+    // misrouted notify with a valid signature): only a query can tell.
+    ctx.routes((r) =>
+      r.post('/unpaid', (c) => {
+        const { orderNo } = c.request.body as { orderNo: string };
+        records.set(orderNo, { status: 'pending' });
         c.status = 204;
       }),
     );

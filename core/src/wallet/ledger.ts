@@ -136,6 +136,13 @@ export async function applyBalances(trx: Knex, entries: Entry[], walletIds: Set<
 
 /** Records journal transactions and moves their balances, inside the caller's transaction. */
 export async function postJournal(deps: Deps, trx: Knex, txns: JournalTxn[], walletIds: Set<number>): Promise<void> {
+  if (deps.db.dialect === 'mysql') {
+    // The journal rows' foreign keys share-lock their accounts, and the balance UPDATEs then need
+    // the write lock: two postings to one account (revenue) would deadlock on that upgrade. Taking
+    // the write locks first, in id order, makes them queue instead.
+    const ids = [...new Set(txns.flatMap((t) => t.entries.map((e) => e.accountId)))].sort((a, b) => a - b);
+    await trx('accounts').whereIn('id', ids).orderBy('id').forUpdate().select('id');
+  }
   await recordJournal(deps, trx, txns);
   await applyBalances(trx, txns.flatMap((t) => t.entries), walletIds);
 }
