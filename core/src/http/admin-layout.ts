@@ -29,6 +29,9 @@ export const consoleTemplate = (source: string) => hbs.compile(source, { strict:
 const NAV: Array<{ href: string; label: string }> = [
   { href: '/admin/payments', label: 'admin.nav.payments' },
   { href: '/admin/payments/stuck', label: 'admin.nav.stuck' },
+  { href: '/admin/agents', label: 'admin.nav.agents' },
+  { href: '/admin/levels', label: 'admin.nav.levels' },
+  { href: '/admin/sites', label: 'admin.nav.sites' },
   { href: '/admin/audit', label: 'admin.nav.audit' },
   { href: '/admin/plugins', label: 'admin.nav.plugins' },
 ];

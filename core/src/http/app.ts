@@ -16,6 +16,7 @@ import { resolveSite } from './site.js';
 import { storeAgentApi } from './store-agent.js';
 import { agentPages } from './agent-pages.js';
 import { adminAgentsApi } from './admin-agents-api.js';
+import { adminAgents } from './admin-agents.js';
 import { storeApi } from './store-api.js';
 import { agentApi } from './agent-api.js';
 import { supplierRoutes } from './supplier.js';
@@ -99,6 +100,6 @@ export function createApp(shop: Shop, plugins: ShopRouter): Koa {
     }),
   );
   app.use(loadSession);
-  for (const r of [storeApi(), storeAgentApi(), agentApi(), adminApi(), adminAgentsApi(), supplierRoutes(), adminPages(), adminPayments(), agentPages(), shopPages(), plugins]) app.use(r.routes()).use(r.allowedMethods());
+  for (const r of [storeApi(), storeAgentApi(), agentApi(), adminApi(), adminAgentsApi(), supplierRoutes(), adminPages(), adminPayments(), adminAgents(), agentPages(), shopPages(), plugins]) app.use(r.routes()).use(r.allowedMethods());
   return app as unknown as Koa;
 }

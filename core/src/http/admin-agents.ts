@@ -1,0 +1,292 @@
+import Router from '@koa/router';
+import { listSites, setSiteDisabled } from '../agents/sites.js';
+import { moveUser } from '../agents/tree.js';
+import { errors, ShopError } from '../errors.js';
+import { translate } from '../i18n/messages.js';
+import { parseMoney, toDecimalString } from '../money/money.js';
+import { assignLevel, listLevels, listOverrides, saveLevel, setOverride, setSkuPricing } from '../pricing/levels.js';
+import { pricingSnapshot } from '../pricing/pricing.js';
+import { listTiers, setTier } from '../pricing/rebates.js';
+import { consoleData, consoleTemplate, consoleUser, renderConsole } from './admin-layout.js';
+import type { ShopContext, ShopRouter } from './context.js';
+import { toShopError } from './errors.js';
+import { checkCsrf } from './session.js';
+
+/**
+ * The console's agent pages: levels with their price rules, per-level overrides, rebate brackets
+ * and SKU price protection (/admin/levels); the user tree with moves and levels (/admin/agents);
+ * sub-shops (/admin/sites). Forms post to the same domain functions as /api/admin.
+ */
+
+type Form = Record<string, string | undefined>;
+const form = (ctx: ShopContext): Form =>
+  Object.fromEntries(Object.entries((ctx.request.body ?? {}) as Record<string, unknown>).map(([k, v]) => [k, typeof v === 'string' ? v.trim() : undefined]));
+
+/** Amounts are typed in yuan, percents as percents; both become integers, or NaN (refused by zod). */
+const yuan = (v: string | undefined) => (v ? (parseMoney(v) ?? NaN) : null);
+const percentBp = (v: string | undefined) => (v && /^\d{1,4}(\.\d{1,2})?$/.test(v) ? Math.round(Number(v) * 100) : NaN);
+const ruleValue = (kind: string | undefined, v: string | undefined) => (kind === 'cost_plus_fixed' || kind === 'fixed' ? yuan(v) : percentBp(v));
+const showRule = (kind: string, value: number) => (kind === 'cost_plus_fixed' || kind === 'fixed' ? toDecimalString(value) : String(value / 100));
+
+const ruleOptions = `<option value="retail_percent"{{#if (eq kind "retail_percent")}} selected{{/if}}>{{t "admin.rule.retail_percent"}}</option>
+<option value="cost_plus_percent"{{#if (eq kind "cost_plus_percent")}} selected{{/if}}>{{t "admin.rule.cost_plus_percent"}}</option>
+<option value="cost_plus_fixed"{{#if (eq kind "cost_plus_fixed")}} selected{{/if}}>{{t "admin.rule.cost_plus_fixed"}}</option>`;
+
+const levelsPage = consoleTemplate(`
+{{#if saved}}<p class="notice" role="status">{{t "admin.saved"}}</p>{{/if}}
+{{#if error}}<p class="notice bad" role="alert">{{error}}</p>{{/if}}
+<section aria-labelledby="levels-h"><h2 id="levels-h">{{t "admin.levels.title"}}</h2>
+<p class="hint">{{t "admin.levels.hint"}}</p>
+<table><thead><tr><th>{{t "admin.levels.code"}}</th><th>{{t "admin.levels.name"}}</th><th>{{t "admin.levels.rank"}}</th><th>{{t "admin.levels.rule"}}</th><th>{{t "admin.levels.value"}}</th><th>{{t "admin.levels.spend"}}</th><th>{{t "admin.levels.price"}}</th><th></th></tr></thead><tbody>
+{{#each levels}}<tr><td colspan="8"><form method="post" action="/admin/levels" class="row">
+<input type="hidden" name="_csrf" value="{{@root.csrf}}"><input type="hidden" name="code" value="{{code}}"><code>{{code}}</code>
+<input type="text" name="name" value="{{name}}" aria-label="{{t "admin.levels.name"}}" style="max-width:140px">
+<input type="number" name="rank" value="{{rank}}" aria-label="{{t "admin.levels.rank"}}" style="max-width:80px">
+<select name="ruleKind" aria-label="{{t "admin.levels.rule"}}" style="max-width:200px">${ruleOptions}</select>
+<input type="text" name="ruleValue" value="{{shown}}" aria-label="{{t "admin.levels.value"}}" style="max-width:90px">
+<input type="text" name="upgradeSpend" value="{{spend}}" aria-label="{{t "admin.levels.spend"}}" placeholder="{{t "admin.levels.none"}}" style="max-width:110px">
+<input type="text" name="upgradePrice" value="{{price}}" aria-label="{{t "admin.levels.price"}}" placeholder="{{t "admin.levels.none"}}" style="max-width:110px">
+<button class="small" type="submit">{{t "admin.save"}}</button></form></td></tr>{{/each}}
+</tbody></table>
+<h3>{{t "admin.levels.add"}}</h3>
+<form method="post" action="/admin/levels" class="row"><input type="hidden" name="_csrf" value="{{csrf}}">
+<input type="text" name="code" required placeholder="{{t "admin.levels.code"}}" style="max-width:120px">
+<input type="text" name="name" required placeholder="{{t "admin.levels.name"}}" style="max-width:140px">
+<input type="number" name="rank" required placeholder="{{t "admin.levels.rank"}}" style="max-width:80px">
+<select name="ruleKind" style="max-width:200px">{{#with newRule}}${ruleOptions}{{/with}}</select>
+<input type="text" name="ruleValue" required placeholder="{{t "admin.levels.value"}}" style="max-width:90px">
+<input type="text" name="upgradeSpend" placeholder="{{t "admin.levels.spend"}}" style="max-width:110px">
+<input type="text" name="upgradePrice" placeholder="{{t "admin.levels.price"}}" style="max-width:110px">
+<button class="small" type="submit">{{t "admin.add"}}</button></form>
+</section>
+
+<section aria-labelledby="ov-h"><h2 id="ov-h">{{t "admin.overrides.title"}}</h2>
+<p class="hint">{{t "admin.overrides.hint"}}</p>
+<table><thead><tr><th>{{t "admin.levels.code"}}</th><th>{{t "admin.overrides.target"}}</th><th>{{t "admin.levels.rule"}}</th><th>{{t "admin.levels.value"}}</th><th></th></tr></thead><tbody>
+{{#each overrides}}<tr><td>{{level}}</td><td>{{scope}} <code>{{target}}</code></td><td>{{ruleText}}</td><td>{{shown}}</td>
+<td><form method="post" action="/admin/levels/overrides/delete"><input type="hidden" name="_csrf" value="{{@root.csrf}}"><input type="hidden" name="level" value="{{level}}"><input type="hidden" name="scope" value="{{scope}}"><input type="hidden" name="target" value="{{target}}"><button class="small" type="submit">{{t "admin.remove"}}</button></form></td></tr>
+{{else}}<tr><td colspan="5">{{t "admin.none"}}</td></tr>{{/each}}
+</tbody></table>
+<form method="post" action="/admin/levels/overrides" class="row"><input type="hidden" name="_csrf" value="{{csrf}}">
+<select name="level" aria-label="{{t "admin.levels.code"}}" style="max-width:140px">{{#each levels}}<option value="{{code}}">{{name}}</option>{{/each}}</select>
+<select name="scope" aria-label="{{t "admin.overrides.scope"}}" style="max-width:120px"><option value="sku">SKU</option><option value="category">{{t "admin.overrides.category"}}</option></select>
+<input type="text" name="target" required placeholder="{{t "admin.overrides.target"}}" style="max-width:160px">
+<select name="ruleKind" aria-label="{{t "admin.levels.rule"}}" style="max-width:200px"><option value="fixed">{{t "admin.rule.fixed"}}</option>{{#with newRule}}${ruleOptions}{{/with}}</select>
+<input type="text" name="ruleValue" required placeholder="{{t "admin.levels.value"}}" style="max-width:90px">
+<button class="small" type="submit">{{t "admin.add"}}</button></form>
+</section>
+
+<section aria-labelledby="prot-h"><h2 id="prot-h">{{t "admin.protection.title"}}</h2>
+<p class="hint">{{t "admin.protection.hint"}}</p>
+<table><thead><tr><th>SKU</th><th>{{t "admin.protection.retail"}}</th><th>{{t "admin.protection.cost"}}</th><th>{{t "admin.protection.floor"}}</th><th>{{t "admin.protection.ceiling"}}</th></tr></thead><tbody>
+{{#each protected}}<tr><td><code>{{code}}</code></td><td>{{money retail}}</td><td>{{money cost}}</td><td>{{money floor}}</td><td>{{money ceiling}}</td></tr>{{else}}<tr><td colspan="5">{{t "admin.none"}}</td></tr>{{/each}}
+</tbody></table>
+<form method="post" action="/admin/levels/protection" class="row"><input type="hidden" name="_csrf" value="{{csrf}}">
+<input type="text" name="sku" required placeholder="SKU" style="max-width:160px">
+<input type="text" name="cost" placeholder="{{t "admin.protection.cost"}}" style="max-width:110px">
+<input type="text" name="floor" placeholder="{{t "admin.protection.floor"}}" style="max-width:110px">
+<input type="text" name="ceiling" placeholder="{{t "admin.protection.ceiling"}}" style="max-width:110px">
+<button class="small" type="submit">{{t "admin.save"}}</button></form>
+</section>
+
+<section aria-labelledby="tiers-h"><h2 id="tiers-h">{{t "admin.tiers.title"}}</h2>
+<p class="hint">{{t "admin.tiers.hint"}}</p>
+<table><thead><tr><th>{{t "admin.levels.code"}}</th><th>{{t "admin.tiers.volume"}}</th><th>{{t "admin.tiers.percent"}}</th><th></th></tr></thead><tbody>
+{{#each tiers}}<tr><td>{{level}}</td><td>{{money minVolume}}</td><td>{{percent}} %</td>
+<td><form method="post" action="/admin/levels/tiers"><input type="hidden" name="_csrf" value="{{@root.csrf}}"><input type="hidden" name="level" value="{{level}}"><input type="hidden" name="minVolume" value="{{volume}}"><button class="small" type="submit">{{t "admin.remove"}}</button></form></td></tr>
+{{else}}<tr><td colspan="4">{{t "admin.none"}}</td></tr>{{/each}}
+</tbody></table>
+<form method="post" action="/admin/levels/tiers" class="row"><input type="hidden" name="_csrf" value="{{csrf}}">
+<select name="level" aria-label="{{t "admin.levels.code"}}" style="max-width:140px">{{#each levels}}<option value="{{code}}">{{name}}</option>{{/each}}</select>
+<input type="text" name="minVolume" required placeholder="{{t "admin.tiers.volume"}}" style="max-width:140px">
+<input type="text" name="percent" required placeholder="{{t "admin.tiers.percent"}}" style="max-width:90px">
+<button class="small" type="submit">{{t "admin.add"}}</button></form>
+</section>`);
+
+const agentsPage = consoleTemplate(`
+{{#if saved}}<p class="notice" role="status">{{t "admin.saved"}}</p>{{/if}}
+{{#if error}}<p class="notice bad" role="alert">{{error}}</p>{{/if}}
+<section>
+<form method="get" action="/admin/agents" class="row"><label for="q" class="hint">{{t "admin.agents.search"}}</label>
+<input id="q" type="text" name="q" value="{{q}}" style="max-width:260px"><button class="small" type="submit">{{t "admin.agents.find"}}</button></form>
+{{#if parent}}<p>{{t "admin.agents.below" email=parent.email}} · <a href="/admin/agents{{#if parent.uplineId}}?parent={{parent.uplineId}}{{/if}}">{{t "admin.agents.up"}}</a></p>{{else}}<p class="hint">{{t "admin.agents.top"}}</p>{{/if}}
+<table><thead><tr><th>#</th><th>{{t "admin.agents.email"}}</th><th>{{t "admin.agents.role"}}</th><th>{{t "admin.levels.code"}}</th><th>{{t "admin.agents.upline"}}</th><th>{{t "admin.agents.members"}}</th><th>{{t "admin.agents.balance"}}</th><th>{{t "admin.agents.actions"}}</th></tr></thead><tbody>
+{{#each users}}<tr><td>{{id}}</td><td>{{#if members}}<a href="/admin/agents?parent={{id}}">{{email}}</a>{{else}}{{email}}{{/if}}</td><td>{{role}}</td><td>{{level}}</td><td>{{#if uplineId}}<a href="/admin/agents?parent={{uplineId}}">#{{uplineId}}</a>{{/if}}</td><td>{{members}}</td><td>{{money balance}}</td>
+<td><form method="post" action="/admin/agents/{{id}}/upline" class="row"><input type="hidden" name="_csrf" value="{{@root.csrf}}"><input type="hidden" name="parent" value="{{@root.parentId}}"><input type="text" name="upline" placeholder="{{t "admin.agents.newUpline"}}" aria-label="{{t "admin.agents.newUpline"}}" style="max-width:120px"><button class="small" type="submit">{{t "admin.agents.move"}}</button></form>
+<form method="post" action="/admin/agents/{{id}}/level" class="row"><input type="hidden" name="_csrf" value="{{@root.csrf}}"><input type="hidden" name="parent" value="{{@root.parentId}}"><select name="level" aria-label="{{t "admin.levels.code"}}" style="max-width:140px">{{#each @root.levels}}<option value="{{code}}"{{#if (eq name ../level)}} selected{{/if}}>{{name}}</option>{{/each}}</select><button class="small" type="submit">{{t "admin.agents.setLevel"}}</button></form></td></tr>
+{{else}}<tr><td colspan="8">{{t "admin.none"}}</td></tr>{{/each}}
+</tbody></table>
+<p class="row">{{#if prev}}<a href="?{{#if parentId}}parent={{parentId}}&{{/if}}{{#if q}}q={{q}}&{{/if}}page={{prev}}">{{t "admin.prev"}}</a>{{/if}} {{t "admin.page" page=page pages=pages}} {{#if next}}<a href="?{{#if parentId}}parent={{parentId}}&{{/if}}{{#if q}}q={{q}}&{{/if}}page={{next}}">{{t "admin.next"}}</a>{{/if}}</p>
+</section>`);
+
+const sitesPage = consoleTemplate(`
+{{#if saved}}<p class="notice" role="status">{{t "admin.saved"}}</p>{{/if}}
+<section><table><thead><tr><th>#</th><th>{{t "admin.sites.code"}}</th><th>{{t "admin.sites.name"}}</th><th>{{t "admin.sites.host"}}</th><th>{{t "admin.sites.owner"}}</th><th>{{t "admin.sites.state"}}</th><th></th></tr></thead><tbody>
+{{#each sites}}<tr><td>{{id}}</td><td><a href="/s/{{code}}/">{{code}}</a></td><td>{{name}}</td><td>{{host}}</td><td>{{ownerEmail}}</td>
+<td>{{#if disabledByAdmin}}<span class="bad-cell">{{t "admin.sites.closedByAdmin"}}</span>{{else if enabled}}<span class="ok-cell">{{t "admin.sites.open"}}</span>{{else}}{{t "admin.sites.closedByAgent"}}{{/if}}</td>
+<td><form method="post" action="/admin/sites/{{id}}"><input type="hidden" name="_csrf" value="{{@root.csrf}}"><input type="hidden" name="disabled" value="{{#if disabledByAdmin}}0{{else}}1{{/if}}"><button class="small" type="submit">{{#if disabledByAdmin}}{{t "admin.sites.reopen"}}{{else}}{{t "admin.sites.close"}}{{/if}}</button></form></td></tr>
+{{else}}<tr><td colspan="7">{{t "admin.none"}}</td></tr>{{/each}}
+</tbody></table>
+<p class="row">{{#if prev}}<a href="?page={{prev}}">{{t "admin.prev"}}</a>{{/if}} {{t "admin.page" page=page pages=pages}} {{#if next}}<a href="?page={{next}}">{{t "admin.next"}}</a>{{/if}}</p>
+</section>`);
+
+const failureText = (ctx: ShopContext, f: ShopError) =>
+  [translate(ctx.state.locale, f.messageKey, f.params), ...Object.entries(f.fields ?? {}).map(([k, v]) => `${k}: ${translate(ctx.state.locale, v, f.params)}`)].join(' · ');
+
+async function renderLevels(ctx: ShopContext, failure?: ShopError) {
+  const [levels, overrides, tiers, protectedRows] = await Promise.all([
+    listLevels(ctx.shop),
+    listOverrides(ctx.shop),
+    listTiers(ctx.shop),
+    ctx.shop.db.read('skus').where((q) => q.whereNotNull('cost').orWhereNotNull('floor_price').orWhereNotNull('ceiling_price')).orderBy('code').limit(500).select('code', 'price', 'cost', 'floor_price', 'ceiling_price'),
+  ]);
+  const amount = (v: number | null) => (v === null ? '' : toDecimalString(v));
+  const body = levelsPage({
+    ...consoleData(ctx),
+    saved: ctx.query.saved === '1',
+    error: failure && failureText(ctx, failure),
+    newRule: { kind: 'retail_percent' },
+    levels: levels.map((l) => ({ ...l, kind: l.rule.kind, shown: showRule(l.rule.kind, l.rule.value), spend: amount(l.upgradeSpend), price: amount(l.upgradePrice) })),
+    overrides: overrides.map((o) => ({ ...o, shown: showRule(o.ruleKind, o.ruleValue), ruleText: translate(ctx.state.locale, `admin.rule.${o.ruleKind}`) })),
+    tiers: tiers.map((t) => ({ ...t, volume: toDecimalString(t.minVolume), percent: t.percentBp / 100 })),
+    protected: protectedRows.map((r: Record<string, any>) => ({
+      code: r.code,
+      retail: Number(r.price),
+      ...Object.fromEntries(['cost', 'floor_price', 'ceiling_price'].map((k) => [k.replace('_price', ''), r[k] === null ? null : Number(r[k])])),
+    })),
+  });
+  renderConsole(ctx, { title: translate(ctx.state.locale, 'admin.levels.page'), body, status: failure?.status });
+}
+
+const PAGE = 50;
+
+async function renderAgents(ctx: ShopContext, failure?: ShopError) {
+  const knex = ctx.shop.db.read;
+  const parentId = Number(ctx.query.parent) || null;
+  const q = typeof ctx.query.q === 'string' ? ctx.query.q.trim().slice(0, 100) : '';
+  const page = Math.max(1, Number(ctx.query.page) || 1);
+  const scope = () => {
+    const s = knex('users');
+    if (q) s.where('email', 'like', `%${q.replace(/[%_\\]/g, (c) => `\\${c}`)}%`);
+    else if (parentId) s.where('upline_id', parentId);
+    else s.whereNull('upline_id');
+    return s;
+  };
+  const [rows, count, parent, { levelById, baseLevelId, levels }] = await Promise.all([
+    scope().orderBy('id').limit(PAGE).offset((page - 1) * PAGE).select('id', 'email', 'role', 'level_id', 'upline_id'),
+    scope().count({ n: '*' }).first(),
+    parentId ? knex('users').where('id', parentId).first('email', 'upline_id') : undefined,
+    pricingSnapshot(ctx.shop),
+  ]);
+  const ids = rows.map((r: { id: number }) => r.id);
+  const [sizes, balances] = ids.length
+    ? await Promise.all([
+        knex('users').whereIn('upline_id', ids).groupBy('upline_id').select('upline_id').count({ n: '*' }),
+        knex('accounts').whereIn('user_id', ids).where('kind', 'wallet').select('user_id', 'balance'),
+      ])
+    : [[], []];
+  const sizeOf = new Map(sizes.map((r: Record<string, unknown>) => [Number(r.upline_id), Number(r.n)]));
+  const balanceOf = new Map(balances.map((r: Record<string, unknown>) => [Number(r.user_id), Number(r.balance)]));
+  const pages = Math.max(1, Math.ceil(Number(count?.n ?? 0) / PAGE));
+  const body = agentsPage({
+    ...consoleData(ctx),
+    saved: ctx.query.saved === '1',
+    error: failure && failureText(ctx, failure),
+    q,
+    parentId,
+    parent: parent && { email: parent.email, uplineId: parent.upline_id },
+    levels: levels.map((l) => ({ code: l.code, name: l.name })),
+    users: rows.map((r: Record<string, any>) => ({
+      id: r.id,
+      email: r.email,
+      role: r.role,
+      uplineId: r.upline_id,
+      level: levelById.get(r.level_id ?? baseLevelId)?.name,
+      members: sizeOf.get(Number(r.id)) ?? 0,
+      balance: balanceOf.get(Number(r.id)) ?? 0,
+    })),
+    page,
+    pages,
+    prev: page > 1 ? page - 1 : null,
+    next: page < pages ? page + 1 : null,
+  });
+  renderConsole(ctx, { title: translate(ctx.state.locale, 'admin.agents.page'), body, status: failure?.status });
+}
+
+export function adminAgents(): ShopRouter {
+  const r: ShopRouter = new Router({ prefix: '/admin' });
+  r.use(async (ctx, next) => {
+    if (!consoleUser(ctx)) return;
+    await next();
+  });
+  const actor = (ctx: ShopContext) => ({ id: ctx.state.user!.id, ip: ctx.ip });
+
+  /** A form post: run it, come back with `saved=1`, or show the page again with the error. */
+  const post = (path: string, back: (ctx: ShopContext) => string, show: (ctx: ShopContext, f?: ShopError) => Promise<void>, act: (ctx: ShopContext, f: Form) => Promise<unknown>) =>
+    r.post(path, async (ctx) => {
+      checkCsrf(ctx);
+      try {
+        await act(ctx, form(ctx));
+        ctx.status = 303;
+        ctx.redirect(back(ctx));
+      } catch (err) {
+        const e = toShopError(err);
+        if (e.status >= 500) throw err;
+        await show(ctx, e);
+      }
+    });
+
+  r.get('/levels', (ctx) => renderLevels(ctx));
+  const levels = () => '/admin/levels?saved=1';
+  post('/levels', levels, renderLevels, (ctx, f) =>
+    saveLevel(
+      ctx.shop,
+      { code: f.code, name: f.name, rank: Number(f.rank), ruleKind: f.ruleKind, ruleValue: ruleValue(f.ruleKind, f.ruleValue), upgradeSpend: yuan(f.upgradeSpend), upgradePrice: yuan(f.upgradePrice) },
+      actor(ctx),
+    ),
+  );
+  post('/levels/overrides', levels, renderLevels, (ctx, f) =>
+    setOverride(ctx.shop, { level: f.level, scope: f.scope, target: f.target, ruleKind: f.ruleKind, ruleValue: ruleValue(f.ruleKind, f.ruleValue) }, actor(ctx)),
+  );
+  post('/levels/overrides/delete', levels, renderLevels, (ctx, f) => setOverride(ctx.shop, { level: f.level, scope: f.scope, target: f.target }, actor(ctx), true));
+  post('/levels/protection', levels, renderLevels, (ctx, f) =>
+    setSkuPricing(ctx.shop, { sku: f.sku, cost: yuan(f.cost), floor: yuan(f.floor), ceiling: yuan(f.ceiling) }, actor(ctx)),
+  );
+  post('/levels/tiers', levels, renderLevels, (ctx, f) =>
+    setTier(ctx.shop, { level: f.level, minVolume: yuan(f.minVolume), percentBp: f.percent ? percentBp(f.percent) : null }, actor(ctx)),
+  );
+
+  r.get('/agents', (ctx) => renderAgents(ctx));
+  const userId = (ctx: ShopContext) => {
+    const id = Number((ctx as ShopContext & { params: Record<string, string> }).params.id);
+    if (!Number.isInteger(id) || id <= 0) throw errors.notFound();
+    return id;
+  };
+  // Back to the branch of the tree the form was on.
+  const agents = (ctx: ShopContext) => {
+    const parent = Number(form(ctx).parent);
+    return `/admin/agents?${Number.isInteger(parent) && parent > 0 ? `parent=${parent}&` : ''}saved=1`;
+  };
+  post('/agents/:id/upline', agents, renderAgents, async (ctx, f) => {
+    const upline = f.upline ? Number(f.upline) : null;
+    if (upline !== null && !(Number.isInteger(upline) && upline > 0)) throw errors.validation({ upline: 'field.integer' });
+    await moveUser(ctx.shop, { userId: userId(ctx), uplineId: upline, actorId: ctx.state.user!.id, ip: ctx.ip });
+  });
+  post('/agents/:id/level', agents, renderAgents, (ctx, f) => assignLevel(ctx.shop, { userId: userId(ctx), level: f.level ?? '', actorId: ctx.state.user!.id, ip: ctx.ip }));
+
+  r.get('/sites', async (ctx) => {
+    const page = Math.max(1, Number(ctx.query.page) || 1);
+    const list = await listSites(ctx.shop, { page });
+    const pages = Math.max(1, Math.ceil(list.total / list.pageSize));
+    const body = sitesPage({ ...consoleData(ctx), ...list, saved: ctx.query.saved === '1', pages, prev: page > 1 ? page - 1 : null, next: page < pages ? page + 1 : null });
+    renderConsole(ctx, { title: translate(ctx.state.locale, 'admin.sites.page'), body });
+  });
+  r.post('/sites/:id', async (ctx) => {
+    checkCsrf(ctx);
+    await setSiteDisabled(ctx.shop, { siteId: userId(ctx), disabled: form(ctx).disabled === '1', actorId: ctx.state.user!.id, ip: ctx.ip });
+    ctx.status = 303;
+    ctx.redirect('/admin/sites?saved=1');
+  });
+
+  return r;
+}
