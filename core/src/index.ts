@@ -56,5 +56,6 @@ export type { ProductTypeDefinition, DeliverInput } from './delivery/product-typ
 export { listRoutes, setRoute, routeSchema, type RouteView } from './delivery/routes.js';
 export { listJobs, retryJob, type JobView, type JobStatus } from './delivery/jobs.js';
 export type { Worker } from './delivery/worker.js';
+export { markedUp, syncSupplierCatalog, type SyncReport } from './delivery/catalog-sync.js';
 export { createApiKey, listApiKeys, revokeApiKey, signRequest, signature, SIGNATURE_WINDOW_S, type ApiCredentials, type ApiKeyView, type SignedHeaders } from './agents/api-keys.js';
 export { apiSchemas, type ApiOrder, type ApiProduct } from './agents/api.js';

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type Koa from 'koa';
 import { ConfigError, loadConfig, parseConfig, type Config, type ConfigInput } from './config/config.js';
 import { createLogger, type Deps } from './context.js';
+import { errors } from './errors.js';
 import { connect } from './db/connect.js';
 import { migrate } from './db/migrate.js';
 import { createApp, pluginRoutes } from './http/app.js';
@@ -16,6 +17,7 @@ import type { NotifyReply, NotifyRequest } from './plugins/payment.js';
 import { deliveryStrategies } from './delivery/engine.js';
 import { createWorker, type Worker } from './delivery/worker.js';
 import { webhookHandler } from './delivery/webhooks.js';
+import { supplierChores, syncSupplierCatalog, type SyncReport } from './delivery/catalog-sync.js';
 import { pruneNonces } from './agents/api-keys.js';
 import { deriveKeys, hmacHex } from './security/keys.js';
 import { pruneSessions } from './agents/users.js';
@@ -55,6 +57,8 @@ export interface Delivery {
   readonly worker: Worker;
   /** A supplier's callback to /supplier/<id>/callback; undefined for a supplier this shop does not have. */
   handleCallback(supplierId: string, request: NotifyRequest): Promise<NotifyReply | undefined>;
+  /** Syncs a supplier's catalog now (it also runs on its schedule); 404 for a supplier without a catalog import. */
+  syncCatalog(supplierId: string): Promise<SyncReport>;
 }
 
 /**
@@ -122,6 +126,7 @@ export function createShop(input: Config | ConfigInput): Shop {
     productTypes: plugins.productTypes,
     baseUrl: () => config.publicUrl ?? listeningAt ?? `http://${config.host}:${config.port}`,
   });
+  const suppliersDue = supplierChores(deps, plugins.suppliers);
   const worker = createWorker(deps, { deliver: strategies.deliver, webhook: webhookHandler(deps) }, config.delivery);
   // A job this process just wrote starts now, not at the next poll.
   hooks.on('order.paid', () => worker.nudge());
@@ -139,6 +144,7 @@ export function createShop(input: Config | ConfigInput): Shop {
       ['checking unpaid orders', () => sweepPending(deps, plugins.gateways)],
       ['delivering backorders', () => fillBackorders(deps)],
       ['pruning API nonces', () => pruneNonces(deps)],
+      ['syncing suppliers', suppliersDue],
     ];
     if (minutes++ % 60 === 0) {
       chores.push(['pruning expired sessions', () => pruneSessions(deps)]);
@@ -154,7 +160,15 @@ export function createShop(input: Config | ConfigInput): Shop {
     themes,
     checkout,
     plugins,
-    delivery: { worker, handleCallback: strategies.handleCallback },
+    delivery: {
+      worker,
+      handleCallback: strategies.handleCallback,
+      syncCatalog(supplierId) {
+        const connector = plugins.suppliers.get(supplierId);
+        if (!connector?.catalog) throw errors.notFound();
+        return syncSupplierCatalog(deps, connector, connector.catalog);
+      },
+    },
     app: undefined as unknown as Koa,
     async ready() {
       const applied = await migrate(db);

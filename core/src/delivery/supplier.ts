@@ -88,6 +88,11 @@ export interface SupplierConnector {
   stock?(input: { skus: string[]; signal?: AbortSignal }): Promise<{ items: Array<{ sku: string; stock: number | null; cost?: number }> }>;
   /** Our balance at the supplier; `low` when it is below the connector's alert level. */
   balance?(input: { signal?: AbortSignal }): Promise<{ balance: number; currency: string; low?: boolean }>;
+  /**
+   * Import the supplier's catalog and keep it in sync (the operator's settings of the plugin). The
+   * SKUs routed to this supplier are then the import's: their price follows cost by its markup.
+   */
+  catalog?: CatalogImport;
 }
 
 /** How an operator imports a supplier's catalog: which categories, at what markup over cost. */

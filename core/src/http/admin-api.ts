@@ -73,6 +73,11 @@ export function adminApi(): ShopRouter {
     ctx.body = { routes: await setRoute(ctx.shop, ctx.params.code!, (ctx.request.body ?? {}) as never) };
   });
 
+  // Imports or refreshes a supplier's catalog now (it also runs on the supplier's schedule).
+  r.post('/suppliers/:id/sync', async (ctx) => {
+    ctx.body = { report: await ctx.shop.delivery.syncCatalog(ctx.params.id!) };
+  });
+
   // The delivery queue; `?status=dead` is its dead letter.
   r.get('/jobs', async (ctx) => {
     const status = z.enum(['queued', 'running', 'done', 'dead']).optional().parse(ctx.query.status || undefined);

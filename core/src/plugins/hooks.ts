@@ -13,6 +13,8 @@ export interface HookEvents {
   'wallet.credited': { userId: number; amount: number; balance: number; txnId: string; reason: string };
   /** A buyer asked for a one-time code to look up the orders of `contact`: a notification plugin sends it. */
   'lookup.code': { contact: string; code: string; expiresAt: number };
+  /** Our balance at a supplier fell below its alert level (minor units of `currency`). */
+  'supplier.balance_low': { supplier: string; balance: number; currency: string };
 }
 
 /** Checks that run before something happens and may refuse it with a reason the user is shown. */
