@@ -1,0 +1,122 @@
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { packAll, pnpm, publishedPackages, tarballFiles, tarballName } from './packages.js';
+
+const ROOT = path.resolve('.');
+const PUBLISHED = publishedPackages(ROOT);
+const read = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
+
+/** Templates every theme must have (themes/README.md). */
+const TEMPLATES = ['home', 'category', 'product', 'checkout', 'order', 'query', 'account', 'login', 'register', 'error'];
+
+describe('every published package', () => {
+  it.each(PUBLISHED)('$name says what npm needs to publish it', ({ dir, name }) => {
+    const pkg = read(path.join(ROOT, dir, 'package.json'));
+    expect(pkg).toMatchObject({
+      license: 'MIT',
+      type: 'module',
+      engines: { node: expect.any(String) },
+      repository: { type: 'git', url: expect.stringMatching(/^git\+https:/), directory: dir },
+      publishConfig: { access: 'public' },
+      files: expect.any(Array),
+    });
+    expect(existsSync(path.join(ROOT, dir, 'README.md'))).toBe(true);
+    expect(readFileSync(path.join(ROOT, dir, 'LICENSE'), 'utf8')).toContain('MIT License');
+    if (/^(themes|plugins)\//.test(dir)) {
+      // Shops bring their own core; the workspace links it for development.
+      expect(pkg.peerDependencies).toEqual({ '@cardshop/core': 'workspace:^' });
+      expect(pkg.devDependencies['@cardshop/core']).toBe('workspace:^');
+    }
+    if (dir.startsWith('plugins/')) expect(pkg).toMatchObject({ main: './dist/index.js', types: './dist/index.d.ts', cardshop: { plugin: true } });
+    if (dir.startsWith('themes/')) expect(pkg.cardshop).toEqual({ theme: true });
+    expect(name).toBe(pkg.name);
+  });
+});
+
+/**
+ * The release, rehearsed in a copy of the repository: `changeset version` with a patch for every
+ * package on top of the pending changesets, then a build and `pnpm pack` of each. The real
+ * versions are never touched.
+ */
+describe('release dry run', () => {
+  const work = mkdtempSync(path.join(tmpdir(), 'cardshop-release-'));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('versions, builds and packs every package with what it needs at run time', { timeout: 300_000 }, () => {
+    const repo = path.join(work, 'repo');
+    const skip = /(^|\/)(\.git|dist|data|\.screenshots|artifacts|\.run-[^/]*|coverage|\.bench)$|\.tgz$/;
+    cpSync(ROOT, repo, {
+      recursive: true,
+      verbatimSymlinks: true, // the packages' node_modules are pnpm's relative links into the root's
+      filter: (src) => {
+        const rel = path.relative(ROOT, src);
+        return rel !== 'node_modules' && !skip.test(rel);
+      },
+    });
+    symlinkSync(path.join(ROOT, 'node_modules'), path.join(repo, 'node_modules'));
+    writeFileSync(path.join(repo, '.changeset/release-dry-run.md'), `---\n${PUBLISHED.map((p) => `'${p.name}': patch`).join('\n')}\n---\n\nRelease dry run.\n`);
+
+    const version = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/@changesets/cli/bin.js'), 'version'], { cwd: repo, encoding: 'utf8' });
+    expect(version.status, version.stderr).toBe(0);
+    const next = new Map(PUBLISHED.map((p) => [p.name, read(path.join(repo, p.dir, 'package.json')).version as string]));
+    const bumps = PUBLISHED.map((p) => `${p.name} ${p.version} → ${next.get(p.name)}`);
+    console.log(`release dry run:\n  ${bumps.join('\n  ')}`);
+    for (const p of PUBLISHED) {
+      expect(newer(next.get(p.name)!, p.version), `${p.name}: ${p.version} → ${next.get(p.name)}`).toBe(true);
+      expect(readFileSync(path.join(repo, p.dir, 'CHANGELOG.md'), 'utf8')).toContain('Release dry run.');
+    }
+
+    pnpm(['-r', ...PUBLISHED.flatMap((p) => ['--filter', `./${p.dir}`]), 'run', 'build'], repo, 240_000);
+    const packs = path.join(work, 'packs');
+    mkdirSync(packs);
+    packAll(repo, packs);
+
+    for (const p of PUBLISHED) {
+      const tarball = path.join(packs, tarballName(p.name, next.get(p.name)!));
+      expect(existsSync(tarball), `${p.name} packed as ${path.basename(tarball)}`).toBe(true);
+      const files = tarballFiles(tarball);
+      const extract = path.join(work, 'x', p.dir);
+      mkdirSync(extract, { recursive: true });
+      expect(spawnSync('tar', ['-xzf', tarball, '-C', extract, 'package/package.json']).status).toBe(0);
+      const packed = read(path.join(extract, 'package/package.json'));
+
+      expect(packed.version).toBe(next.get(p.name));
+      expect(JSON.stringify(packed)).not.toContain('workspace:');
+      expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'LICENSE']));
+      expect(files.filter((f) => /(^|\/)(src|test|node_modules)\/|\.test\.|tsconfig|tsup\.config/.test(f)), `${p.name} ships no sources or tests`).toEqual([]);
+      // Every entry point the package.json names is in the tarball.
+      for (const target of entryPoints(packed)) expect(files, `${p.name}: ${target}`).toContain(target.replace(/^\.\//, ''));
+
+      if (p.dir.startsWith('themes/')) {
+        expect(files).toEqual(expect.arrayContaining(['layouts/default.hbs', 'locales/zh-CN.json', 'locales/en.json', ...TEMPLATES.map((t) => `templates/${t}.hbs`)]));
+        expect(files.some((f) => f.startsWith('assets/'))).toBe(true);
+      }
+      if (p.dir.startsWith('themes/') || p.dir.startsWith('plugins/')) {
+        expect(packed.peerDependencies['@cardshop/core']).toBe(`^${next.get('@cardshop/core')}`);
+      }
+    }
+    // create-cardshop writes the versions released with it.
+    const create = read(path.join(work, 'x/create-cardshop/package/package.json'));
+    expect(create.devDependencies['@cardshop/core']).toBe(`^${next.get('@cardshop/core')}`);
+  });
+});
+
+/** Files named by main, types, bin and exports (conditions and subpaths). */
+function entryPoints(pkg: { main?: string; types?: string; bin?: Record<string, string>; exports?: unknown }): string[] {
+  const found = [pkg.main, pkg.types, ...Object.values(pkg.bin ?? {})];
+  const walk = (v: unknown): void => {
+    if (typeof v === 'string') found.push(v);
+    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  walk(pkg.exports);
+  return [...new Set(found.filter((f): f is string => !!f))];
+}
+
+function newer(a: string, b: string): boolean {
+  const [x, y] = [a, b].map((v) => v.split(/[.-]/).slice(0, 3).map(Number)) as [number[], number[]];
+  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i]! > y[i]!;
+  return false;
+}
