@@ -13,6 +13,7 @@ export function supplierRoutes(): ShopRouter {
   r.all('/:id/callback', async (ctx) => {
     const request: NotifyRequest = {
       method: ctx.method,
+      path: ctx.originalUrl,
       headers: ctx.headers as Record<string, string | undefined>,
       query: Object.fromEntries(Object.entries(ctx.query).map(([k, v]) => [k, Array.isArray(v) ? v[0]! : (v ?? '')])),
       rawBody: ctx.request.rawBody ?? '',

@@ -32,6 +32,8 @@ export type PaymentAction =
 
 export interface NotifyRequest {
   method: string;
+  /** The path with its query string, as requested (for signatures that cover it; set for supplier callbacks). */
+  path?: string;
   /** Lower-cased header names. */
   headers: Record<string, string | undefined>;
   query: Record<string, string>;
