@@ -110,6 +110,42 @@ describe.each(TEST_DIALECTS)('sub-shops and the agent API over HTTP (%s)', (dial
     expect(await verifyLedger(t.shop)).toMatchObject({ ok: true });
   });
 
+  it('the agent centre page shows the invite link, the downline and the earnings, and saves markups from its form', async () => {
+    const page = await agent.get('/agent');
+    expect(page.status).toBe(200);
+    expect(page.text).toMatch(/\/i\/[A-Z0-9]{6,8}/);
+    expect(page.text).toContain('su***@example.test'); // the downline member, e-mail masked
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)![1]!;
+    const bad = await agent.post('/agent/markups', new URLSearchParams({ _csrf: csrf, 'markups[0][scope]': 'all', 'markups[0][kind]': 'fixed', 'markups[0][value]': '-1' }));
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('aria-invalid="true"');
+    const good = await agent.post(
+      '/agent/markups',
+      new URLSearchParams({
+        _csrf: csrf,
+        'markups[0][scope]': 'all',
+        'markups[0][kind]': 'fixed',
+        'markups[0][value]': '10.00',
+        'markups[1][scope]': 'sku',
+        'markups[1][target]': code,
+        'markups[1][level]': 'member',
+        'markups[1][kind]': 'percent',
+        'markups[1][value]': '15',
+        'markups[2][scope]': 'all',
+        'markups[2][value]': '',
+      }),
+    );
+    expect(good.status).toBe(303);
+    expect((await agent.get('/api/store/agent/markups')).body.markups).toEqual([
+      { scope: 'all', target: null, level: null, kind: 'fixed', value: 1_000 },
+      { scope: 'sku', target: code, level: 'member', kind: 'percent', value: 1_500 },
+    ]);
+    // a customer is offered to join instead
+    const customer = await t.createUser();
+    const other = await t.client().login(customer.email, customer.password);
+    expect((await other.get('/agent')).text).toContain('action="/agent/join"');
+  });
+
   it('an invite link makes the inviter the upline', async () => {
     const { code: invite } = (await agent.get('/api/store/agent/invite')).body;
     const visitor = t.client();

@@ -62,8 +62,11 @@ export interface Resolution {
   margins: Array<{ agentId: number; viaUserId: number | null; amount: number }>;
 }
 
-/** `value × basis points / 10000`, rounded half up, exact for any amount (BigInt inside). */
+/** `value × basis points / 10000`, rounded half up, exact for any amount. */
 export function percentOf(amount: number, bp: number): number {
+  const product = amount * bp;
+  // Doubles are exact integers up to 2^53; beyond that (¥90 billion at 100 %) BigInt takes over.
+  if (Number.isSafeInteger(product + 5000)) return Math.floor((product + 5000) / 10000);
   return Number((BigInt(amount) * BigInt(bp) + 5000n) / 10000n);
 }
 
