@@ -156,7 +156,7 @@ async function prepare(
     siteId: request?.site?.id ?? null,
     contact: req.contact || null,
     fields: fields.ok ? fields.values : {},
-    queryHash: wallet ? null : await hashQueryPassword(req.queryPassword || undefined),
+    queryHash: wallet ? null : hashQueryPassword(deps, req.queryPassword || undefined),
     api: request?.api ?? null,
   };
 }

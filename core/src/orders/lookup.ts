@@ -1,11 +1,10 @@
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { z } from 'zod';
 import type { Deps } from '../context.js';
 import { affected } from '../db/dialect.js';
 import { fromZod, ShopError } from '../errors.js';
 import { hit } from '../security/rate-limit.js';
-import { hmacHex } from '../security/keys.js';
-import { hashPassword, verifyPassword } from '../security/password.js';
+import { hmacHex, safeEqual } from '../security/keys.js';
 import { ORDER_NO } from './numbers.js';
 import type { OrderStatus } from './state.js';
 
@@ -22,17 +21,23 @@ const CONTACT = /^(?:[^\s@]+@[^\s@]+\.[^\s@]+|\+?\d{6,20})$/;
 const PER_ADDRESS = { limit: 20, windowMs: 15 * 60_000 };
 const PER_TARGET = { limit: 5, windowMs: 60 * 60_000 };
 const CODE_TTL_MS = 15 * 60_000;
-/** Orders of one contact a password is tried against (each is one scrypt). */
-const CONTACT_ORDERS = 20;
+/** Orders of one contact a look-up reads, newest first. */
+const CONTACT_ORDERS = 50;
 
 /** An HMAC of the normalised contact: look-ups by contact hit an index without storing it twice. */
 export const contactKey = (deps: Deps, contact: string) => hmacHex(deps.keys.tokens, `contact:${contact.trim().toLowerCase()}`, 16);
 
 export const queryPasswordSchema = z.string().min(4, 'field.query_password').max(64, 'field.too_long');
 
-/** A guest's query password, hashed at checkout (outside any transaction: scrypt takes ~30 ms). */
-export async function hashQueryPassword(password: string | undefined): Promise<string | null> {
-  return password ? hashPassword(password) : null;
+/**
+ * A guest's query password as stored: `hmac$<salt>$<HMAC of salt and password>`, keyed with the
+ * shop's secret. Guessing online is rate-limited, and offline it needs the secret as well as the
+ * database, so a slow hash (scrypt, ~30 ms a try) would buy nothing but a slow look-up page.
+ */
+export function hashQueryPassword(deps: Deps, password: string | undefined): string | null {
+  if (!password) return null;
+  const salt = randomBytes(12).toString('base64url');
+  return `hmac$${salt}$${hmacHex(deps.keys.tokens, `query:${salt}:${password.normalize('NFKC')}`, 32)}`;
 }
 
 export const lookupSchema = z
@@ -55,12 +60,11 @@ export interface FoundOrder {
 const failed = () => new ShopError('lookup_failed', 404, 'error.lookup_failed');
 const tooMany = () => new ShopError('too_many_attempts', 429, 'error.too_many_attempts');
 
-let dummyHash: Promise<string> | undefined;
-
 /** The same work whether or not there is a hash to check, so timing tells nothing either. */
-async function passwordMatches(password: string, hash: string | null): Promise<boolean> {
-  const ok = await verifyPassword(password, hash ?? (await (dummyHash ??= hashPassword('no-query-password'))));
-  return ok && hash !== null;
+function passwordMatches(deps: Deps, password: string, stored: string | null): boolean {
+  const [, salt, expected] = (stored ?? 'hmac$none$').split('$');
+  const actual = hmacHex(deps.keys.tokens, `query:${salt}:${password.normalize('NFKC')}`, 32);
+  return safeEqual(actual, expected ?? '') && stored !== null;
 }
 
 /** Uses up a one-time code sent to this contact; true once per code. */
@@ -98,7 +102,7 @@ export async function lookupOrders(deps: Deps, input: unknown, from: { ip: strin
   } else {
     // Every order's own password: an order without one cannot be opened this way.
     const hashes = rows.length ? rows.map((r) => r.query_hash) : [null];
-    const checks = await Promise.all(hashes.map((h) => passwordMatches(password!, h)));
+    const checks = hashes.map((h) => passwordMatches(deps, password!, h));
     found = rows.filter((_, i) => checks[i]);
   }
   if (!found.length) throw failed();

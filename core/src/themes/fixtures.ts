@@ -107,13 +107,22 @@ const PAGES: Record<TemplateName, (signedIn: boolean) => Record<string, unknown>
           // a guest's unpaid order: how to pay, by QR code
           path: `/order/${order.no}`,
           title: order.title,
-          order: { ...order, status: 'pending_payment', keys: [], payAction: { kind: 'qr', content: 'weixin://pay/1' }, expiresAt: AT, refundDue: false },
+          order: { ...order, status: 'pending_payment', keys: [], payAction: { kind: 'qr', content: 'weixin://pay/1' }, expiresAt: AT, refundDue: false, backorder: false },
           payQr: 'data:image/png;base64,iVBORw0KGgo=',
           token: 'guest-token-123',
           fieldLabels: { phone: 'Phone number' },
           justPlaced: true,
         },
-  query: () => ({ path: '/query', title: 'Find an order', no: order.no, error: 'Order not found' }),
+  query: (signedIn) => ({
+    path: '/query',
+    title: 'Find an order',
+    no: order.no,
+    error: 'Order not found',
+    // The look-up by number or contact: its answer (orders found, a code sent, or why not).
+    lookup: signedIn
+      ? { q: 'buyer@example.com', codeSent: true, found: [{ no: order.no, title: order.title, status: 'delivered', amount: order.amount, createdAt: AT }] }
+      : { q: order.no, error: 'No order matches' },
+  }),
   account: () => ({
     path: '/account',
     title: 'My account',
