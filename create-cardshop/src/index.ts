@@ -93,7 +93,7 @@ export async function main(argv: string[]): Promise<number> {
   // Questions only on a terminal: in CI or a pipe nobody could answer, so the defaults are taken.
   const interactive = !flags.yes && process.stdin.isTTY === true && process.stdout.isTTY === true;
   say(t('intro', { version: VERSION }) + (interactive ? '' : ` ${t('non_interactive')}`));
-  const prompter = interactive ? new Prompter(process.stdin, process.stdout) : undefined;
+  const prompter = interactive ? new Prompter(process.stdin, process.stdout, t('q.choose')) : undefined;
   let answers: Answers;
   try {
     answers = await collect(flags, parsed.positionals[0], t, uiLocale, prompter, say);

@@ -113,7 +113,7 @@ Usage: npx create-cardshop [dir] [options]
   'q.plugins': 'Payment plugins (numbers or names, comma separated; empty for none)',
   'q.admin_email': 'Admin e-mail',
   'q.admin_password': 'Admin password (8+ characters; empty to generate one)',
-  'q.choose': 'number',
+  'q.choose': 'Number',
   'lang.zh-CN': '简体中文 (Chinese)',
   'lang.en': 'English',
   'theme.default': 'default: card-style pages for buyers, mobile first',

@@ -21,9 +21,11 @@ export class Prompter {
   private ended = false;
   private fail: ((err: Error) => void) | undefined;
 
+  /** @param choose what to call the answer to a list ("number") */
   constructor(
     input: NodeJS.ReadableStream,
     private out: NodeJS.WritableStream,
+    private choose = '#',
   ) {
     // Typed characters echo through this stream, so a password can be hidden by muting it.
     const echo = new Writable({
@@ -81,7 +83,7 @@ export class Prompter {
   /** One of `choices`, by number or by value. */
   select<T extends string>(question: string, choices: Choice<T>[], fallback: T): Promise<T> {
     this.out.write(`? ${question}\n${choices.map((c, i) => `  ${i + 1}) ${c.label}`).join('\n')}\n`);
-    return this.ask(`  #`, String(choices.findIndex((c) => c.value === fallback) + 1), (answer) => {
+    return this.ask(this.choose, String(choices.findIndex((c) => c.value === fallback) + 1), (answer) => {
       const picked = choices[Number(answer) - 1] ?? choices.find((c) => c.value === answer);
       return picked ? picked.value : { error: choices.map((c, i) => `${i + 1}=${c.value}`).join(' ') };
     });
@@ -90,7 +92,7 @@ export class Prompter {
   /** Any of `choices`, by numbers or values separated by commas or spaces; empty for none. */
   multiSelect<T extends string>(question: string, choices: Choice<T>[], parse: (answer: string) => T[] | { error: string }): Promise<T[]> {
     this.out.write(`? ${question}\n${choices.map((c, i) => `  ${i + 1}) ${c.label}`).join('\n')}\n`);
-    return this.ask('  #', '', (answer) =>
+    return this.ask(this.choose, '', (answer) =>
       parse(
         answer
           .split(/[\s,]+/)
