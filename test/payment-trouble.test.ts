@@ -1,11 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { checkNotifyUrl, confirmOrder, expireUnpaid, fillBackorders, importKeys, listAudit, listCallbacks, stockOf, verifyLedger } from '@cardshop/core';
+import { checkNotifyUrl, confirmOrder, expireUnpaid, fillBackorders, importKeys, listAudit, listCallbacks, setRoute, stockOf, verifyLedger } from '@cardshop/core';
 import epay from '@cardshop/plugin-payment-epay';
-import { dummyPayments, signDummy, startTestShop, TEST_DIALECTS, type TestClient, type TestShop } from '@cardshop/core/testing';
+import { createDummySupplier, dummyPayments, signDummy, startTestShop, TEST_DIALECTS, type TestClient, type TestShop } from '@cardshop/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeEpay, type FakeEpay } from '../plugins/payment-epay/src/testing/fake-epay.js';
-import { cardSku } from './fixtures.js';
+import { cardSku, otherSku } from './fixtures.js';
 
 const count = async (t: TestShop, table: string, where: Record<string, unknown> = {}) =>
   Number((await t.shop.db.knex(table).where(where).count({ n: '*' }).first())?.n);
@@ -318,5 +318,38 @@ describe.each(TEST_DIALECTS)('check my notify URL (%s)', (dialect) => {
     expect(await at(`${otherSite}/`)).toMatchObject({ ok: false, url: `${otherSite}/pay/dummy/notify`, problems: ['admin.check.not_this_shop'] });
     expect(await at('http://127.0.0.1:9')).toMatchObject({ ok: false, problems: ['admin.check.unreachable'] });
     expect(await at(`${t.url}/`)).toMatchObject({ ok: true, problems: [] });
+  });
+});
+
+describe.each(TEST_DIALECTS)('retrying a dead-lettered delivery from the stuck queue (%s)', (dialect) => {
+  const supplier = createDummySupplier('sup-stuck');
+  let t: TestShop;
+
+  beforeAll(async () => {
+    t = await startTestShop({ dialect, config: { plugins: [supplier.plugin], delivery: { backoffMs: 0, timeoutMs: 400, maxAttempts: 2, supplierPollMs: 60_000 } } });
+  });
+  afterAll(() => t?.close());
+
+  it('lists the failed order with its dead job, and a retry from the console delivers it, audited', async () => {
+    supplier.behaviour.set('S-DOWN', 'retry');
+    const { code } = await otherSku(t.shop, 'direct', 'TOP-STUCK', 500);
+    await setRoute(t.shop, code, { supplier: 'sup-stuck', supplierSku: 'S-DOWN', priority: 0, cost: 300 });
+    const buyer = await t.createUser({ balance: 1000 });
+    const bc = await t.client().login(buyer.email, buyer.password);
+    const no = (await bc.post('/api/store/checkout', { sku: code, fields: { phone: '13800138000' }, payment: 'wallet' })).body.order.no as string;
+    await t.shop.delivery.worker.runDue();
+    expect((await order(t, no)).status).toBe('failed');
+
+    const admin = await adminBrowser(t);
+    const stuck = await admin.c.get('/admin/payments/stuck');
+    expect(stuck.text).toMatch(new RegExp(`data-stuck="${no}"`));
+    supplier.behaviour.set('S-DOWN', 'deliver');
+    const ran = await admin.c.post('/admin/payments/stuck', new URLSearchParams([['_csrf', admin.csrf], ['action', 'retry'], ['nos', no]]));
+    expect(ran.text).toMatch(new RegExp(`data-result="${no}" class="ok-cell"`));
+    await t.shop.delivery.worker.runDue();
+    expect((await order(t, no)).status).toBe('delivered');
+    expect((await listAudit(t.shop, { targetType: 'order', targetId: no })).map((e) => e.action)).toEqual(['order.retry_delivery']);
+    expect((await admin.c.get('/admin/payments/stuck')).text).not.toContain(`data-stuck="${no}"`);
+    expect((await verifyLedger(t.shop)).ok).toBe(true);
   });
 });
