@@ -50,6 +50,7 @@ export async function migrate(db: Database): Promise<string[]> {
 }
 
 export async function pendingMigrations(db: Database): Promise<string[]> {
-  const [, pending] = (await db.knex.migrate.list(migrationConfig)) as [unknown, Array<{ file: string } | string>];
-  return pending.map((p) => (typeof p === 'string' ? p : p.file));
+  // knex lists pending migrations as the source gave them: here [name, migration] pairs.
+  const [, pending] = (await db.knex.migrate.list(migrationConfig)) as [unknown, Array<[string, Migration] | { file: string } | string>];
+  return pending.map((p) => (Array.isArray(p) ? p[0] : typeof p === 'string' ? p : p.file));
 }
