@@ -5,6 +5,7 @@ import { moveUser } from '../agents/tree.js';
 import { fromZod } from '../errors.js';
 import { assignLevel, listLevels, listOverrides, saveLevel, setOverride, setSkuPricing } from '../pricing/levels.js';
 import { listTiers, setTier, settleRebates } from '../pricing/rebates.js';
+import { decideWithdrawal, listWithdrawals, payeeOf, type WithdrawalStatus } from '../wallet/withdrawals.js';
 import type { ShopContext, ShopRouter } from './context.js';
 import { requireAdmin, userIdOf } from './admin-api.js';
 
@@ -22,7 +23,7 @@ const levelChoice = z.object({ level: z.string({ error: 'field.required' }).min(
 const disableInput = z.object({ disabled: z.boolean({ error: 'field.invalid' }) }).strict();
 const monthInput = z.object({ month: z.string({ error: 'field.required' }) }).strict();
 
-/** The operator's JSON endpoints for levels, prices, the agent tree, sub-shops and rebates. */
+/** The operator's JSON endpoints for levels, prices, the agent tree, sub-shops, rebates and withdrawals. */
 export function adminAgentsApi(): ShopRouter {
   const r: ShopRouter = new Router({ prefix: '/api/admin' });
   r.use(async (ctx, next) => {
@@ -72,6 +73,17 @@ export function adminAgentsApi(): ShopRouter {
   r.post('/sites/:id/disable', async (ctx) => {
     await setSiteDisabled(ctx.shop, { siteId: userIdOf(ctx.params.id), disabled: parse(disableInput, body(ctx)).disabled, actorId: ctx.state.user!.id, ip: ctx.ip });
     ctx.status = 204;
+  });
+
+  r.get('/withdrawals', async (ctx) => {
+    const status = ['pending', 'paid', 'rejected'].includes(String(ctx.query.status)) ? (ctx.query.status as WithdrawalStatus) : undefined;
+    ctx.body = { withdrawals: await listWithdrawals(ctx.shop, { status, beforeId: Number(ctx.query.before) || undefined }) };
+  });
+  r.post('/withdrawals/:id/payee', async (ctx) => {
+    ctx.body = { payee: await payeeOf(ctx.shop, userIdOf(ctx.params.id), actor(ctx)) };
+  });
+  r.post('/withdrawals/:id/decide', async (ctx) => {
+    ctx.body = { withdrawal: await decideWithdrawal(ctx.shop, userIdOf(ctx.params.id), body(ctx), actor(ctx)) };
   });
 
   return r;

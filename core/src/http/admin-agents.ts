@@ -11,11 +11,12 @@ import { consoleData, consoleTemplate, consoleUser, renderConsole } from './admi
 import type { ShopContext, ShopRouter } from './context.js';
 import { toShopError } from './errors.js';
 import { checkCsrf } from './session.js';
+import { decideWithdrawal, listWithdrawals, payeeOf } from '../wallet/withdrawals.js';
 
 /**
  * The console's agent pages: levels with their price rules, per-level overrides, rebate brackets
  * and SKU price protection (/admin/levels); the user tree with moves and levels (/admin/agents);
- * sub-shops (/admin/sites). Forms post to the same domain functions as /api/admin.
+ * sub-shops (/admin/sites); withdrawals to pay out or refuse (/admin/withdrawals). Forms post to the same domain functions as /api/admin.
  */
 
 type Form = Record<string, string | undefined>;
@@ -130,6 +131,21 @@ const sitesPage = consoleTemplate(`
 <p class="row">{{#if prev}}<a href="?page={{prev}}">{{t "admin.prev"}}</a>{{/if}} {{t "admin.page" page=page pages=pages}} {{#if next}}<a href="?page={{next}}">{{t "admin.next"}}</a>{{/if}}</p>
 </section>`);
 
+const withdrawalsPage = consoleTemplate(`
+{{#if saved}}<p class="notice" role="status">{{t "admin.saved"}}</p>{{/if}}
+{{#if error}}<p class="notice bad" role="alert">{{error}}</p>{{/if}}
+<p class="row">{{#each tabs}}<a href="?status={{id}}"{{#if active}} aria-current="page"{{/if}}>{{label}}</a> {{/each}}</p>
+<section><table><thead><tr><th>#</th><th>{{t "admin.agents.email"}}</th><th>{{t "admin.wd.amount"}}</th><th>{{t "admin.wd.method"}}</th><th>{{t "admin.wd.payee"}}</th><th>{{t "admin.time"}}</th><th>{{t "admin.sites.state"}}</th><th>{{t "admin.agents.actions"}}</th></tr></thead><tbody>
+{{#each withdrawals}}<tr data-withdrawal="{{id}}"><td>{{id}}</td><td><a href="/admin/agents?q={{email}}">{{email}}</a></td><td>{{money amount}}</td><td>{{methodText}}</td>
+<td>{{#if revealed}}<strong>{{revealed}}</strong>{{else}}{{payee}}{{#if (eq status "pending")}}<form method="post" action="/admin/withdrawals/{{id}}/payee"><input type="hidden" name="_csrf" value="{{@root.csrf}}"><button class="small" type="submit">{{t "admin.wd.reveal"}}</button></form>{{/if}}{{/if}}</td>
+<td>{{date createdAt}}</td><td>{{statusText}}{{#if payoutRef}} <code>{{payoutRef}}</code>{{/if}}{{#if reason}} · {{reason}}{{/if}}</td>
+<td>{{#if (eq status "pending")}}<form method="post" action="/admin/withdrawals/{{id}}" class="row"><input type="hidden" name="_csrf" value="{{@root.csrf}}"><input type="hidden" name="decision" value="paid"><input type="text" name="payoutRef" required maxlength="100" placeholder="{{t "admin.wd.ref"}}" aria-label="{{t "admin.wd.ref"}}" style="max-width:180px"><button class="small" type="submit">{{t "admin.wd.pay"}}</button></form>
+<form method="post" action="/admin/withdrawals/{{id}}" class="row"><input type="hidden" name="_csrf" value="{{@root.csrf}}"><input type="hidden" name="decision" value="rejected"><input type="text" name="reason" required maxlength="255" placeholder="{{t "admin.wd.reason"}}" aria-label="{{t "admin.wd.reason"}}" style="max-width:180px"><button class="small" type="submit">{{t "admin.wd.reject"}}</button></form>{{/if}}</td></tr>
+{{else}}<tr><td colspan="8">{{t "admin.none"}}</td></tr>{{/each}}
+</tbody></table>
+{{#if older}}<p><a href="?status={{status}}&before={{older}}">{{t "admin.next"}}</a></p>{{/if}}
+</section>`);
+
 const failureText = (ctx: ShopContext, f: ShopError) =>
   [translate(ctx.state.locale, f.messageKey, f.params), ...Object.entries(f.fields ?? {}).map(([k, v]) => `${k}: ${translate(ctx.state.locale, v, f.params)}`)].join(' · ');
 
@@ -213,6 +229,32 @@ async function renderAgents(ctx: ShopContext, failure?: ShopError) {
   renderConsole(ctx, { title: translate(ctx.state.locale, 'admin.agents.page'), body, status: failure?.status });
 }
 
+async function renderWithdrawals(ctx: ShopContext, extra: { failure?: ShopError; revealed?: { id: number; payee: string } } = {}) {
+  const locale = ctx.state.locale;
+  const status = (['pending', 'paid', 'rejected'] as const).find((st) => st === ctx.query.status) ?? 'pending';
+  const before = Number(ctx.query.before) || undefined;
+  const list = await listWithdrawals(ctx.shop, { status, beforeId: before, limit: 50 });
+  const emails = new Map(
+    (list.length ? await ctx.shop.db.read('users').whereIn('id', [...new Set(list.map((w) => w.userId))]).select('id', 'email') : []).map((u: { id: number; email: string }) => [Number(u.id), u.email]),
+  );
+  const body = withdrawalsPage({
+    ...consoleData(ctx),
+    saved: ctx.query.saved === '1',
+    error: extra.failure && failureText(ctx, extra.failure),
+    status,
+    tabs: (['pending', 'paid', 'rejected'] as const).map((id) => ({ id, label: translate(locale, `admin.wd.status.${id}`), active: id === status })),
+    withdrawals: list.map((w) => ({
+      ...w,
+      email: emails.get(w.userId),
+      methodText: translate(locale, `admin.wd.method.${w.method}`),
+      statusText: translate(locale, `admin.wd.status.${w.status}`),
+      revealed: extra.revealed?.id === w.id ? extra.revealed.payee : null,
+    })),
+    older: list.length === 50 ? list.at(-1)!.id : null,
+  });
+  renderConsole(ctx, { title: translate(locale, 'admin.wd.page'), body, status: extra.failure?.status });
+}
+
 export function adminAgents(): ShopRouter {
   const r: ShopRouter = new Router({ prefix: '/admin' });
   r.use(async (ctx, next) => {
@@ -273,6 +315,16 @@ export function adminAgents(): ShopRouter {
     await moveUser(ctx.shop, { userId: userId(ctx), uplineId: upline, actorId: ctx.state.user!.id, ip: ctx.ip });
   });
   post('/agents/:id/level', agents, renderAgents, (ctx, f) => assignLevel(ctx.shop, { userId: userId(ctx), level: f.level ?? '', actorId: ctx.state.user!.id, ip: ctx.ip }));
+
+  r.get('/withdrawals', (ctx) => renderWithdrawals(ctx));
+  r.post('/withdrawals/:id/payee', async (ctx) => {
+    checkCsrf(ctx);
+    const id = userId(ctx);
+    await renderWithdrawals(ctx, { revealed: { id, payee: await payeeOf(ctx.shop, id, actor(ctx)) } });
+  });
+  post('/withdrawals/:id', () => '/admin/withdrawals?saved=1', (ctx, e) => renderWithdrawals(ctx, { failure: e }), (ctx, f) =>
+    decideWithdrawal(ctx.shop, userId(ctx), f.decision === 'paid' ? { decision: 'paid', payoutRef: f.payoutRef } : { decision: f.decision, reason: f.reason }, actor(ctx)),
+  );
 
   r.get('/sites', async (ctx) => {
     const page = Math.max(1, Number(ctx.query.page) || 1);

@@ -32,6 +32,7 @@ const NAV: Array<{ href: string; label: string }> = [
   { href: '/admin/agents', label: 'admin.nav.agents' },
   { href: '/admin/levels', label: 'admin.nav.levels' },
   { href: '/admin/sites', label: 'admin.nav.sites' },
+  { href: '/admin/withdrawals', label: 'admin.nav.withdrawals' },
   { href: '/admin/audit', label: 'admin.nav.audit' },
   { href: '/admin/plugins', label: 'admin.nav.plugins' },
 ];

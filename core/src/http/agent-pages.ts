@@ -9,6 +9,7 @@ import { listMarkups, setMarkups, type MarkupView } from '../pricing/markups.js'
 import { chainOf, pricingSnapshot } from '../pricing/pricing.js';
 import { earningsOf } from '../pricing/rebates.js';
 import { balanceOf, walletHistory } from '../wallet/ledger.js';
+import { listWithdrawals, requestWithdrawal, WITHDRAWAL_METHODS } from '../wallet/withdrawals.js';
 import type { ShopContext, ShopRouter } from './context.js';
 import { toShopError } from './errors.js';
 import { renderPage } from './render.js';
@@ -56,6 +57,9 @@ async function renderAgent(ctx: ShopContext, opts: { failure?: ShopError; form?:
     level: { code: level.code, name: level.name },
     levels: levels.map((l) => ({ code: l.code, name: l.name, upgradeSpend: l.upgradeSpend, upgradePrice: l.upgradePrice, current: l.id === level.id, buyable: l.upgradePrice !== null && l.rank > level.rank })),
     wallet: await walletHistory(ctx.shop, user.id, { limit: 30 }),
+    withdrawals: await listWithdrawals(ctx.shop, { userId: user.id, limit: 10 }),
+    withdraw: opts.form === 'withdraw' ? { amount: str(opts.submitted?.amount) ?? '', method: str(opts.submitted?.method) ?? 'alipay', payee: str(opts.submitted?.payee) ?? '' } : { amount: '', method: 'alipay', payee: '' },
+    methods: WITHDRAWAL_METHODS,
     isAgent: isAgent(user),
     form: opts.form ?? null,
     saved: opts.saved ?? null,
@@ -126,6 +130,9 @@ export function agentPages(): ShopRouter {
   action('/agent/join', 'join', (ctx) => becomeAgent(ctx.shop, ctx.state.user!, ctx.ip));
   action('/agent/level', 'level', (ctx, f) => buyLevel(ctx.shop, ctx.state.user!, str(f.level) ?? '', ctx.ip));
   action('/agent/markups', 'markups', (ctx, f) => setMarkups(ctx.shop, ctx.state.user!, { markups: markupsFromForm(f) }, ctx.ip));
+  action('/agent/withdraw', 'withdraw', (ctx, f) =>
+    requestWithdrawal(ctx.shop, ctx.state.user!, { amount: parseMoney(str(f.amount) ?? '') ?? NaN, method: str(f.method), payee: str(f.payee) }, ctx.ip),
+  );
   action('/agent/site', 'site', (ctx, f) =>
     saveSite(
       ctx.shop,

@@ -13,7 +13,7 @@ import { payRoutes } from './pay.js';
 import { loadSession } from './session.js';
 import { shopPages } from './shop-pages.js';
 import { resolveSite } from './site.js';
-import { storeAgentApi } from './store-agent.js';
+import { storeAgentApi, storeWalletApi } from './store-agent.js';
 import { agentPages } from './agent-pages.js';
 import { adminAgentsApi } from './admin-agents-api.js';
 import { adminAgents } from './admin-agents.js';
@@ -100,6 +100,6 @@ export function createApp(shop: Shop, plugins: ShopRouter): Koa {
     }),
   );
   app.use(loadSession);
-  for (const r of [storeApi(), storeAgentApi(), agentApi(), adminApi(), adminAgentsApi(), supplierRoutes(), adminPages(), adminPayments(), adminAgents(), agentPages(), shopPages(), plugins]) app.use(r.routes()).use(r.allowedMethods());
+  for (const r of [storeApi(), storeAgentApi(), storeWalletApi(), agentApi(), adminApi(), adminAgentsApi(), supplierRoutes(), adminPages(), adminPayments(), adminAgents(), agentPages(), shopPages(), plugins]) app.use(r.routes()).use(r.allowedMethods());
   return app as unknown as Koa;
 }

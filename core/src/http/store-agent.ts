@@ -6,6 +6,7 @@ import { listMarkups, setMarkups } from '../pricing/markups.js';
 import { pricingSnapshot } from '../pricing/pricing.js';
 import { earningsOf } from '../pricing/rebates.js';
 import { walletHistory } from '../wallet/ledger.js';
+import { listWithdrawals, requestWithdrawal } from '../wallet/withdrawals.js';
 import { requestInfo, type ShopContext, type ShopRouter } from './context.js';
 import { requireUser } from './store-api.js';
 
@@ -19,7 +20,7 @@ export async function inviteLinks(ctx: ShopContext) {
   return { code, url: `${origin}/i/${code}` };
 }
 
-/** The agent centre's JSON side: `/api/store/agent/*`, for the signed-in agent. */
+/** The agent centre's JSON side: `/api/store/agent/*`, for the signed-in user (most of it for agents). */
 export function storeAgentApi(): ShopRouter {
   const r: ShopRouter = new Router({ prefix: '/api/store/agent' });
   const agent = (ctx: ShopContext) => requireAgent(requireUser(ctx));
@@ -70,9 +71,24 @@ export function storeAgentApi(): ShopRouter {
     ctx.body = { level: { code: bought.code, name: bought.name } };
   });
 
-  r.get('/wallet', async (ctx) => {
-    const before = intQuery(ctx.query.before);
-    ctx.body = { entries: await walletHistory(ctx.shop, requireUser(ctx).id, { beforeId: before }) };
+  return r;
+}
+
+/** A signed-in user's wallet: its history and withdrawals (提现), at `/api/store/wallet/*`. */
+export function storeWalletApi(): ShopRouter {
+  const r: ShopRouter = new Router({ prefix: '/api/store/wallet' });
+
+  r.get('/history', async (ctx) => {
+    ctx.body = { entries: await walletHistory(ctx.shop, requireUser(ctx).id, { beforeId: intQuery(ctx.query.before) }) };
+  });
+
+  r.get('/withdrawals', async (ctx) => {
+    ctx.body = { withdrawals: await listWithdrawals(ctx.shop, { userId: requireUser(ctx).id, beforeId: intQuery(ctx.query.before) }) };
+  });
+
+  r.post('/withdrawals', async (ctx) => {
+    ctx.status = 201;
+    ctx.body = { withdrawal: await requestWithdrawal(ctx.shop, requireUser(ctx), body(ctx), ctx.ip) };
   });
 
   return r;

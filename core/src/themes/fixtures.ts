@@ -192,6 +192,12 @@ function agentPage(isAgent: boolean): Record<string, unknown> {
       { id: 2, amount: -9_800, kind: 'purchase', memo: null, orderNo: 'CS20250115Z9Y8X7', createdAt: AT },
       { id: 1, amount: 150, kind: 'rebate', memo: 'rebate 2025-01', orderNo: null, createdAt: AT },
     ],
+    withdrawals: [
+      { id: 2, amount: 10_000, method: 'alipay', payee: 'abc***com', status: 'pending', reason: null, createdAt: AT },
+      { id: 1, amount: 5_000, method: 'bank', payee: '招商银***张三', status: 'rejected', reason: 'name does not match', createdAt: AT },
+    ],
+    withdraw: { amount: isAgent ? '' : '0.5', method: 'alipay', payee: '' },
+    methods: ['alipay', 'wechat', 'bank'],
     isAgent,
     form: isAgent ? 'markups' : null,
     saved: isAgent ? null : 'join',

@@ -22,6 +22,8 @@ export const SYSTEM_ACCOUNTS = {
   refundsDue: 'platform:refunds_due',
   /** What the shop pays agents as monthly volume rebates (an expense). */
   rebates: 'platform:rebates',
+  /** Money paid out to users' bank or Alipay accounts on their withdrawals. */
+  payouts: 'platform:payouts',
 } as const;
 
 export const walletCode = (userId: number) => `wallet:${userId}`;
@@ -31,7 +33,7 @@ export interface Entry {
   amount: number;
 }
 
-export type JournalKind = 'purchase' | 'topup' | 'refund' | 'late_payment' | 'admin_credit' | 'admin_debit' | 'margin' | 'margin_reversal' | 'rebate' | 'upgrade' | 'supplier_cost';
+export type JournalKind = 'purchase' | 'topup' | 'refund' | 'late_payment' | 'admin_credit' | 'admin_debit' | 'margin' | 'margin_reversal' | 'rebate' | 'upgrade' | 'supplier_cost' | 'withdrawal' | 'payout' | 'withdrawal_refused';
 
 export interface JournalTxn {
   /** Deterministic id, e.g. `order:<no>:pay`: the primary key makes each movement happen once. */
@@ -93,6 +95,11 @@ export function supplierAccountId(deps: Deps, trx: Knex, supplierId: string): Pr
 
 export function walletAccountId(deps: Deps, trx: Knex, userId: number): Promise<number> {
   return accountId(deps, trx, walletCode(userId), 'wallet', userId);
+}
+
+/** A user's money set aside for a withdrawal until it is paid out or refused. */
+export function holdAccountId(deps: Deps, trx: Knex, userId: number): Promise<number> {
+  return accountId(deps, trx, `hold:${userId}`, 'hold', userId);
 }
 
 function assertBalanced(txns: JournalTxn[]): void {
