@@ -84,6 +84,9 @@ describe.each(TEST_DIALECTS)('a refused notify, found in the log and replayed af
     // The operator puts the new key in the plugin's settings; they apply on restart.
     const saved = await admin.c.post('/admin/plugins/epay', form(admin.csrf, { apiUrl: site.url, pid: '1001', key: NEW_KEY, mode: 'api', types: 'alipay' }));
     expect(saved.status).toBe(303);
+    const [change] = await listAudit(t.shop, { action: 'plugin.settings' });
+    expect(change).toMatchObject({ actorId: admin.id, targetId: 'epay', after: { changed: expect.arrayContaining(['key']) } });
+    expect(JSON.stringify(change)).not.toContain(NEW_KEY);
     await t.restart();
 
     const replayed = await admin.c.post(`/admin/payments/callbacks/${failed!.id}/replay`, form(admin.csrf));

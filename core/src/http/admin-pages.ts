@@ -101,7 +101,7 @@ export function adminPages(): ShopRouter {
     if (!checked.success) {
       return render(ctx, { failed: { plugin: ctx.params.name!, input, error: toShopError(checked.error) } });
     }
-    await saveSettings(ctx.shop, ctx.params.name!, input, actor);
+    await saveSettings(ctx.shop, ctx.params.name!, input, actor, ctx.ip);
     ctx.shop.log.info(`admin #${actor} changed the settings of plugin ${ctx.params.name}`);
     ctx.status = 303;
     ctx.redirect('/admin/plugins?saved=1');

@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { audit } from '../audit/audit.js';
 import type { Deps } from '../context.js';
+import { transaction } from '../db/dialect.js';
 import { decrypt, encrypt } from '../security/keys.js';
 
 /**
@@ -90,7 +92,16 @@ export async function storedSettings(deps: Deps): Promise<Map<string, Record<str
   return new Map(rows.map((r) => [r.plugin, JSON.parse(decrypt(deps.keys.encryption, r.sealed)) as Record<string, unknown>]));
 }
 
-export async function saveSettings(deps: Deps, plugin: string, input: Record<string, unknown>, actorId: number): Promise<void> {
+/**
+ * Stores a plugin's settings (sealed) and audits the change in the same transaction: which keys
+ * changed, never their values (they may be keys and secrets).
+ */
+export async function saveSettings(deps: Deps, plugin: string, input: Record<string, unknown>, actorId: number, ip?: string): Promise<void> {
+  const before = (await storedSettings(deps)).get(plugin) ?? {};
+  const changed = [...new Set([...Object.keys(before), ...Object.keys(input)])].filter((k) => JSON.stringify(before[k]) !== JSON.stringify(input[k]));
   const row = { plugin, sealed: encrypt(deps.keys.encryption, JSON.stringify(input)), updated_by: actorId, updated_at: deps.now() };
-  await deps.db.knex('plugin_settings').insert(row).onConflict('plugin').merge();
+  await transaction(deps.db, async (trx) => {
+    await trx('plugin_settings').insert(row).onConflict('plugin').merge();
+    await audit(deps, trx, { actorId, action: 'plugin.settings', targetType: 'plugin', targetId: plugin, after: { changed }, ip });
+  });
 }
