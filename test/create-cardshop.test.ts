@@ -20,7 +20,7 @@ function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 
 function create(args: string[], cwd: string) {
   // stdin is not a terminal here, as in CI: the scaffolder must not wait for answers.
-  const r = spawnSync(process.execPath, [CREATE, ...args], { cwd, env: userEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000 });
+  const r = spawnSync(process.execPath, [CREATE, ...args], { cwd, env: userEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -37,7 +37,7 @@ describe('npx create-cardshop, installing from packed tarballs', () => {
   });
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  it('scaffolds a shop that starts as its own process and sells a card', { timeout: 300_000 }, async () => {
+  it('scaffolds a shop that starts as its own process and sells a card', { timeout: 420_000 }, async () => {
     for (const p of publishedPackages(ROOT)) expect(readdirSync(packs)).toContain(tarballName(p.name, p.version));
 
     const made = create(

@@ -126,21 +126,28 @@ export async function main(argv: string[]): Promise<number> {
   // Whatever fails from here, the folder is left as it was found: removed if it was made here.
   const existed = existsSync(project.dir);
   const before = new Set(existed ? readdirSync(project.dir) : []);
-  const onSigint = () => interrupt();
-  process.on('SIGINT', onSigint);
+  // Ctrl+C (or a kill) stops the running command; its step then fails and the folder is cleaned up.
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+    interrupt();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     await runSteps(steps(project, answers, t, uiLocale), t, process.stdout);
   } catch (err) {
     const e = err as Error & { step?: Step; output?: string };
     process.stderr.write(`\n${t('failed', { step: e.step?.title ?? '' })}\n${e.message}\n`);
     if (e.output) process.stderr.write(`\n${t('failed.output')}\n${e.output}\n\n`);
-    if (e.step?.hint) process.stderr.write(`${e.step.hint}\n`);
+    if (e.step?.hint && !interrupted) process.stderr.write(`${e.step.hint}\n`);
     if (!existed) rmSync(project.dir, { recursive: true, force: true });
     else for (const entry of readdirSync(project.dir)) if (!before.has(entry)) rmSync(path.join(project.dir, entry), { recursive: true, force: true });
-    process.stderr.write(`${t(existed ? 'failed.cleaned' : 'failed.removed', { dir: project.dir })}\n${t('failed.retry')}\n`);
-    return 1;
+    process.stderr.write(`${t(existed ? 'failed.cleaned' : 'failed.removed', { dir: project.dir })}\n${interrupted ? '' : `${t('failed.retry')}\n`}`);
+    return interrupted ? 130 : 1;
   } finally {
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
   nextSteps(project, answers, t);
   return 0;
