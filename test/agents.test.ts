@@ -1,5 +1,5 @@
 import { becomeAgent, refundOrder, saveLevel, setMarkups, setSkuPricing, settleRebates, setTier, verifyLedger, type Shop } from '@cardshop/core';
-import { startTestShop, TEST_DIALECTS, type TestShop } from '@cardshop/core/testing';
+import { dummyPayments, startTestShop, TEST_DIALECTS, type TestShop } from '@cardshop/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cardSku, otherSku } from './fixtures.js';
 
@@ -30,7 +30,7 @@ describe.each(TEST_DIALECTS)('agent margins (%s)', (dialect) => {
   let c: Awaited<ReturnType<typeof chain>>;
 
   beforeAll(async () => {
-    t = await startTestShop({ dialect });
+    t = await startTestShop({ dialect, config: { plugins: [dummyPayments()] } });
     c = await chain(t);
   });
   afterAll(() => t?.close());
@@ -108,6 +108,23 @@ describe.each(TEST_DIALECTS)('agent margins (%s)', (dialect) => {
     const margins = await t.shop.db.knex('order_margins').where('order_id', r.body.order.id).select('agent_id', 'amount', 'status');
     expect(margins.map((m) => [m.agent_id, Number(m.amount), m.status]).sort()).toEqual([[c.top.id, 500, 'credited'], [c.agent.id, 700, 'credited']].sort());
     expect(await balance(t.shop, c.agent.id)).toBe(agentBefore + 700);
+    expect(await verifyLedger(t.shop)).toMatchObject({ ok: true });
+  });
+
+  it('a downline order paid through a gateway pays the margins once, however many notifies arrive', async () => {
+    const { code } = await cardSku(t.shop, { keys: 2, price: 10_000 });
+    await setSkuPricing(t.shop, { sku: code, cost: 8_000, floor: null, ceiling: null }, c.admin);
+    const buyer = await t.createUser({ uplineId: c.agent.id });
+    const client = await t.client().login(buyer.email, buyer.password);
+    const [agentBefore, topBefore] = [await balance(t.shop, c.agent.id), await balance(t.shop, c.top.id)];
+    const placed = await client.post('/api/store/checkout', { sku: code, quantity: 1, payment: 'dummy' });
+    expect(placed.status).toBe(201);
+    expect(placed.body.order).toMatchObject({ status: 'pending_payment', amount: 10_000 });
+    expect(await balance(t.shop, c.agent.id)).toBe(agentBefore);
+    const notified = await Promise.all(Array.from({ length: 20 }, () => t.notify({ orderNo: placed.body.order.no, amount: 10_000 })));
+    expect(notified.every((r) => r.text === 'ok')).toBe(true);
+    expect(await balance(t.shop, c.agent.id)).toBe(agentBefore + 700);
+    expect(await balance(t.shop, c.top.id)).toBe(topBefore + 500);
     expect(await verifyLedger(t.shop)).toMatchObject({ ok: true });
   });
 
