@@ -150,6 +150,24 @@ describe.each(TEST_DIALECTS)('agent margins (%s)', (dialect) => {
     expect(await verifyLedger(t.shop)).toMatchObject({ ok: true, drift: [], unbalanced: [], negative: [] });
   });
 
+  it('a buyer is lifted to a level by its spend, or buys one from the wallet, and pays the new prices next', async () => {
+    await saveLevel(t.shop, { code: 'bronze', name: 'Bronze', rank: 5, ruleKind: 'retail_percent', ruleValue: 9_800, upgradeSpend: 20_000 }, c.admin);
+    await saveLevel(t.shop, { code: 'vip', name: 'VIP', rank: 30, ruleKind: 'retail_percent', ruleValue: 8_000, upgradePrice: 5_000 }, c.admin);
+    const { code } = await cardSku(t.shop, { keys: 10, price: 10_000 });
+    const buyer = await t.createUser({ balance: 100_000 });
+    const client = await t.client().login(buyer.email, buyer.password);
+    expect((await client.post('/api/store/checkout', { sku: code, quantity: 2, payment: 'wallet' })).body.order.amount).toBe(20_000);
+    // 200.00 spent: bronze (98 %)
+    expect((await client.post('/api/store/checkout', { sku: code, quantity: 1, payment: 'wallet' })).body.order.amount).toBe(9_800);
+    expect((await client.post('/api/store/agent/level', { level: 'gold' })).status).toBe(400); // not for sale
+    const bought = await client.post('/api/store/agent/level', { level: 'vip' });
+    expect(bought.status).toBe(200);
+    expect((await client.post('/api/store/agent/level', { level: 'vip' })).body.error.code).toBe('level_not_higher');
+    expect((await client.post('/api/store/checkout', { sku: code, quantity: 1, payment: 'wallet' })).body.order.amount).toBe(8_000);
+    expect(await balance(t.shop, buyer.id)).toBe(100_000 - 20_000 - 9_800 - 5_000 - 8_000);
+    expect(await verifyLedger(t.shop)).toMatchObject({ ok: true });
+  });
+
   it('monthly rebates pay each agent once, however often settled', async () => {
     await setTier(t.shop, { level: 'silver', minVolume: 100_000, percentBp: 200 }, c.admin);
     const month = new Date();
