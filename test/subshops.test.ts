@@ -79,6 +79,12 @@ describe.each(TEST_DIALECTS)('sub-shops and the agent API over HTTP (%s)', (dial
     expect(page.text).toContain('Mine');
     expect(page.text).toContain('24/7 delivery');
     expect(page.text).toContain(`href="/s/mine-${dialect}/product/`);
+    // an agent's host name answers only once the operator approved it
+    const site = (await agent.get('/api/store/agent/site')).body.site;
+    expect(site.hostApproved).toBe(false);
+    expect((await getWithHost(t.url, `mine-${dialect}.example.test`, '/')).text).not.toContain('24/7 delivery');
+    expect((await agent.post(`/api/admin/sites/${site.id}/host`, { approved: true })).status).toBe(403);
+    expect((await admin.post(`/api/admin/sites/${site.id}/host`, { approved: true })).status).toBe(204);
     const byHost = await getWithHost(t.url, `mine-${dialect}.example.test`, '/');
     expect(byHost.status).toBe(200);
     expect(byHost.text).toContain('24/7 delivery');

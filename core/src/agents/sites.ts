@@ -18,6 +18,8 @@ export interface Site {
   ownerId: number;
   code: string;
   host: string | null;
+  /** A host name answers only once the operator approved it (an agent could claim any host). */
+  hostApproved: boolean;
   name: string;
   logoUrl: string | null;
   notice: string | null;
@@ -55,6 +57,7 @@ function toSite(r: Record<string, any>): Site {
     ownerId: Number(r.owner_id),
     code: r.code,
     host: r.host,
+    hostApproved: Boolean(r.host_approved),
     name: r.name,
     logoUrl: r.logo_url,
     notice: r.notice,
@@ -80,7 +83,7 @@ function directory(deps: Deps) {
     .select()
     .then((rows: Array<Record<string, any>>) => {
       const sites = rows.map(toSite);
-      return { byHost: new Map(sites.filter((s) => s.host).map((s) => [s.host!, s])), byCode: new Map(sites.map((s) => [s.code, s])) };
+      return { byHost: new Map(sites.filter((s) => s.host && s.hostApproved).map((s) => [s.host!, s])), byCode: new Map(sites.map((s) => [s.code, s])) };
     });
   directories.set(deps.db, { at: now, value });
   value.catch(() => directories.delete(deps.db));
@@ -119,6 +122,8 @@ export async function saveSite(deps: Deps, user: User, input: unknown, ip?: stri
   const s = parsed.data;
   const themes = [deps.config.theme, ...deps.config.siteThemes];
   if (s.theme && !themes.includes(s.theme)) throw errors.validation({ theme: 'field.invalid' });
+  const mainHost = deps.config.publicUrl && new URL(deps.config.publicUrl).hostname;
+  if (s.host && s.host === mainHost) throw new ShopError('site_taken', 409, 'error.site_taken', { host: 'error.site_taken' });
   const existing = await siteOf(deps, agent.id);
   if (!existing) await deps.hooks.check('before.site.open', { user: agent });
   const row = {
@@ -129,6 +134,8 @@ export async function saveSite(deps: Deps, user: User, input: unknown, ip?: stri
     notice: s.notice || null,
     theme: s.theme || null,
     enabled: s.enabled,
+    // A new host name waits for the operator's approval again.
+    ...(existing?.host === (s.host || null) ? {} : { host_approved: false }),
     updated_at: deps.now(),
   };
   try {
@@ -146,6 +153,17 @@ export async function saveSite(deps: Deps, user: User, input: unknown, ip?: stri
   }
   invalidateSites(deps);
   return (await siteOf(deps, agent.id))!;
+}
+
+/** The operator approves (or withdraws) a sub-shop's own host name. */
+export async function approveSiteHost(deps: Deps, input: { siteId: number; approved: boolean; actorId: number; ip?: string }): Promise<void> {
+  await transaction(deps.db, async (trx) => {
+    const before = await trx('sites').where('id', input.siteId).first('host', 'host_approved');
+    if (!before?.host) throw errors.notFound();
+    await trx('sites').where({ id: input.siteId, host: before.host }).update({ host_approved: input.approved, updated_at: deps.now() });
+    await audit(deps, trx, { actorId: input.actorId, action: input.approved ? 'site.host.approve' : 'site.host.revoke', targetType: 'site', targetId: input.siteId, before: { host: before.host, approved: Boolean(before.host_approved) }, after: { approved: input.approved }, ip: input.ip });
+  });
+  invalidateSites(deps);
 }
 
 /** The operator closes or reopens a sub-shop. */

@@ -10,6 +10,7 @@ import * as paymentTrouble from './migrations/20261203_012_payment_trouble.js';
 import * as delivery from './migrations/20261203_020_delivery.js';
 import * as agentApi from './migrations/20261203_021_agent_api.js';
 import * as withdrawals from './migrations/20261203_030_withdrawals.js';
+import * as siteHosts from './migrations/20261203_031_site_hosts.js';
 import * as consoleIndexes from './migrations/20261203_040_console_indexes.js';
 import * as consoleInventory from './migrations/20261203_045_console_inventory.js';
 import * as reviewHolds from './migrations/20261203_050_review_holds.js';
@@ -31,6 +32,7 @@ const CORE_MIGRATIONS: Array<[string, Migration]> = [
   ['20261203_020_delivery', delivery],
   ['20261203_021_agent_api', agentApi],
   ['20261203_030_withdrawals', withdrawals],
+  ['20261203_031_site_hosts', siteHosts],
   ['20261203_040_console_indexes', consoleIndexes],
   ['20261203_045_console_inventory', consoleInventory],
   ['20261203_050_review_holds', reviewHolds],

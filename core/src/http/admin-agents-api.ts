@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import { listSites, setSiteDisabled } from '../agents/sites.js';
+import { approveSiteHost, listSites, setSiteDisabled } from '../agents/sites.js';
 import { moveUser } from '../agents/tree.js';
 import { fromZod } from '../errors.js';
 import { assignLevel, listLevels, listOverrides, saveLevel, setOverride, setSkuPricing } from '../pricing/levels.js';
@@ -21,6 +21,7 @@ function parse<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
 const uplineInput = z.object({ upline: z.number({ error: 'field.integer' }).int('field.integer').positive('field.min').nullable() }).strict();
 const levelChoice = z.object({ level: z.string({ error: 'field.required' }).min(1, 'field.required').max(32) }).strict();
 const disableInput = z.object({ disabled: z.boolean({ error: 'field.invalid' }) }).strict();
+const approveInput = z.object({ approved: z.boolean({ error: 'field.invalid' }) }).strict();
 const monthInput = z.object({ month: z.string({ error: 'field.required' }) }).strict();
 
 /** The operator's JSON endpoints for levels, prices, the agent tree, sub-shops, rebates and withdrawals. */
@@ -69,6 +70,10 @@ export function adminAgentsApi(): ShopRouter {
 
   r.get('/sites', async (ctx) => {
     ctx.body = await listSites(ctx.shop, { page: Number(ctx.query.page) || 1 });
+  });
+  r.post('/sites/:id/host', async (ctx) => {
+    await approveSiteHost(ctx.shop, { siteId: userIdOf(ctx.params.id), approved: parse(approveInput, body(ctx)).approved, actorId: ctx.state.user!.id, ip: ctx.ip });
+    ctx.status = 204;
   });
   r.post('/sites/:id/disable', async (ctx) => {
     await setSiteDisabled(ctx.shop, { siteId: userIdOf(ctx.params.id), disabled: parse(disableInput, body(ctx)).disabled, actorId: ctx.state.user!.id, ip: ctx.ip });

@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import { listSites, setSiteDisabled } from '../agents/sites.js';
+import { approveSiteHost, listSites, setSiteDisabled } from '../agents/sites.js';
 import { moveUser } from '../agents/tree.js';
 import { errors, ShopError } from '../errors.js';
 import { translate } from '../i18n/messages.js';
@@ -112,7 +112,7 @@ const agentsPage = consoleTemplate(`
 <input id="q" type="text" name="q" value="{{q}}" style="max-width:260px"><button class="small" type="submit">{{t "admin.agents.find"}}</button></form>
 {{#if parent}}<p>{{t "admin.agents.below" email=parent.email}} · <a href="/admin/agents{{#if parent.uplineId}}?parent={{parent.uplineId}}{{/if}}">{{t "admin.agents.up"}}</a></p>{{else}}<p class="hint">{{t "admin.agents.top"}}</p>{{/if}}
 <table><thead><tr><th>#</th><th>{{t "admin.agents.email"}}</th><th>{{t "admin.agents.role"}}</th><th>{{t "admin.levels.code"}}</th><th>{{t "admin.agents.upline"}}</th><th>{{t "admin.agents.members"}}</th><th>{{t "admin.agents.balance"}}</th><th>{{t "admin.agents.actions"}}</th></tr></thead><tbody>
-{{#each users}}<tr><td>{{id}}</td><td>{{#if members}}<a href="/admin/agents?parent={{id}}">{{email}}</a>{{else}}{{email}}{{/if}}</td><td>{{role}}</td><td>{{level}}</td><td>{{#if uplineId}}<a href="/admin/agents?parent={{uplineId}}">#{{uplineId}}</a>{{/if}}</td><td>{{members}}</td><td>{{money balance}}</td>
+{{#each users}}<tr><td>{{id}}</td><td><a href="/admin/users/{{id}}">{{email}}</a></td><td>{{role}}</td><td>{{level}}</td><td>{{#if uplineId}}<a href="/admin/agents?parent={{uplineId}}">#{{uplineId}}</a>{{/if}}</td><td>{{#if members}}<a href="/admin/agents?parent={{id}}">{{members}}</a>{{else}}0{{/if}}</td><td>{{money balance}}</td>
 <td><form method="post" action="/admin/agents/{{id}}/upline" class="row"><input type="hidden" name="_csrf" value="{{@root.csrf}}"><input type="hidden" name="parent" value="{{@root.parentId}}"><input type="text" name="upline" placeholder="{{t "admin.agents.newUpline"}}" aria-label="{{t "admin.agents.newUpline"}}" style="max-width:120px"><button class="small" type="submit">{{t "admin.agents.move"}}</button></form>
 <form method="post" action="/admin/agents/{{id}}/level" class="row"><input type="hidden" name="_csrf" value="{{@root.csrf}}"><input type="hidden" name="parent" value="{{@root.parentId}}"><select name="level" aria-label="{{t "admin.levels.code"}}" style="max-width:140px">{{#each @root.levels}}<option value="{{code}}"{{#if (eq name ../level)}} selected{{/if}}>{{name}}</option>{{/each}}</select><button class="small" type="submit">{{t "admin.agents.setLevel"}}</button></form></td></tr>
 {{else}}<tr><td colspan="8">{{t "admin.none"}}</td></tr>{{/each}}
@@ -123,7 +123,9 @@ const agentsPage = consoleTemplate(`
 const sitesPage = consoleTemplate(`
 {{#if saved}}<p class="notice" role="status">{{t "admin.saved"}}</p>{{/if}}
 <section><table><thead><tr><th>#</th><th>{{t "admin.sites.code"}}</th><th>{{t "admin.sites.name"}}</th><th>{{t "admin.sites.host"}}</th><th>{{t "admin.sites.owner"}}</th><th>{{t "admin.sites.state"}}</th><th></th></tr></thead><tbody>
-{{#each sites}}<tr><td>{{id}}</td><td><a href="/s/{{code}}/">{{code}}</a></td><td>{{name}}</td><td>{{host}}</td><td>{{ownerEmail}}</td>
+{{#each sites}}<tr><td>{{id}}</td><td><a href="/s/{{code}}/">{{code}}</a></td><td>{{name}}</td>
+<td>{{#if host}}{{host}} {{#if hostApproved}}<span class="ok-cell">{{t "admin.sites.hostApproved"}}</span>{{else}}<span class="bad-cell">{{t "admin.sites.hostWaiting"}}</span>{{/if}}
+<form method="post" action="/admin/sites/{{id}}/host"><input type="hidden" name="_csrf" value="{{@root.csrf}}"><input type="hidden" name="approved" value="{{#if hostApproved}}0{{else}}1{{/if}}"><button class="small" type="submit">{{#if hostApproved}}{{t "admin.sites.hostRevoke"}}{{else}}{{t "admin.sites.hostApprove"}}{{/if}}</button></form>{{/if}}</td><td>{{ownerEmail}}</td>
 <td>{{#if disabledByAdmin}}<span class="bad-cell">{{t "admin.sites.closedByAdmin"}}</span>{{else if enabled}}<span class="ok-cell">{{t "admin.sites.open"}}</span>{{else}}{{t "admin.sites.closedByAgent"}}{{/if}}</td>
 <td><form method="post" action="/admin/sites/{{id}}"><input type="hidden" name="_csrf" value="{{@root.csrf}}"><input type="hidden" name="disabled" value="{{#if disabledByAdmin}}0{{else}}1{{/if}}"><button class="small" type="submit">{{#if disabledByAdmin}}{{t "admin.sites.reopen"}}{{else}}{{t "admin.sites.close"}}{{/if}}</button></form></td></tr>
 {{else}}<tr><td colspan="7">{{t "admin.none"}}</td></tr>{{/each}}
@@ -332,6 +334,12 @@ export function adminAgents(): ShopRouter {
     const pages = Math.max(1, Math.ceil(list.total / list.pageSize));
     const body = sitesPage({ ...consoleData(ctx), ...list, saved: ctx.query.saved === '1', pages, prev: page > 1 ? page - 1 : null, next: page < pages ? page + 1 : null });
     renderConsole(ctx, { title: translate(ctx.state.locale, 'admin.sites.page'), body });
+  });
+  r.post('/sites/:id/host', async (ctx) => {
+    checkCsrf(ctx);
+    await approveSiteHost(ctx.shop, { siteId: userId(ctx), approved: form(ctx).approved === '1', actorId: ctx.state.user!.id, ip: ctx.ip });
+    ctx.status = 303;
+    ctx.redirect('/admin/sites?saved=1');
   });
   r.post('/sites/:id', async (ctx) => {
     checkCsrf(ctx);

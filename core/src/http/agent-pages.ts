@@ -93,7 +93,7 @@ async function renderAgent(ctx: ShopContext, opts: { failure?: ShopError; form?:
       ],
       earnings,
       site: submittedSite ? { ...site, ...submittedSite, enabled: submittedSite.enabled === 'on' } : site ?? null,
-      siteUrl: site ? (site.host ? `//${site.host}/` : `/s/${site.code}/`) : null,
+      siteUrl: site ? (site.host && site.hostApproved ? `//${site.host}/` : `/s/${site.code}/`) : null,
       siteOrders: site ? await siteOrders(ctx.shop, site, { limit: 20 }) : [],
       themes: [ctx.shop.config.theme, ...ctx.shop.config.siteThemes],
     },

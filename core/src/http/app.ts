@@ -17,6 +17,10 @@ import { storeAgentApi, storeWalletApi } from './store-agent.js';
 import { agentPages } from './agent-pages.js';
 import { adminAgentsApi } from './admin-agents-api.js';
 import { adminAgents } from './admin-agents.js';
+import { adminCatalog } from './admin-catalog.js';
+import { adminInventory, adminInventoryApi } from './admin-inventory.js';
+import { adminSettings } from './admin-settings.js';
+import { adminUsers, adminUsersApi } from './admin-users.js';
 import { storeApi } from './store-api.js';
 import { agentApi } from './agent-api.js';
 import { supplierRoutes } from './supplier.js';
@@ -100,6 +104,6 @@ export function createApp(shop: Shop, plugins: ShopRouter): Koa {
     }),
   );
   app.use(loadSession);
-  for (const r of [storeApi(), storeAgentApi(), storeWalletApi(), agentApi(), adminApi(), adminAgentsApi(), supplierRoutes(), adminPages(), adminPayments(), adminAgents(), agentPages(), shopPages(), plugins]) app.use(r.routes()).use(r.allowedMethods());
+  for (const r of [storeApi(), storeAgentApi(), storeWalletApi(), agentApi(), adminApi(), adminAgentsApi(), adminInventoryApi(), adminUsersApi(), supplierRoutes(), adminPages(), adminPayments(), adminAgents(), adminCatalog(), adminInventory(), adminUsers(), adminSettings(), agentPages(), shopPages(), plugins]) app.use(r.routes()).use(r.allowedMethods());
   return app as unknown as Koa;
 }

@@ -229,7 +229,7 @@ function agentPage(isAgent: boolean): Record<string, unknown> {
       margins: [{ no: order.no, title: order.title, quantity: 2, sale: 9_800, amount: 700, status: 'credited', createdAt: AT }],
       rebates: [{ month: '2025-01', volume: 129_900, percentBp: 150, amount: 1_949 }],
     },
-    site: { code: 'my-shop', name: 'My card shop', host: null, logoUrl: null, notice: 'Open 24/7', theme: null, enabled: true },
+    site: { code: 'my-shop', name: 'My card shop', host: 'cards.example.com', hostApproved: false, logoUrl: null, notice: 'Open 24/7', theme: null, enabled: true },
     siteUrl: '/s/my-shop/',
     siteOrders: [{ no: order.no, title: order.title, quantity: 2, amount: 9_800, status: 'delivered', margin: 700, marginStatus: 'credited', createdAt: AT }],
     themes: ['@cardshop/theme-default', '@cardshop/theme-wholesale'],
