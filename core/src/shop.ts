@@ -28,11 +28,11 @@ import { pruneLookupCodes } from './orders/lookup.js';
 import { pruneRateLimits } from './security/rate-limit.js';
 import { ensureSystemAccounts } from './wallet/ledger.js';
 import { ensureTopupProduct } from './wallet/topup.js';
-import { checkTheme } from './themes/check.js';
-import { applyOverrides } from './themes/overrides.js';
-import { loadTheme, resolveThemeDir, ThemeError, type Theme } from './themes/renderer.js';
+import { applySavedSettings, checkInstalledTheme } from './settings/settings.js';
+import { loadTheme, ThemeError, type Theme } from './themes/renderer.js';
 
 export interface Shop extends Deps {
+  /** The theme the main shop renders with (the configured one, or the one activated in the console). */
   readonly theme: Theme;
   /** The shop's theme and those sub-shops may choose (`siteThemes`), by configured name. */
   readonly themes: ReadonlyMap<string, Theme>;
@@ -40,6 +40,8 @@ export interface Shop extends Deps {
   readonly plugins: PluginHost;
   readonly delivery: Delivery;
   readonly app: Koa;
+  /** Makes an installed theme the shop's (settings/settings.ts activateTheme). */
+  setTheme(name: string, theme: Theme): void;
   /**
    * Makes the shop ready to serve: applies the core's migrations, creates the platform accounts,
    * checks the secret, then loads the configured plugins (setup, their migrations, start).
@@ -95,8 +97,7 @@ async function checkSecret(deps: Deps): Promise<void> {
  * `cardshop theme check` without errors.
  */
 function loadCheckedTheme(config: Config): Theme {
-  const dir = applyOverrides(resolveThemeDir(config.theme, config.root), config.root);
-  const report = checkTheme(dir, config.shop.locale);
+  const { dir, report } = checkInstalledTheme(config, config.theme);
   if (!report.ok) {
     const errors = report.findings.filter((f) => f.level === 'error').slice(0, 10);
     const lines = errors.map((f) => `  ${f.rule} ${f.file ?? ''}${f.line ? `:${f.line}` : ''} ${f.message}`);
@@ -113,7 +114,7 @@ export function createShop(input: Config | ConfigInput): Shop {
   const db = connect(config.database, config.root);
   const hooks = new Hooks(log);
   const deps: Deps = { db, keys: deriveKeys(secret), config: { ...config, secret }, log, hooks, now: () => Date.now() };
-  const theme = loadCheckedTheme(config);
+  let theme = loadCheckedTheme(config);
   const themes = new Map([[config.theme, theme], ...config.siteThemes.map((name) => [name, loadCheckedTheme({ ...config, theme: name })] as const)]);
   const routes = pluginRoutes();
   const plugins = createPluginHost(deps, hooks, routes.mount);
@@ -145,6 +146,8 @@ export function createShop(input: Config | ConfigInput): Shop {
       ['delivering backorders', () => fillBackorders(deps)],
       ['pruning API nonces', () => pruneNonces(deps)],
       ['syncing suppliers', suppliersDue],
+      // Another app process may have saved them in the console.
+      ['reading site settings', () => applySavedSettings(shop)],
     ];
     if (minutes++ % 60 === 0) {
       chores.push(['pruning expired sessions', () => pruneSessions(deps)]);
@@ -156,7 +159,13 @@ export function createShop(input: Config | ConfigInput): Shop {
 
   const shop: Shop = {
     ...deps,
-    theme,
+    get theme() {
+      return theme;
+    },
+    setTheme(name, loaded) {
+      themes.set(name, loaded);
+      theme = loaded;
+    },
     themes,
     checkout,
     plugins,
@@ -175,6 +184,7 @@ export function createShop(input: Config | ConfigInput): Shop {
       await ensureSystemAccounts(db, config.shop.currency);
       await ensureTopupProduct(db);
       await checkSecret(deps);
+      await applySavedSettings(shop);
       return [...applied, ...(await plugins.load(config.plugins))];
     },
     listen(port = config.port, host = config.host) {

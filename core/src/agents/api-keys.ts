@@ -1,6 +1,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { audit } from '../audit/audit.js';
 import type { Deps } from '../context.js';
-import { isUniqueViolation } from '../db/dialect.js';
+import { isUniqueViolation, transaction } from '../db/dialect.js';
 import { errors, ShopError } from '../errors.js';
 import type { MessageKey } from '../i18n/messages.js';
 import { decrypt, encrypt, randomToken, safeEqual } from '../security/keys.js';
@@ -85,10 +86,16 @@ export async function listApiKeys(deps: Deps, userId: number): Promise<ApiKeyVie
   }));
 }
 
-/** Revokes one of the user's keys; requests signed with it are refused from now on. */
-export async function revokeApiKey(deps: Deps, userId: number, key: string): Promise<void> {
-  const n = await deps.db.knex('api_keys').where({ user_id: userId, key }).whereNull('revoked_at').update({ revoked_at: deps.now() });
-  if (!n) throw errors.notFound();
+/**
+ * Revokes one of the user's keys (by the user, or by an admin: `actor`), audited; requests signed
+ * with it are refused from now on.
+ */
+export async function revokeApiKey(deps: Deps, userId: number, key: string, actor: { id: number; ip?: string } = { id: userId }): Promise<void> {
+  await transaction(deps.db, async (trx) => {
+    const n = await trx('api_keys').where({ user_id: userId, key }).whereNull('revoked_at').update({ revoked_at: deps.now() });
+    if (!n) throw errors.notFound();
+    await audit(deps, trx, { actorId: actor.id, action: 'apikey.revoke', targetType: 'user', targetId: userId, after: { key }, ip: actor.ip });
+  });
   cacheOf(deps).delete(key);
 }
 

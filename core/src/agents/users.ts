@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { audit } from '../audit/audit.js';
 import type { Deps } from '../context.js';
-import { isUniqueViolation, transaction } from '../db/dialect.js';
+import { affected, isUniqueViolation, transaction } from '../db/dialect.js';
 import { errors, ShopError } from '../errors.js';
 import { randomToken } from '../security/keys.js';
 import { hashPassword, verifyPassword } from '../security/password.js';
 import { walletAccountId } from '../wallet/ledger.js';
 
-export const ROLES = ['customer', 'agent', 'admin'] as const;
+/** `staff` may use the console's orders and inventory pages only (http/admin-layout.ts). */
+export const ROLES = ['customer', 'agent', 'staff', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface User {
@@ -142,6 +144,61 @@ export function forgetUser(deps: Deps, userId: number): void {
   for (const [id, entry] of cache) if (entry.user.id === userId) cache.delete(id);
 }
 
+const CONSOLE_TOUCH_MS = 15_000;
+const consoleSeen = new WeakMap<object, Map<string, number>>();
+
+/**
+ * The console's idle timeout: marks the session as used on the console now, unless it has been idle
+ * there (since its last console request, or since login) for `idleMs`. One guarded UPDATE decides,
+ * so every app process agrees. A session that timed out is ended; answers whether it may go on.
+ */
+export async function touchConsole(deps: Deps, token: string, idleMs: number): Promise<boolean> {
+  const id = hashToken(token);
+  const now = deps.now();
+  // A page and the next within a few seconds cost one write, not two.
+  const seen = consoleSeen.get(deps.db) ?? new Map<string, number>();
+  consoleSeen.set(deps.db, seen);
+  if (now - (seen.get(id) ?? -Infinity) < Math.min(CONSOLE_TOUCH_MS, idleMs / 4)) return true;
+  const fresh = await deps.db
+    .knex('sessions')
+    .where('id', id)
+    .andWhere((q) => q.where('console_seen_at', '>=', now - idleMs).orWhere((w) => w.whereNull('console_seen_at').andWhere('created_at', '>=', now - idleMs)))
+    .update({ console_seen_at: now });
+  if (affected(fresh)) {
+    if (seen.size >= SESSION_CACHE_MAX) seen.clear();
+    seen.set(id, now);
+    return true;
+  }
+  seen.delete(id);
+  await destroySession(deps, token);
+  return false;
+}
+
+/**
+ * Disables or enables an account, audited. A disabled user cannot log in, its sessions and API keys
+ * stop working (at once in this process, within seconds elsewhere), and its orders stay as they are.
+ */
+export async function setUserDisabled(deps: Deps, input: { userId: number; disabled: boolean; actorId: number; ip?: string }): Promise<void> {
+  if (input.userId === input.actorId) throw errors.validation({ disabled: 'field.not_yourself' });
+  await transaction(deps.db, async (trx) => {
+    const n = affected(await trx('users').where('id', input.userId).andWhere('disabled', !input.disabled).update({ disabled: input.disabled }));
+    if (!n) {
+      if (!(await trx('users').where('id', input.userId).first('id'))) throw errors.notFound();
+      return; // already so
+    }
+    await audit(deps, trx, {
+      actorId: input.actorId,
+      action: input.disabled ? 'user.disable' : 'user.enable',
+      targetType: 'user',
+      targetId: input.userId,
+      before: { disabled: !input.disabled },
+      after: { disabled: input.disabled },
+      ip: input.ip,
+    });
+  });
+  forgetUser(deps, input.userId);
+}
+
 export async function destroySession(deps: Deps, token: string): Promise<void> {
   cacheOf(deps).delete(hashToken(token));
   await deps.db.knex('sessions').where('id', hashToken(token)).delete();
@@ -156,4 +213,17 @@ export async function requireUser(deps: Deps, id: number): Promise<User> {
   const row = await deps.db.knex('users').where('id', id).first();
   if (!row) throw errors.notFound();
   return toUser(row);
+}
+
+/** An account as the console shows it. */
+export async function userForAdmin(deps: Deps, id: number) {
+  const row = await deps.db.read('users').where('id', id).first('id', 'email', 'role', 'display_name', 'disabled', 'upline_id', 'spend_total', 'created_at');
+  if (!row) throw errors.notFound();
+  return {
+    ...toUser(row),
+    disabled: Boolean(row.disabled),
+    uplineId: row.upline_id === null ? null : Number(row.upline_id),
+    spendTotal: Number(row.spend_total),
+    createdAt: Number(row.created_at),
+  };
 }

@@ -13,6 +13,8 @@ const databaseUrl = z
     message: 'must be sqlite:<file> or mysql://user:pass@host:port/db',
   });
 
+export const CURRENCIES = ['CNY', 'USD', 'EUR'] as const;
+
 export const configSchema = z
   .object({
     /** Folder that relative paths (database file, themes) are resolved against. */
@@ -30,8 +32,17 @@ export const configSchema = z
     shop: z
       .object({
         name: z.string().min(1).max(80).default('Cardshop'),
-        currency: z.enum(['CNY', 'USD', 'EUR']).default('CNY'),
+        currency: z.enum(CURRENCIES).default('CNY'),
         locale: z.enum(LOCALES).default('zh-CN'),
+        /** A line shown atop every page of the main shop (a sub-shop shows its own). */
+        notice: z.string().max(1000).optional(),
+      })
+      .prefault({}),
+    /** The operator's console (/admin). */
+    console: z
+      .object({
+        /** A console session left idle this long is signed out. */
+        idleMinutes: z.number().int().min(1).max(1440).default(30),
       })
       .prefault({}),
     /** Theme package name or folder. */

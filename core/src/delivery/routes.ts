@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { audit } from '../audit/audit.js';
 import type { Deps } from '../context.js';
+import { transaction } from '../db/dialect.js';
 import { errors } from '../errors.js';
 
 /** Which suppliers fill a SKU, tried by priority (lower first) while enabled. */
@@ -30,16 +32,19 @@ async function skuId(deps: Deps, code: string): Promise<number> {
   return Number(row.id);
 }
 
-/** Adds a supplier to a SKU's routes, or changes its route. */
-export async function setRoute(deps: Deps, sku: string, input: z.input<typeof routeSchema>): Promise<RouteView[]> {
+/** Adds a supplier to a SKU's routes, or changes its route; an admin's change is audited with it. */
+export async function setRoute(deps: Deps, sku: string, input: z.input<typeof routeSchema>, actor?: { id: number; ip?: string }): Promise<RouteView[]> {
   const r = routeSchema.parse(input);
   const id = await skuId(deps, sku);
   const now = deps.now();
-  await deps.db
-    .knex('sku_suppliers')
-    .insert({ sku_id: id, supplier: r.supplier, supplier_sku: r.supplierSku, priority: r.priority, cost: r.cost ?? null, enabled: r.enabled, created_at: now, updated_at: now })
-    .onConflict(['sku_id', 'supplier'])
-    .merge(['supplier_sku', 'priority', 'enabled', 'updated_at', ...(r.cost === undefined ? [] : ['cost'])]);
+  await transaction(deps.db, async (trx) => {
+    const before = actor && (await trx('sku_suppliers').where({ sku_id: id, supplier: r.supplier }).first('supplier_sku', 'priority', 'cost', 'enabled'));
+    await trx('sku_suppliers')
+      .insert({ sku_id: id, supplier: r.supplier, supplier_sku: r.supplierSku, priority: r.priority, cost: r.cost ?? null, enabled: r.enabled, created_at: now, updated_at: now })
+      .onConflict(['sku_id', 'supplier'])
+      .merge(['supplier_sku', 'priority', 'enabled', 'updated_at', ...(r.cost === undefined ? [] : ['cost'])]);
+    if (actor) await audit(deps, trx, { actorId: actor.id, action: 'sku.route', targetType: 'sku', targetId: sku, before: before ?? null, after: r, ip: actor.ip });
+  });
   return listRoutes(deps, sku);
 }
 

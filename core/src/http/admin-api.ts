@@ -6,12 +6,14 @@ import { listJobs, retryJob } from '../delivery/jobs.js';
 import { listRoutes, setRoute } from '../delivery/routes.js';
 import { deliverManually, refundOrder } from '../orders/orders.js';
 import { adjustWallet, verifyLedger } from '../wallet/ledger.js';
+import { mayUseConsole } from './admin-layout.js';
 import type { ShopContext, ShopRouter } from './context.js';
 
+/** The signed-in admin (or staff member, on its sections); 401 for visitors, 403 for anyone else. */
 export function requireAdmin(ctx: ShopContext) {
   const user = ctx.state.user;
   if (!user) throw errors.unauthorized();
-  if (user.role !== 'admin') throw errors.forbidden();
+  if (!mayUseConsole(user, ctx.path)) throw errors.forbidden();
   return user;
 }
 
@@ -41,7 +43,7 @@ export function adminApi(): ShopRouter {
     const { amount, reason } = adjustSchema.parse(ctx.request.body ?? {});
     const userId = Number(ctx.params.userId);
     if (!Number.isInteger(userId)) throw errors.notFound();
-    ctx.body = await adjustWallet(ctx.shop, { userId, amount, reason, actorId: ctx.state.user!.id });
+    ctx.body = await adjustWallet(ctx.shop, { userId, amount, reason, actorId: ctx.state.user!.id, ip: ctx.ip });
   });
 
   r.post('/orders/:no/deliver', async (ctx) => {
@@ -70,7 +72,7 @@ export function adminApi(): ShopRouter {
   });
 
   r.post('/skus/:code/suppliers', async (ctx) => {
-    ctx.body = { routes: await setRoute(ctx.shop, ctx.params.code!, (ctx.request.body ?? {}) as never) };
+    ctx.body = { routes: await setRoute(ctx.shop, ctx.params.code!, (ctx.request.body ?? {}) as never, { id: ctx.state.user!.id, ip: ctx.ip }) };
   });
 
   // Imports or refreshes a supplier's catalog now (it also runs on the supplier's schedule).

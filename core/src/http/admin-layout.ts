@@ -27,15 +27,30 @@ export const consoleTemplate = (source: string) => hbs.compile(source, { strict:
 
 /** The console's sections, in menu order. A new page adds its entry here. */
 const NAV: Array<{ href: string; label: string }> = [
+  { href: '/admin', label: 'admin.nav.dashboard' },
+  { href: '/admin/orders', label: 'admin.nav.orders' },
   { href: '/admin/payments', label: 'admin.nav.payments' },
   { href: '/admin/payments/stuck', label: 'admin.nav.stuck' },
+  { href: '/admin/catalog', label: 'admin.nav.catalog' },
+  { href: '/admin/inventory', label: 'admin.nav.inventory' },
   { href: '/admin/agents', label: 'admin.nav.agents' },
   { href: '/admin/levels', label: 'admin.nav.levels' },
   { href: '/admin/sites', label: 'admin.nav.sites' },
   { href: '/admin/withdrawals', label: 'admin.nav.withdrawals' },
+  { href: '/admin/insight', label: 'admin.nav.insight' },
   { href: '/admin/audit', label: 'admin.nav.audit' },
   { href: '/admin/plugins', label: 'admin.nav.plugins' },
+  { href: '/admin/themes', label: 'admin.nav.themes' },
+  { href: '/admin/settings', label: 'admin.nav.settings' },
 ];
+
+/** What a staff member may use: the orders and inventory sections, pages and JSON. Admins use all. */
+const STAFF_SECTIONS = ['/admin/orders', '/admin/inventory', '/api/admin/orders', '/api/admin/inventory'];
+
+export function mayUseConsole(user: User, path: string): boolean {
+  if (user.role === 'admin') return true;
+  return user.role === 'staff' && STAFF_SECTIONS.some((p) => path === p || path.startsWith(`${p}/`));
+}
 
 const shell = consoleTemplate(`<!doctype html>
 <html lang="{{locale}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -74,8 +89,8 @@ button.small{margin-top:0;padding:4px 10px;font-size:13px}
 </main></body></html>`);
 
 /**
- * The signed-in admin, or undefined after redirecting a visitor to the login page. Anyone else
- * signed in gets 403.
+ * The signed-in admin (or staff member, on its pages), or undefined after redirecting a visitor to
+ * the login page. Anyone else signed in gets 403.
  */
 export function consoleUser(ctx: ShopContext): User | undefined {
   const user = ctx.state.user;
@@ -83,7 +98,7 @@ export function consoleUser(ctx: ShopContext): User | undefined {
     ctx.redirect(`/login?next=${encodeURIComponent(ctx.originalUrl)}`);
     return undefined;
   }
-  if (user.role !== 'admin') throw errors.forbidden();
+  if (!mayUseConsole(user, ctx.path)) throw errors.forbidden();
   return user;
 }
 
@@ -92,18 +107,30 @@ export function consoleData(ctx: ShopContext) {
   return { locale: ctx.state.locale, csrf: ctx.state.csrf, currency: ctx.shop.config.shop.currency };
 }
 
-/** Wraps a page body in the console's shell and sends it. */
-export function renderConsole(ctx: ShopContext, page: { title: string; body: string; status?: number }): void {
+function page(ctx: ShopContext, title: string, body: string): string {
   const locale = ctx.state.locale;
-  ctx.status = page.status ?? 200;
-  ctx.type = 'html';
-  ctx.set('Cache-Control', 'no-store');
-  ctx.body = shell({
+  const user = ctx.state.user;
+  return shell({
     locale,
     otherLocale: locale === 'zh-CN' ? 'en' : 'zh-CN',
-    title: page.title,
+    title,
     shopName: ctx.shop.config.shop.name,
-    body: page.body,
-    nav: NAV.map((n) => ({ href: n.href, label: translate(locale, n.label), active: ctx.path === n.href })),
+    body,
+    nav: NAV.filter((n) => user && mayUseConsole(user, n.href)).map((n) => ({ href: n.href, label: translate(locale, n.label), active: ctx.path === n.href })),
   });
+}
+
+/** Wraps a page body in the console's shell and sends it. */
+export function renderConsole(ctx: ShopContext, p: { title: string; body: string; status?: number }): void {
+  ctx.status = p.status ?? 200;
+  ctx.type = 'html';
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = page(ctx, p.title, p.body);
+}
+
+/** The shell before and after the body, for a page that streams its body as work proceeds. */
+export function consoleShell(ctx: ShopContext, title: string): [string, string] {
+  const marker = '\u0000body\u0000';
+  const [head, tail] = page(ctx, title, marker).split(marker) as [string, string];
+  return [head, tail];
 }

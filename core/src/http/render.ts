@@ -15,7 +15,7 @@ export async function renderPage(
   const site = ctx.state.site;
   const theme = (site?.theme && shop.themes.get(site.theme)) || shop.theme;
   const html = theme.render(template, {
-    shop: { name: site?.name ?? shop.config.shop.name, currency: shop.config.shop.currency, locale: shop.config.shop.locale },
+    shop: { name: site?.name ?? shop.config.shop.name, currency: shop.config.shop.currency, locale: shop.config.shop.locale, notice: site ? null : (shop.config.shop.notice ?? null) },
     site: site ? { code: site.code, name: site.name, logoUrl: site.logoUrl, notice: site.notice } : null,
     locale,
     otherLocale: locale === 'zh-CN' ? 'en' : 'zh-CN',

@@ -1,4 +1,4 @@
-import { userForSession } from '../agents/users.js';
+import { touchConsole, userForSession } from '../agents/users.js';
 import { ShopError } from '../errors.js';
 import { isLocale, negotiateLocale } from '../i18n/messages.js';
 import { hmacHex, randomToken, safeEqual } from '../security/keys.js';
@@ -7,6 +7,9 @@ import { cookieOptions, CSRF_COOKIE, isApi, LOCALE_COOKIE, ORDERS_COOKIE, SESSIO
 const GRANTS_COOKIE = 'cs_lookup';
 
 const YEAR = 365 * 86_400_000;
+
+/** The operator's console, whose sessions time out when idle (config `console.idleMinutes`). */
+const CONSOLE_PATH = /^\/(api\/)?admin(\/|$)/;
 
 /** Page language: `?lang=` (remembered in a cookie), then the cookie, then the browser's. */
 function pickLocale(ctx: ShopContext) {
@@ -32,7 +35,8 @@ export async function loadSession(ctx: ShopContext, next: () => Promise<void>): 
   const token = ctx.cookies.get(SESSION_COOKIE, { signed: true });
   if (token) {
     const user = await userForSession(ctx.shop, token);
-    if (user) {
+    const idle = user && (user.role === 'admin' || user.role === 'staff') && CONSOLE_PATH.test(ctx.path);
+    if (user && (!idle || (await touchConsole(ctx.shop, token, ctx.shop.config.console.idleMinutes * 60_000)))) {
       ctx.state.user = user;
       ctx.state.sessionToken = token;
     }

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { audit } from '../audit/audit.js';
 import type { Deps } from '../context.js';
 import { affected, caseById, ConflictRetry, rowsChanged, transaction, withBulkWrites } from '../db/dialect.js';
 import { errors } from '../errors.js';
@@ -19,6 +20,8 @@ export interface ImportInput {
   lines: AsyncIterable<string> | Iterable<string>;
   format?: KeyFormat;
   onProgress?: (p: ImportProgress) => void;
+  /** Who imports (the console): each batch's audit row is written in the batch's transaction. */
+  actor?: { id: number; ip?: string };
 }
 
 export interface ImportReport extends ImportProgress {
@@ -70,7 +73,8 @@ function seal(deps: Deps, batch: CardKey[]): SealedKey[] {
  * imports into the same SKU cannot both count the same new key. Keys already there are skipped by
  * the unique index (sku_id, fingerprint); the database says how many rows each insert added.
  */
-async function insertBatch(deps: Deps, skuId: number, keys: SealedKey[]): Promise<number> {
+async function insertBatch(deps: Deps, sku: { id: number; code: string }, keys: SealedKey[], actor?: ImportInput['actor']): Promise<number> {
+  const skuId = sku.id;
   const now = deps.now();
   return transaction(deps.db, async (trx) => {
     await trx('skus').where('id', skuId).update({ updated_at: now });
@@ -83,6 +87,7 @@ async function insertBatch(deps: Deps, skuId: number, keys: SealedKey[]): Promis
       added += await rowsChanged(deps.db, trx);
     }
     if (added) await trx('skus').where('id', skuId).increment('stock', added);
+    if (actor) await audit(deps, trx, { actorId: actor.id, action: 'keys.import', targetType: 'sku', targetId: sku.code, after: { added }, ip: actor.ip });
     return added;
   });
 }
@@ -109,7 +114,7 @@ async function streamKeys(deps: Deps, sku: { id: number; code: string }, input: 
     const sealed = seal(deps, batch);
     batch = [];
     await writing;
-    writing = insertBatch(deps, sku.id, sealed).then((added) => {
+    writing = insertBatch(deps, sku, sealed, input.actor).then((added) => {
       report.added += added;
       report.duplicates += size - added;
       input.onProgress?.({ lines: report.lines, added: report.added, duplicates: report.duplicates, rejected: report.rejected });

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { audit } from '../audit/audit.js';
 import type { Deps } from '../context.js';
 import type { Database } from '../db/connect.js';
 import { affected, caseById, ConflictRetry, transaction } from '../db/dialect.js';
@@ -214,7 +215,7 @@ export async function balanceOf(deps: Deps, userId: number): Promise<number> {
 /** An admin's credit (positive) or debit (negative) of a user's wallet, with a reason. */
 export async function adjustWallet(
   deps: Deps,
-  input: { userId: number; amount: number; reason: string; actorId?: number | null; ref?: string },
+  input: { userId: number; amount: number; reason: string; actorId?: number | null; ref?: string; ip?: string },
 ): Promise<{ txnId: string; balance: number }> {
   if (!Number.isSafeInteger(input.amount) || input.amount === 0) {
     throw errors.validation({ amount: 'field.invalid' });
@@ -244,6 +245,18 @@ export async function adjustWallet(
       new Set([wallet]),
     );
     const row = await trx('accounts').where('id', wallet).first('balance');
+    // An admin's adjustment is audited with it; the shop's own (tests, scripts) has no actor.
+    if (input.actorId) {
+      await audit(deps, trx, {
+        actorId: input.actorId,
+        action: 'wallet.adjust',
+        targetType: 'user',
+        targetId: input.userId,
+        before: { balance: Number(row.balance) - input.amount },
+        after: { balance: Number(row.balance), amount: input.amount, reason: input.reason.slice(0, 255), txn: txnId },
+        ip: input.ip,
+      });
+    }
     return { txnId, balance: Number(row.balance) };
   });
   if (input.amount > 0) deps.hooks.emit('wallet.credited', { userId: input.userId, amount: input.amount, ...result, reason: input.reason });
