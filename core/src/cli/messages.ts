@@ -86,6 +86,7 @@ const zh = {
   'key.quote': '引号未闭合',
   'role.customer': '顾客',
   'role.agent': '代理',
+  'role.staff': '员工（订单与库存）',
   'role.admin': '管理员',
 } as const;
 
@@ -176,6 +177,7 @@ const en: Record<CliKey, string> = {
   'key.quote': 'unterminated quote',
   'role.customer': 'customer',
   'role.agent': 'agent',
+  'role.staff': 'staff (orders and inventory)',
   'role.admin': 'admin',
 };
 
