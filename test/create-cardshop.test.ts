@@ -19,8 +19,10 @@ function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 function create(args: string[], cwd: string) {
-  // stdin is not a terminal here, as in CI: the scaffolder must not wait for answers.
-  const r = spawnSync(process.execPath, [CREATE, ...args], { cwd, env: userEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
+  // stdin is not a terminal here, as in CI: the scaffolder must not wait for answers. The limit is
+  // a safety net only: npm install compiles sqlite3, about 2 minutes, far longer on a busy machine.
+  const r = spawnSync(process.execPath, [CREATE, ...args], { cwd, env: userEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 540_000 });
+  if (r.error) throw new Error(`create-cardshop ${args[0]}: ${r.error.message}\n${r.stdout}`);
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -37,7 +39,7 @@ describe('npx create-cardshop, installing from packed tarballs', () => {
   });
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  it('scaffolds a shop that starts as its own process and sells a card', { timeout: 420_000 }, async () => {
+  it('scaffolds a shop that starts as its own process and sells a card', { timeout: 600_000 }, async () => {
     for (const p of publishedPackages(ROOT)) expect(readdirSync(packs)).toContain(tarballName(p.name, p.version));
 
     const made = create(
@@ -57,7 +59,7 @@ describe('npx create-cardshop, installing from packed tarballs', () => {
       work,
     );
     expect(made.stderr).toBe('');
-    expect(made.code).toBe(0);
+    expect(made.code, made.stdout).toBe(0);
     for (const step of ['[1/4]', '[2/4] Installing dependencies with npm', '[3/4]', '[4/4] Creating the admin boss@example.com', 'Your shop is ready', 'cd shop', 'npm start']) {
       expect(made.stdout).toContain(step);
     }
