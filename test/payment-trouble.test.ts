@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { checkNotifyUrl, confirmOrder, expireUnpaid, fillBackorders, importKeys, listAudit, listCallbacks, setRoute, stockOf, verifyLedger } from '@cardshop/core';
+import { checkNotifyUrl, confirmOrder, expireUnpaid, fillBackorders, importKeys, listAudit, listCallbacks, pruneCallbacks, setRoute, stockOf, verifyLedger } from '@cardshop/core';
 import epay from '@cardshop/plugin-payment-epay';
 import { createDummySupplier, dummyPayments, signDummy, startTestShop, TEST_DIALECTS, type TestClient, type TestShop } from '@cardshop/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -216,6 +216,16 @@ describe.each(TEST_DIALECTS)('manual confirm (补单) and the stuck queue (%s)',
     expect(Number((await t.shop.db.knex('accounts').where('code', 'platform:refunds_due').first('balance')).balance)).toBe(owedBefore);
     const [logged] = await listCallbacks(t.shop, { orderNo: never });
     expect(logged).toMatchObject({ outcome: 'unconfirmed', ok: false, signatureValid: true, statusBefore: 'expired', statusAfter: 'expired' });
+
+    // Nor does one for a wallet top-up the gateway has no record of; once it has, the wallet is credited once.
+    const topup = (await mc.post('/api/store/wallet/topup', { amount: 5000, payment: 'dummy' })).body.order.no as string;
+    await t.client().post('/plugins/dummy-pay/unpaid', { orderNo: topup });
+    expect((await t.notify({ orderNo: topup, amount: 5000 })).text).toBe('fail');
+    expect((await mc.get('/api/store/me')).body.wallet.balance).toBe(0);
+    await t.client().post('/plugins/dummy-pay/paid', { orderNo: topup, amount: 5000 });
+    expect((await t.notify({ orderNo: topup, amount: 5000, tradeNo: `Q-${topup}` })).text).toBe('ok');
+    expect((await t.notify({ orderNo: topup, amount: 5000, tradeNo: `Q-${topup}` })).text).toBe('ok');
+    expect((await mc.get('/api/store/me')).body.wallet.balance).toBe(5000);
     expect((await verifyLedger(t.shop)).ok).toBe(true);
   });
 
@@ -321,6 +331,12 @@ describe.each(TEST_DIALECTS)('check my notify URL (%s)', (dialect) => {
     expect(await at(`${otherSite}/`)).toMatchObject({ ok: false, url: `${otherSite}/pay/dummy/notify`, problems: ['admin.check.not_this_shop'] });
     expect(await at('http://127.0.0.1:9')).toMatchObject({ ok: false, problems: ['admin.check.unreachable'] });
     expect(await at(`${t.url}/`)).toMatchObject({ ok: true, problems: [] });
+
+    // The log keeps `payments.callbackLogDays` (30) days; the hourly chore drops the rest.
+    const before = (await listCallbacks(t.shop, { gateway: 'dummy' })).length;
+    await t.shop.db.knex('payment_callbacks').where('kind', 'probe').update({ created_at: Date.now() - 31 * 86_400_000 });
+    expect(await pruneCallbacks(t.shop)).toBe(before);
+    expect(await listCallbacks(t.shop, { gateway: 'dummy' })).toHaveLength(0);
   });
 });
 

@@ -48,6 +48,8 @@ export const skuInput = z.object({
   maxQuantity: z.number({ error: 'field.integer' }).int('field.integer').min(1, 'field.min').max(1e6, 'field.max').optional(),
   sort,
   enabled: z.boolean().default(true),
+  /** A payment that finds no keys left: `refund` (to the wallet, or owed to a guest; the default) or `backorder`. */
+  oversell: z.enum(['refund', 'backorder'], { error: 'field.invalid' }).optional(),
 });
 
 export interface SkuView {
@@ -132,6 +134,7 @@ export async function createSku(deps: Deps, input: z.input<typeof skuInput>, trx
     max_quantity: s.maxQuantity ?? null,
     sort: s.sort,
     enabled: s.enabled,
+    oversell: s.oversell ?? 'refund',
     created_at: now,
     updated_at: now,
   });
@@ -255,13 +258,23 @@ export function updateSku(deps: Deps, id: number, input: z.input<typeof skuUpdat
     const before = await rowOf(trx, 'skus', id);
     await trx('skus')
       .where('id', id)
-      .update({ name: s.name, price: s.price, min_quantity: s.minQuantity, max_quantity: s.maxQuantity ?? null, sort: s.sort, enabled: s.enabled, updated_at: deps.now() });
+      .update({
+        name: s.name,
+        price: s.price,
+        min_quantity: s.minQuantity,
+        max_quantity: s.maxQuantity ?? null,
+        sort: s.sort,
+        enabled: s.enabled,
+        // Left out of a form that does not show it, it stays as it was.
+        ...(s.oversell ? { oversell: s.oversell } : {}),
+        updated_at: deps.now(),
+      });
     await audit(deps, trx, {
       actorId: actor.id,
       action: 'sku.update',
       targetType: 'sku',
       targetId: String(before.code),
-      before: { name: before.name, price: Number(before.price), minQuantity: before.min_quantity, maxQuantity: before.max_quantity, sort: before.sort, enabled: Boolean(before.enabled) },
+      before: { name: before.name, price: Number(before.price), minQuantity: before.min_quantity, maxQuantity: before.max_quantity, sort: before.sort, enabled: Boolean(before.enabled), oversell: before.oversell },
       after: s,
       ip: actor.ip,
     });

@@ -74,6 +74,7 @@ export const dummyPayments = definePlugin({
       r.post('/paid', (c) => {
         const { orderNo, amount } = c.request.body as { orderNo: string; amount: number };
         orders.set(orderNo, { status: 'paid', amount, tradeNo: `Q-${orderNo}` });
+        records.delete(orderNo);
         c.status = 204;
       }),
     );
