@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { checkNotifyUrl, confirmOrder, expireUnpaid, fillBackorders, importKeys, listAudit, listCallbacks, pruneCallbacks, setRoute, stockOf, verifyLedger } from '@cardshop/core';
+import { checkNotifyUrl, confirmOrder, expireUnpaid, fillBackorders, importKeys, listAudit, listCallbacks, pruneCallbacks, setRoute, stockOf, sweepPending, verifyLedger } from '@cardshop/core';
 import epay from '@cardshop/plugin-payment-epay';
 import { createDummySupplier, dummyPayments, signDummy, startTestShop, TEST_DIALECTS, type TestClient, type TestShop } from '@cardshop/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -226,6 +226,12 @@ describe.each(TEST_DIALECTS)('manual confirm (补单) and the stuck queue (%s)',
     expect((await t.notify({ orderNo: topup, amount: 5000, tradeNo: `Q-${topup}` })).text).toBe('ok');
     expect((await t.notify({ orderNo: topup, amount: 5000, tradeNo: `Q-${topup}` })).text).toBe('ok');
     expect((await mc.get('/api/store/me')).body.wallet.balance).toBe(5000);
+    // A top-up whose notify was lost is found by the minute job's query.
+    const lost = (await mc.post('/api/store/wallet/topup', { amount: 1200, payment: 'dummy' })).body.order.no as string;
+    await t.client().post('/plugins/dummy-pay/paid', { orderNo: lost, amount: 1200 });
+    await t.shop.db.knex('orders').where('no', lost).update({ created_at: Date.now() - 120_000 });
+    expect((await sweepPending(t.shop, t.shop.plugins.gateways)).confirmed).toBe(1);
+    expect((await mc.get('/api/store/me')).body.wallet.balance).toBe(6200);
     expect((await verifyLedger(t.shop)).ok).toBe(true);
   });
 

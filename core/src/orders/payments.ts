@@ -308,7 +308,8 @@ export async function confirmByQuery(deps: Deps, gateway: PaymentGateway, order:
     deps.log.warn(`pay ${gateway.id}: query says ${order.no} was paid ${answer.amount}, the order costs ${order.amount}`);
     return false;
   }
-  await markPaid(deps, { gatewayId: gateway.id, orderNo: order.no, amount: order.amount, tradeNo: answer.tradeNo });
+  // The gateway's own answer: as confirmed as a payment gets (a top-up may be credited on it).
+  await markPaid(deps, { gatewayId: gateway.id, orderNo: order.no, amount: order.amount, tradeNo: answer.tradeNo, confirmed: true });
   return true;
 }
 
