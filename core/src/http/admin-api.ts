@@ -48,7 +48,7 @@ export function adminApi(): ShopRouter {
 
   r.post('/orders/:no/deliver', async (ctx) => {
     const { content } = deliverSchema.parse(ctx.request.body ?? {});
-    ctx.body = { order: await deliverManually(ctx.shop, { no: ctx.params.no!, content, actorId: ctx.state.user!.id }) };
+    ctx.body = { order: await deliverManually(ctx.shop, { no: ctx.params.no!, content, actorId: ctx.state.user!.id, ip: ctx.ip }) };
   });
 
   r.post('/orders/:no/refund', async (ctx) => {

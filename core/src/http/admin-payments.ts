@@ -5,8 +5,9 @@ import { translate, type MessageKey } from '../i18n/messages.js';
 import { callbackCounts, getCallback, listCallbacks, replayCallback } from '../orders/callbacks.js';
 import { checkNotifyUrl, notifyUrlOf, type NotifyCheck } from '../orders/notify-check.js';
 import { ORDER_NO } from '../orders/numbers.js';
-import { refundOrder } from '../orders/orders.js';
+import { canDeliverManually, deliverManually, refundOrder } from '../orders/orders.js';
 import { bulkAction, confirmOrder, paymentDetails, retryDelivery, stuckOrders, type BulkResult } from '../orders/repair.js';
+import { orderTrail } from '../orders/trail.js';
 import { consoleData, consoleTemplate, consoleUser, renderConsole } from './admin-layout.js';
 import { requestInfo, type ShopContext, type ShopRouter } from './context.js';
 import { toShopError } from './errors.js';
@@ -106,8 +107,13 @@ const orderPage = consoleTemplate(`
 {{#if d.order.refundDue}}<tr><th></th><td class="bad-cell">{{t "admin.order.refund_due"}}</td></tr>{{/if}}
 {{#if d.order.backorder}}<tr><th></th><td>{{t "admin.order.backorder"}}</td></tr>{{/if}}
 {{#if d.job}}<tr><th>job</th><td>{{d.job.status}} ({{d.job.attempts}}) {{d.job.lastError}}</td></tr>{{/if}}
+<tr><th>{{t "admin.order.sku"}}</th><td><code>{{trail.sku}}</code></td></tr>
+<tr><th>{{t "admin.order.buyer"}}</th><td>{{#if trail.buyer}}<a href="/admin/orders?contact={{trail.buyerLink}}">{{trail.buyer.email}}</a>{{else}}{{t "admin.orders.guest"}}{{/if}}</td></tr>
+{{#if trail.contact}}<tr><th>{{t "admin.order.contact"}}</th><td>{{trail.contact}}</td></tr>{{/if}}
+{{#if trail.site}}<tr><th>{{t "admin.order.site"}}</th><td><a href="/admin/orders?site={{trail.site}}">{{trail.site}}</a></td></tr>{{/if}}
+{{#if trail.clientIp}}<tr><th>{{t "admin.order.ip"}}</th><td>{{trail.clientIp}}</td></tr>{{/if}}
 </table>
-{{#if d.canRetry}}<form method="post" action="/admin/payments/orders/{{d.order.no}}/retry"><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit">{{t "admin.order.retry"}}</button></form>{{/if}}
+{{#if d.canRetry}}<form method="post" action="{{base}}/{{d.order.no}}/retry"><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit">{{t "admin.order.retry"}}</button></form>{{/if}}
 </section>
 {{#if d.canConfirm}}<section aria-labelledby="confirm-h">
 <h2 id="confirm-h">{{t "admin.order.confirm"}}</h2>
@@ -115,7 +121,7 @@ const orderPage = consoleTemplate(`
 {{#if d.gateway.answer}}<span data-gateway-says>{{d.gateway.answer.status}}{{#if d.gateway.answer.amount}} · {{money d.gateway.answer.amount}}{{/if}}{{#if d.gateway.answer.tradeNo}} · <code>{{d.gateway.answer.tradeNo}}</code>{{/if}}</span>
 {{else}}<span class="bad-cell">{{t "admin.order.gateway_error" error=d.gateway.error}}</span>{{/if}}</p>{{/if}}
 <p class="hint">{{t "admin.order.confirm_hint"}}</p>
-<form method="post" action="/admin/payments/orders/{{d.order.no}}/confirm" data-confirm-form>
+<form method="post" action="{{base}}/{{d.order.no}}/confirm" data-confirm-form>
 <input type="hidden" name="_csrf" value="{{csrf}}">
 <label for="tradeNo">{{t "admin.order.trade_no_field"}}</label><input id="tradeNo" type="text" name="tradeNo" maxlength="128" required value="{{#if d.gateway.answer.tradeNo}}{{d.gateway.answer.tradeNo}}{{/if}}">
 {{#if fields.tradeNo}}<p class="error">{{fields.tradeNo}}</p>{{/if}}
@@ -125,7 +131,7 @@ const orderPage = consoleTemplate(`
 </form></section>{{/if}}
 {{#if d.canRefund}}<section aria-labelledby="refund-h">
 <h2 id="refund-h">{{t "admin.order.refund"}}</h2>
-<form method="post" action="/admin/payments/orders/{{d.order.no}}/refund">
+<form method="post" action="{{base}}/{{d.order.no}}/refund">
 <input type="hidden" name="_csrf" value="{{csrf}}">
 <label for="to">{{t "admin.order.refund_to"}}</label>
 <select id="to" name="to">{{#if d.tradeNo}}<option value="gateway">{{t "admin.order.to_gateway"}}</option>{{/if}}{{#if d.order.userId}}<option value="wallet">{{t "admin.order.to_wallet"}}</option>{{/if}}</select>
@@ -133,6 +139,27 @@ const orderPage = consoleTemplate(`
 <button type="submit">{{t "admin.order.refund"}}</button>
 </form></section>{{/if}}
 </div>
+{{#if canDeliver}}<section aria-labelledby="deliver-h">
+<h2 id="deliver-h">{{t "admin.order.deliver"}}</h2>
+<form method="post" action="{{base}}/{{d.order.no}}/deliver" data-deliver-form>
+<input type="hidden" name="_csrf" value="{{csrf}}">
+<label for="content">{{t "admin.order.content"}}</label><textarea id="content" name="content" rows="4" maxlength="20000" required></textarea>
+<p class="hint">{{t "admin.order.deliver_hint"}}</p>
+{{#if fields.content}}<p class="error">{{fields.content}}</p>{{/if}}
+<button type="submit">{{t "admin.order.deliver"}}</button>
+</form></section>{{/if}}
+<section><h2>{{t "admin.order.jobs"}}</h2><table><thead><tr><th>{{t "admin.order.kind"}}</th><th>{{t "admin.order.status"}}</th><th>{{t "admin.order.tries"}}</th><th>{{t "admin.order.next_run"}}</th><th>{{t "admin.order.error"}}</th><th>{{t "admin.order.updated"}}</th></tr></thead><tbody>
+{{#each trail.jobs}}<tr data-job="{{kind}}"><td>{{kind}}</td><td>{{status}}</td><td>{{attempts}}</td><td>{{date runAt}}</td><td>{{lastError}}</td><td>{{date updatedAt}}</td></tr>{{else}}<tr><td colspan="6">{{t "admin.none"}}</td></tr>{{/each}}
+</tbody></table>
+{{#if trail.attempts.length}}<h3>{{t "admin.order.attempts"}}</h3><table><thead><tr><th>{{t "admin.order.supplier"}}</th><th>{{t "admin.order.status"}}</th><th>{{t "admin.order.supplier_no"}}</th><th>{{t "admin.order.cost"}}</th><th>{{t "admin.order.reason"}}</th><th>{{t "admin.order.created"}}</th><th>{{t "admin.order.updated"}}</th></tr></thead><tbody>
+{{#each trail.attempts}}<tr data-attempt="{{supplier}}"><td>{{supplier}} <small><code>{{supplierSku}}</code></small></td><td>{{status}}</td><td><code>{{supplierOrderNo}}</code></td><td>{{money cost}}</td><td>{{reason}}</td><td>{{date createdAt}}</td><td>{{date updatedAt}}</td></tr>{{/each}}
+</tbody></table>{{/if}}</section>
+<section><h2>{{t "admin.order.ledger"}}</h2><table><thead><tr><th>{{t "admin.time"}}</th><th>{{t "admin.order.txn"}}</th><th>{{t "admin.order.account"}}</th><th>{{t "admin.order.amount"}}</th><th>{{t "admin.order.memo"}}</th></tr></thead><tbody>
+{{#each trail.ledger}}<tr data-entry="{{txn}} {{account}}"><td>{{date createdAt}}</td><td><code>{{txn}}</code> {{kind}}</td><td><code>{{account}}</code></td><td>{{money amount}}</td><td>{{memo}}</td></tr>{{else}}<tr><td colspan="5">{{t "admin.none"}}</td></tr>{{/each}}
+</tbody></table>
+{{#if trail.margins.length}}<h3>{{t "admin.order.margins"}}</h3><table><tbody>
+{{#each trail.margins}}<tr data-margin="{{agentId}}"><td><a href="/admin/orders?agent=%23{{agentId}}">{{email}}</a></td><td>{{money amount}}</td><td>{{status}}</td></tr>{{/each}}
+</tbody></table>{{/if}}</section>
 <section><h2>{{t "admin.order.callbacks"}}</h2>{{> rows}}</section>
 <section><h2>{{t "admin.order.audit"}}</h2>{{> audit}}</section>`);
 
@@ -187,17 +214,25 @@ async function renderOverview(ctx: ShopContext, check?: NotifyCheck & { gateway:
   renderConsole(ctx, { title: tr(ctx, 'admin.pay.title'), body });
 }
 
+/** Where an order's page lives: under /admin/orders (staff may use it), and where the payment pages link. */
+const ORDER_PAGES = ['/admin/orders', '/admin/payments/orders'];
+const orderBase = (ctx: ShopContext) => ORDER_PAGES.find((p) => ctx.path.startsWith(`${p}/`)) ?? ORDER_PAGES[0]!;
+
 async function renderOrder(ctx: ShopContext, no: string, extra: { notice?: string; failure?: ShopError } = {}) {
   const d = await paymentDetails(ctx.shop, ctx.shop.plugins.gateways, no);
-  const [callbacks, audit] = await Promise.all([
+  const [callbacks, audit, trail] = await Promise.all([
     listCallbacks(ctx.shop, { orderNo: no, limit: 100 }),
     listAudit(ctx.shop, { targetType: 'order', targetId: no, limit: 100 }),
+    orderTrail(ctx.shop, no),
   ]);
   const f = extra.failure;
   const body = orderPage(
     {
       ...consoleData(ctx),
       d,
+      base: orderBase(ctx),
+      trail: { ...trail, buyerLink: trail.buyer && encodeURIComponent(trail.buyer.email) },
+      canDeliver: canDeliverManually(d.order),
       callbacks,
       audit,
       notice: extra.notice,
@@ -276,32 +311,39 @@ export function adminPayments(): ShopRouter {
     ctx.redirect(ORDER_NO.test(no) ? `/admin/payments/orders/${no}` : '/admin/payments');
   });
 
-  r.get('/payments/orders/:no', async (ctx) => {
-    const done = str(ctx.query.done);
-    const notice =
-      done === 'confirmed'
-        ? tr(ctx, 'admin.order.confirmed', { outcome: tr(ctx, `admin.outcome.${str(ctx.query.outcome) ?? 'paid'}`) })
-        : done === 'refunded'
-          ? tr(ctx, 'admin.order.refunded')
-          : done === 'retried'
-            ? tr(ctx, 'admin.order.retried')
+  const DONE: Record<string, MessageKey> = { refunded: 'admin.order.refunded', retried: 'admin.order.retried', delivered: 'admin.order.delivered' };
+  // The router's prefix is /admin: each order page's route is the rest of its path.
+  const orderRoutes = ORDER_PAGES.map((p) => p.slice('/admin'.length));
+
+  for (const base of orderRoutes) {
+    r.get(`${base}/:no`, async (ctx) => {
+      const done = str(ctx.query.done);
+      const notice =
+        done === 'confirmed'
+          ? tr(ctx, 'admin.order.confirmed', { outcome: tr(ctx, `admin.outcome.${str(ctx.query.outcome) ?? 'paid'}`) })
+          : done && DONE[done]
+            ? tr(ctx, DONE[done])
             : undefined;
-    await renderOrder(ctx, ctx.params.no!, { notice });
-  });
+      await renderOrder(ctx, ctx.params.no!, { notice });
+    });
+  }
 
   /** An order action: on success back to the order's page (POST-redirect-GET), else the page with the error. */
-  const orderAction = (name: string, run: (ctx: ShopContext, no: string) => Promise<string>) =>
-    r.post(`/payments/orders/:no/${name}`, async (ctx) => {
-      checkCsrf(ctx);
-      const no = ctx.params.no!;
-      try {
-        const query = await run(ctx, no);
-        ctx.status = 303;
-        ctx.redirect(`/admin/payments/orders/${encodeURIComponent(no)}?${query}`);
-      } catch (err) {
-        await renderOrder(ctx, no, { failure: visible(err) });
-      }
-    });
+  const orderAction = (name: string, run: (ctx: ShopContext, no: string) => Promise<string>) => {
+    for (const base of orderRoutes) {
+      r.post(`${base}/:no/${name}`, async (ctx) => {
+        checkCsrf(ctx);
+        const no = ctx.params.no!;
+        try {
+          const query = await run(ctx, no);
+          ctx.status = 303;
+          ctx.redirect(`${orderBase(ctx)}/${encodeURIComponent(no)}?${query}`);
+        } catch (err) {
+          await renderOrder(ctx, no, { failure: visible(err) });
+        }
+      });
+    }
+  };
 
   orderAction('confirm', async (ctx, no) => {
     const f = form(ctx);
@@ -317,6 +359,10 @@ export function adminPayments(): ShopRouter {
   orderAction('retry', async (ctx, no) => {
     await retryDelivery(ctx.shop, no, actor(ctx));
     return 'done=retried';
+  });
+  orderAction('deliver', async (ctx, no) => {
+    await deliverManually(ctx.shop, { no, content: str(form(ctx).content) ?? '', actorId: ctx.state.user!.id, ip: ctx.ip });
+    return 'done=delivered';
   });
 
   r.get('/payments/stuck', (ctx) => renderStuck(ctx));

@@ -7,6 +7,9 @@ import type { Shop } from '../shop.js';
 import { adminApi } from './admin-api.js';
 import { adminPages } from './admin-pages.js';
 import { adminPayments } from './admin-payments.js';
+import { adminDashboard } from './admin-dashboard.js';
+import { adminInsight } from './admin-insight.js';
+import { adminOrders } from './admin-orders.js';
 import type { ShopApp, ShopRouter } from './context.js';
 import { bodyError, handleErrors } from './errors.js';
 import { payRoutes } from './pay.js';
@@ -104,6 +107,6 @@ export function createApp(shop: Shop, plugins: ShopRouter): Koa {
     }),
   );
   app.use(loadSession);
-  for (const r of [storeApi(), storeAgentApi(), storeWalletApi(), agentApi(), adminApi(), adminAgentsApi(), adminInventoryApi(), adminUsersApi(), supplierRoutes(), adminPages(), adminPayments(), adminAgents(), adminCatalog(), adminInventory(), adminUsers(), adminSettings(), agentPages(), shopPages(), plugins]) app.use(r.routes()).use(r.allowedMethods());
+  for (const r of [storeApi(), storeAgentApi(), storeWalletApi(), agentApi(), adminApi(), adminAgentsApi(), adminInventoryApi(), adminUsersApi(), supplierRoutes(), adminPages(), adminDashboard(), adminOrders(), adminInsight(), adminPayments(), adminAgents(), adminCatalog(), adminInventory(), adminUsers(), adminSettings(), agentPages(), shopPages(), plugins]) app.use(r.routes()).use(r.allowedMethods());
   return app as unknown as Koa;
 }

@@ -149,13 +149,31 @@ export async function loadOrder(deps: Deps, no: string): Promise<OrderView> {
   return view(deps, await orderByNo(deps, no), true);
 }
 
-/** An admin delivers a manual or top-up order with a text (补单 for a supplier that failed). */
-export async function deliverManually(deps: Deps, input: { no: string; content: string; actorId: number }): Promise<OrderView> {
+const MANUAL_FROM: OrderStatus[] = ['paid', 'delivering', 'failed'];
+
+/** Orders an admin may deliver by hand: any but cards (their keys come from stock), once paid and not yet delivered. */
+export const canDeliverManually = (order: { productType: string; status: OrderStatus }) => order.productType !== 'card' && MANUAL_FROM.includes(order.status);
+
+/** An admin delivers a manual or top-up order with a text (补单 for a supplier that failed), audited with the delivery. */
+export async function deliverManually(deps: Deps, input: { no: string; content: string; actorId: number; ip?: string }): Promise<OrderView> {
   if (!input.content.trim()) throw errors.validation({ content: 'field.required' });
   if (input.content.length > 20_000) throw errors.validation({ content: 'field.too_long' });
   const row = await orderByNo(deps, input.no);
   if (row.product_type === 'card') throw errors.invalidState(row.status);
-  const moved = await transaction(deps.db, (trx) => finishDelivery(deps, trx, row, ['paid', 'delivering', 'failed'], { text: input.content }));
+  const moved = await transaction(deps.db, async (trx) => {
+    if (!(await finishDelivery(deps, trx, row, MANUAL_FROM, { text: input.content }))) return false;
+    // The content may be a key: the audit says that it was delivered and how long it was, not what.
+    await audit(deps, trx, {
+      actorId: input.actorId,
+      action: 'order.deliver_manually',
+      targetType: 'order',
+      targetId: row.no,
+      before: { status: row.status },
+      after: { status: 'delivered', length: input.content.length },
+      ip: input.ip,
+    });
+    return true;
+  });
   if (!moved) throw errors.invalidState(row.status);
   const order = await loadOrder(deps, row.no);
   deps.hooks.emit('order.delivered', { order });
