@@ -37,6 +37,7 @@ export { getOrder, listOrders, deliverManually, refundOrder, type OrderView } fr
 export { ORDER_STATUSES, type OrderStatus } from './orders/state.js';
 export { confirmByQuery, expireUnpaid, markPaid, PaymentRefused, PaymentUnconfirmed, sweepPending } from './orders/payments.js';
 export { fillBackorders } from './orders/backorders.js';
+export { approveHeld, heldOrders, rejectHeld, type HeldOrder } from './orders/review.js';
 export { getCallback, handleNotify, listCallbacks, pruneCallbacks, replayCallback, type CallbackView } from './orders/callbacks.js';
 export { checkNotifyUrl, type NotifyCheck } from './orders/notify-check.js';
 export { lookupOrders, requestLookupCode } from './orders/lookup.js';
@@ -46,7 +47,9 @@ export { loadTheme, REQUIRED_TEMPLATES, type Theme } from './themes/renderer.js'
 export { definePlugin, type Plugin, type PluginContext, type PluginDefinition, type PluginMigration, type ConfiguredPlugin } from './plugins/define.js';
 export { CORE_VERSION, PluginError } from './plugins/host.js';
 export { Secret } from './plugins/secret.js';
-export type { HookEvents, VetoHooks, VetoReason } from './plugins/hooks.js';
+/** For plugins' routes (`ctx.routes`): the router and a request's context, with the shop's state (user, locale, csrf). */
+export type { ShopContext, ShopRouter } from './http/context.js';
+export type { HookEvents, ReviewHold, Verdict, VetoHooks, VetoReason } from './plugins/hooks.js';
 export type * from './plugins/payment.js';
 export type * from './plugins/kyc.js';
 export { kycStatus, kycFingerprint, KYC_ATTEMPTS_PER_DAY, type KycStatus, type KycState } from './kyc/kyc.js';

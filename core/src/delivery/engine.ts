@@ -1,9 +1,10 @@
 import type { Knex } from 'knex';
 import type { Deps } from '../context.js';
 import { affected, isUniqueViolation, transaction } from '../db/dialect.js';
-import { finishDelivery, type Goods } from '../orders/deliver.js';
+import { deliverCards, finishDelivery, type Goods } from '../orders/deliver.js';
 import { loadOrder, refundOrder } from '../orders/orders.js';
 import { transition, type OrderStatus } from '../orders/state.js';
+import type { CardKey } from '../inventory/parse.js';
 import type { NotifyReply, NotifyRequest, PaymentGateway } from '../plugins/payment.js';
 import { postJournal, SYSTEM_ACCOUNTS, supplierAccountId, systemAccountId } from '../wallet/ledger.js';
 import { wakeJob, type Job } from './jobs.js';
@@ -19,7 +20,10 @@ import { PermanentJobError, type JobHandler } from './worker.js';
  *   or a timeout the next run asks that supplier first and never places a second order. A final
  *   failure moves on to the next supplier; when none is left the order is refunded.
  * - `manual`: waits for an admin (deliverManually).
- * - plugin types: their `deliver`, with the same results and the same refund on final failure.
+ * - `card`: only orders an admin approved after a review hold (others are delivered when paid):
+ *   the keys they reserved, else from stock; backordered or refunded when there are none.
+ * - plugin types: their `deliver`, with the same results and the same refund on final failure;
+ *   a type that takes goods from suppliers (`fromSupplier`) goes through its SKU's routes when it has some.
  * A pending supplier order completes by its callback or by polling, whichever comes first; both
  * go through `applyResult`, whose guarded updates deliver it once.
  */
@@ -102,7 +106,7 @@ export function deliveryStrategies(deps: Deps, opts: DeliveryEngineOptions) {
     const now = deps.now();
     if (result.status === 'delivered') {
       const amount = result.cost ?? (routeCost === null ? 0 : routeCost * order.quantity);
-      await delivered(order, { keys: result.keys, text: result.receipt }, { supplier: attempt.supplier, amount }, attempt);
+      await delivered(order, await supplied(order, result), { supplier: attempt.supplier, amount }, attempt);
       return 'done';
     }
     if (result.status === 'pending') {
@@ -127,8 +131,28 @@ export function deliveryStrategies(deps: Deps, opts: DeliveryEngineOptions) {
     return c;
   }
 
-  const callbackUrl = (supplier: string) => `${opts.baseUrl().replace(/\/+$/, '')}/supplier/${supplier}/callback`;
+  const shopUrl = () => opts.baseUrl().replace(/\/+$/, '');
+  const callbackUrl = (supplier: string) => `${shopUrl()}/supplier/${supplier}/callback`;
   const fieldsOf = (order: OrderRow) => (order.fields ? (JSON.parse(order.fields) as Record<string, string>) : {});
+  const inputOf = (order: OrderRow) => ({
+    reference: order.no,
+    sku: order.sku_code,
+    quantity: order.quantity,
+    fields: fieldsOf(order),
+    shopUrl: shopUrl(),
+    locale: deps.config.shop.locale,
+  });
+  /** A plugin type's goods as the buyer gets them: its keys, and its text (rendered, if it renders). */
+  const goodsOf = (type: ProductTypeDefinition, out: { keys?: CardKey[]; receipt?: string }): Goods => {
+    const keys = out.keys ?? [];
+    return { keys, text: type.render ? type.render({ keys, receipt: out.receipt }, { locale: deps.config.shop.locale }) : out.receipt };
+  };
+  /** What a supplier delivered; a plugin type that takes goods from suppliers makes them its own first. */
+  async function supplied(order: OrderRow, result: { keys?: CardKey[]; receipt?: string }): Promise<Goods> {
+    const type = opts.productTypes.get(order.product_type);
+    if (!type?.fromSupplier) return { keys: result.keys, text: result.receipt };
+    return goodsOf(type, await type.fromSupplier({ ...inputOf(order), keys: result.keys ?? [], receipt: result.receipt }));
+  }
 
   async function place(order: OrderRow, attempt: Attempt, signal: AbortSignal): Promise<SupplierResult> {
     return connector(attempt.supplier).placeOrder({
@@ -212,15 +236,29 @@ export function deliveryStrategies(deps: Deps, opts: DeliveryEngineOptions) {
 
   async function viaProductType(order: OrderRow, type: ProductTypeDefinition, signal: AbortSignal): Promise<{ again: number } | void> {
     await transition(knex, order.id, 'paid', 'delivering', { updated_at: deps.now() });
-    const result = await type.deliver({ reference: order.no, sku: order.sku_code, quantity: order.quantity, fields: fieldsOf(order), signal });
+    const result = await type.deliver({ ...inputOf(order), signal });
     if (result.status === 'pending') return { again: deps.now() + deps.config.delivery.supplierPollMs };
     if (result.status === 'failed') {
       if (result.retryable) throw new Error(`${type.name}: ${result.reason}`);
       return refund(order, `not delivered (${result.reason}); refunded`);
     }
-    const keys = result.keys ?? [];
-    const text = type.render ? type.render({ keys, receipt: result.receipt }, { locale: deps.config.shop.locale }) : result.receipt;
-    await delivered(order, { keys, text }, null);
+    await delivered(order, goodsOf(type, result), null);
+  }
+
+  /** A card order an admin approved after review: its reserved keys, else stock; else backordered or refunded. */
+  async function fromStock(order: OrderRow): Promise<void> {
+    const outcome = await transaction(deps.db, async (trx) => {
+      const q = trx('orders').where('id', order.id).first('id', 'no', 'sku_id', 'quantity', 'reserved', 'status', 'callback_url');
+      const row = await (deps.db.dialect === 'mysql' ? q.forUpdate() : q);
+      if (row.status !== 'paid') return 'settled';
+      if (await deliverCards(deps, trx, row)) return 'delivered';
+      const sku = await trx('skus').where('id', row.sku_id).first('oversell');
+      if (sku?.oversell !== 'backorder') return 'empty';
+      await trx('orders').where('id', row.id).update({ backorder: true, reason: 'backordered: delivered when new keys arrive', updated_at: deps.now() });
+      return 'backordered';
+    });
+    if (outcome === 'delivered') deps.hooks.emit('order.delivered', { order: await loadOrder(deps, order.no) });
+    if (outcome === 'empty') await refund(order, 'out of stock; refunded');
   }
 
   const deliver: JobHandler = {
@@ -231,9 +269,11 @@ export function deliveryStrategies(deps: Deps, opts: DeliveryEngineOptions) {
       if (order.status === 'failed') return refund(order, order.reason ?? 'not delivered; refunded');
       if (!UNDELIVERED.includes(order.status)) return; // delivered, refunded, …: nothing left to do
       if (order.product_type === 'manual') return; // an admin delivers it
+      if (order.product_type === 'card') return fromStock(order);
       if (order.product_type === 'direct') return viaSuppliers(order, signal);
       const type = opts.productTypes.get(order.product_type);
       if (!type) throw new Error(`no delivery for product type "${order.product_type}" (is its plugin loaded?)`);
+      if (type.fromSupplier && (await knex('sku_suppliers').where({ sku_id: order.sku_id, enabled: true }).first('id'))) return viaSuppliers(order, signal);
       return viaProductType(order, type, signal);
     },
     /** Given up (supplier unreachable for hours): the order shows as failed, for an admin to deliver or refund. */

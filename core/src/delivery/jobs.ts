@@ -13,7 +13,8 @@ import { randomToken } from '../security/keys.js';
  */
 
 export type JobKind = 'deliver' | 'webhook';
-export type JobStatus = 'queued' | 'running' | 'done' | 'dead';
+/** `held`: a delivery waiting for an admin's review (orders/review.ts); no worker claims it. */
+export type JobStatus = 'queued' | 'running' | 'done' | 'dead' | 'held';
 
 export interface NewJob {
   kind: JobKind;
@@ -21,6 +22,8 @@ export interface NewJob {
   ref: string;
   orderId?: number | null;
   payload?: unknown;
+  /** Written as `held`: it waits until an admin approves the order. */
+  held?: boolean;
 }
 
 export interface Job {
@@ -42,7 +45,7 @@ export async function enqueueJobs(deps: Deps, trx: Knex, jobs: NewJob[]): Promis
       ref: j.ref,
       order_id: j.orderId ?? null,
       payload: j.payload === undefined ? null : JSON.stringify(j.payload),
-      status: 'queued',
+      status: j.held ? 'held' : 'queued',
       attempts: 0,
       run_at: now,
       created_at: now,
@@ -63,11 +66,6 @@ export function webhookJobs(order: { id: number; no: string; callback_url?: stri
   return order.callback_url ? [{ kind: 'webhook', ref: `${order.no}:${event}`, orderId: order.id, payload: { event } }] : [];
 }
 
-/** Writes the delivery jobs of orders being paid, in the paying transaction (the outbox write). */
-export function enqueueDelivery(deps: Deps, trx: Knex, orders: Array<{ id: number; no: string }>): Promise<void> {
-  return enqueueJobs(deps, trx, orders.map(deliveryJob));
-}
-
 // Running jobs here are those whose lease ran out: taken over first, they have waited longest.
 const DUE = ['running', 'queued'] as const;
 
@@ -78,15 +76,17 @@ const DUE = ['running', 'queued'] as const;
  * jobs without waiting on each other. SQLite: one UPDATE with a subquery, which the single
  * writer runs atomically.
  */
-export async function claimJobs(deps: Deps, opts: { limit: number; leaseMs: number; at?: number }): Promise<Job[]> {
+export async function claimJobs(deps: Deps, opts: { limit: number; leaseMs: number; at?: number; exclude?: number[] }): Promise<Job[]> {
   const claim = randomToken(18);
   const now = opts.at ?? deps.now();
   const lease = { status: 'running', claim, run_at: now + opts.leaseMs, updated_at: deps.now() };
   const rows = await transaction(deps.db, async (trx) => {
     // One status at a time, so the rows come in (status, run_at) index order: a sort would make
     // InnoDB lock every candidate row, and the other workers would skip them all.
-    const due = (status: (typeof DUE)[number], limit: number) =>
-      trx('delivery_jobs').where('status', status).andWhere('run_at', '<=', now).orderBy('run_at').limit(limit).select('id');
+    const due = (status: (typeof DUE)[number], limit: number) => {
+      const q = trx('delivery_jobs').where('status', status).andWhere('run_at', '<=', now).orderBy('run_at').limit(limit).select('id');
+      return opts.exclude?.length ? q.whereNotIn('id', opts.exclude) : q;
+    };
     if (deps.db.dialect === 'mysql') {
       const ids: number[] = [];
       for (const status of DUE) {
@@ -156,7 +156,8 @@ export async function retryJob(deps: Deps, id: number): Promise<void> {
   await transaction(deps.db, async (trx) => {
     const job = await trx('delivery_jobs').where('id', id).first('kind', 'order_id', 'status');
     if (!job) throw errors.notFound();
-    if (job.status === 'running' || job.status === 'done') throw errors.invalidState(job.status);
+    // A held delivery is approved or rejected in review, never retried around it.
+    if (job.status === 'running' || job.status === 'done' || job.status === 'held') throw errors.invalidState(job.status);
     if (job.kind === 'deliver' && job.order_id) await transition(trx, job.order_id, 'failed', 'delivering', { reason: null, updated_at: deps.now() });
     await wakeJob(deps, trx, { kind: job.kind, id }, true);
   });

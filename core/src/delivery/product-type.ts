@@ -28,6 +28,10 @@ export interface DeliverInput {
   sku: string;
   quantity: number;
   fields: Record<string, string>;
+  /** This shop's address (its public URL), for links in the goods. */
+  shopUrl: string;
+  /** The shop's language, for text in the goods. */
+  locale: Locale;
   /** Aborted when the delivery job runs out of time. */
   signal?: AbortSignal;
 }
@@ -42,6 +46,14 @@ export interface ProductTypeDefinition {
    */
   validateInput?(input: { sku: string; quantity: number; fields: Record<string, string> }): Promise<Record<string, string> | void>;
   deliver(input: DeliverInput): Promise<SupplierResult>;
+  /**
+   * Goods that come from a supplier: a SKU of this type with supplier routes (`sku_suppliers`) is
+   * bought through them like a `direct` one (failover, exactly once, refund when none can), and
+   * what the supplier delivers is handed here first (a voucher records the code it returned), to
+   * become what the buyer gets. May be called twice for one order (a callback and a poll): it must
+   * be idempotent by `reference`. Without it, this type's SKUs never go to suppliers.
+   */
+  fromSupplier?(input: Omit<DeliverInput, 'signal'> & { keys: CardKey[]; receipt?: string }): Promise<{ keys?: CardKey[]; receipt?: string }>;
   /** The text the buyer sees for delivered goods; without it, keys are shown as keys and the receipt as text. */
   render?(goods: { keys: CardKey[]; receipt?: string }, opts: { locale: Locale }): string;
 }

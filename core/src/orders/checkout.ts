@@ -70,7 +70,12 @@ export interface PlacedOrder {
   /** The hash of the guest's query password, if one was chosen. */
   queryHash?: string | null;
   api?: ApiOrigin | null;
+  /** Why a `before.checkout` check holds its delivery for an admin's review (orders/review.ts). */
+  review?: string | null;
 }
+
+/** Whether the checkout delivers the order in its own transaction: in-stock cards not held for review. */
+const deliveredAtOnce = (o: PlacedOrder) => o.productType === 'card' && !o.review;
 
 export interface CheckoutResult {
   /** The order as its buyer sees it, with its keys when delivered. */
@@ -130,7 +135,7 @@ async function prepare(
   }
   const price = await priceFor(deps, buyer, request?.site, sku.id);
   const amount = multiply(price.price, req.quantity);
-  await deps.hooks.check('before.checkout', {
+  const review = await deps.hooks.check('before.checkout', {
     buyer,
     skuId: sku.id,
     productId: product.id,
@@ -140,6 +145,7 @@ async function prepare(
     payment: req.payment,
     ip: request?.ip ?? null,
     device: request?.device ?? null,
+    api: Boolean(request?.api),
   });
   return {
     userId: buyer?.id ?? null,
@@ -158,6 +164,7 @@ async function prepare(
     fields: fields.ok ? fields.values : {},
     queryHash: wallet ? null : hashQueryPassword(deps, req.queryPassword || undefined),
     api: request?.api ?? null,
+    review,
   };
 }
 
@@ -199,11 +206,14 @@ async function lockBatchRows(deps: Deps, trx: Knex, batch: PlacedOrder[]) {
   return { skus, wallets, buyers };
 }
 
-/** Takes sold units off a SKU; for counted stock only while enough is left. */
-async function takeUnits(trx: Knex, skuId: number, units: number, counted: boolean): Promise<void> {
+/**
+ * Takes sold units off a SKU; for counted stock only while enough is left. Units reserved for
+ * orders held for review leave the stock now but count as sold only once delivered.
+ */
+async function takeUnits(trx: Knex, skuId: number, s: { units: number; reserved: number; counted: boolean }): Promise<void> {
   const q = trx('skus').where('id', skuId);
-  if (counted) q.andWhere('stock', '>=', units);
-  const n = await q.update({ ...(counted ? { stock: trx.raw('stock - ?', [units]) } : {}), sold: trx.raw('sold + ?', [units]) });
+  if (s.counted) q.andWhere('stock', '>=', s.units);
+  const n = await q.update({ ...(s.counted ? { stock: trx.raw('stock - ?', [s.units]) } : {}), sold: trx.raw('sold + ?', [s.units - s.reserved]) });
   if (affected(n) !== 1) throw new ConflictRetry(`stock of sku ${skuId} moved under the batch`);
 }
 
@@ -212,7 +222,7 @@ export function orderRow(
   deps: Deps,
   { order, no, token }: { order: PlacedOrder; no: string; token: string },
   now: number,
-  status: OrderStatus = order.productType === 'card' ? 'delivered' : 'paid',
+  status: OrderStatus = deliveredAtOnce(order) ? 'delivered' : 'paid',
 ) {
   const paid = status !== 'pending_payment';
   return {
@@ -236,6 +246,7 @@ export function orderRow(
     api_key_id: order.api?.keyId ?? null,
     idempotency_key: order.api?.idempotencyKey ?? null,
     callback_url: order.api?.callbackUrl ?? null,
+    review: order.review ?? null,
     created_at: now,
     paid_at: paid ? now : null,
     delivered_at: status === 'delivered' ? now : null,
@@ -272,7 +283,7 @@ async function commitBatch(deps: Deps, batch: PlacedOrder[]): Promise<Array<Outc
     const revenue = await systemAccountId(deps, trx, SYSTEM_ACCOUNTS.revenue);
     const { skus, wallets, buyers } = await lockBatchRows(deps, trx, batch);
 
-    const sold = new Map<number, { units: number; counted: boolean }>();
+    const sold = new Map<number, { units: number; reserved: number; counted: boolean }>();
     const debits = new Map<number, number>();
     const accepted: Array<{ index: number; order: PlacedOrder; no: string; token: string }> = [];
     for (const [index, order] of batch.entries()) {
@@ -286,8 +297,9 @@ async function commitBatch(deps: Deps, batch: PlacedOrder[]): Promise<Array<Outc
       else {
         if (counted) sku.stock -= order.quantity;
         wallet.balance -= order.amount;
-        const s = sold.get(order.skuId) ?? { units: 0, counted };
+        const s = sold.get(order.skuId) ?? { units: 0, reserved: 0, counted };
         s.units += order.quantity;
+        if (counted && order.review) s.reserved += order.quantity;
         sold.set(order.skuId, s);
         debits.set(wallet.id, (debits.get(wallet.id) ?? 0) + order.amount);
         buyers.get(order.userId!)!.amount += order.amount;
@@ -303,8 +315,13 @@ async function commitBatch(deps: Deps, batch: PlacedOrder[]): Promise<Array<Outc
     const [picked, , , , liftedNow] = await Promise.all([
       Promise.all(cardSkus.map(([skuId, { units }]) => pickKeys(deps, trx, skuId, units))),
       debitWallets(trx, debits),
-      trx.batchInsert('orders', accepted.map((a) => orderRow(deps, a, now)), 200),
-      Promise.all([...sold].map(([skuId, s]) => takeUnits(trx, skuId, s.units, s.counted))),
+      trx.batchInsert(
+        'orders',
+        // A card order held for review keeps its keys reserved until an admin decides.
+        accepted.map((a) => ({ ...orderRow(deps, a, now), reserved: a.order.productType === 'card' && a.order.review ? a.order.quantity : 0 })),
+        200,
+      ),
+      Promise.all([...sold].map(([skuId, s]) => takeUnits(trx, skuId, s))),
       addSpend(deps, trx, new Map([...buyers].filter(([, b]) => b.amount > 0))),
     ]);
     lifted = liftedNow;
@@ -315,8 +332,7 @@ async function commitBatch(deps: Deps, batch: PlacedOrder[]): Promise<Array<Outc
     const keys = new Map<number, CardKey[]>();
     const credits = new Map<number, number>();
     const journal: JournalTxn[] = accepted.map((a) => {
-      const delivered = a.order.productType === 'card';
-      const shares = delivered ? a.order.margins.filter((m) => m.amount > 0) : [];
+      const shares = deliveredAtOnce(a.order) ? a.order.margins.filter((m) => m.amount > 0) : [];
       const entries = [
         { accountId: wallets.get(a.order.userId!)!.id, amount: -a.order.amount },
         { accountId: revenue, amount: a.order.amount - shares.reduce((sum, m) => sum + m.amount, 0) },
@@ -326,31 +342,35 @@ async function commitBatch(deps: Deps, batch: PlacedOrder[]): Promise<Array<Outc
       for (const e of entries.slice(1)) credits.set(e.accountId, (credits.get(e.accountId) ?? 0) + e.amount);
       return { id: `order:${a.no}:pay`, kind: 'purchase', orderId: ids.get(a.no)!, entries };
     });
-    const margins = accepted.flatMap((a) => marginRows(ids.get(a.no)!, a.order.amount, a.order.margins, a.order.productType === 'card', now));
+    const margins = accepted.flatMap((a) => marginRows(ids.get(a.no)!, a.order.amount, a.order.margins, deliveredAtOnce(a.order), now));
     await Promise.all([
       ...cardSkus.map(async ([skuId], i) => {
-        const claims = accepted.filter((a) => a.order.skuId === skuId).map((a) => ({ orderId: ids.get(a.no)!, quantity: a.order.quantity }));
+        const mine = accepted.filter((a) => a.order.skuId === skuId);
+        const claims = mine.map((a) => ({ orderId: ids.get(a.no)!, quantity: a.order.quantity }));
         for (const [orderId, k] of await claimKeys(deps, trx, skuId, picked[i]!, claims)) keys.set(orderId, k);
+        const held = mine.filter((a) => a.order.review).map((a) => ids.get(a.no)!);
+        if (held.length) await trx('card_keys').whereIn('order_id', held).update({ status: 'reserved', sold_at: null });
       }),
       recordJournal(deps, trx, journal),
       creditAccounts(trx, credits),
       margins.length ? trx.batchInsert('order_margins', margins, 200) : null,
-      // Orders not delivered here are delivered by a worker: their job commits with the payment;
-      // cards delivered here with a callback URL get their webhook the same way.
+      // Orders not delivered here are delivered by a worker: their job commits with the payment
+      // (held for review: it waits for an admin); cards delivered here with a callback URL get
+      // their webhook the same way.
       enqueueJobs(
         deps,
         trx,
         accepted.flatMap((a) => {
           const order = { id: ids.get(a.no)!, no: a.no, callback_url: a.order.api?.callbackUrl ?? null };
-          return a.order.productType !== 'card' ? [deliveryJob(order)] : webhookJobs(order, 'order.delivered');
+          return deliveredAtOnce(a.order) ? webhookJobs(order, 'order.delivered') : [{ ...deliveryJob(order), held: Boolean(a.order.review) }];
         }),
       ),
     ]);
 
     for (const a of accepted) {
       const id = ids.get(a.no)!;
-      const status = a.order.productType === 'card' ? 'delivered' : 'paid';
-      outcomes[a.index] = { token: a.token, order: newOrderView(deps, a.order, { id, no: a.no, status, now, keys: keys.get(id) ?? [] }) };
+      const status = deliveredAtOnce(a.order) ? 'delivered' : 'paid';
+      outcomes[a.index] = { token: a.token, order: newOrderView(deps, a.order, { id, no: a.no, status, now, keys: status === 'delivered' ? (keys.get(id) ?? []) : [] }) };
     }
     return outcomes;
   });

@@ -1,10 +1,12 @@
 import type { Knex } from 'knex';
 import type { Deps } from '../context.js';
-import { recordDeliveredKeys } from '../inventory/keys.js';
+import { affected } from '../db/dialect.js';
+import { claimKeys, pickKeys, recordDeliveredKeys } from '../inventory/keys.js';
 import type { CardKey } from '../inventory/parse.js';
 import { creditMargins } from '../pricing/margins.js';
 import { encrypt } from '../security/keys.js';
 import { enqueueJobs, webhookJobs } from '../delivery/jobs.js';
+import { sellReserved } from './reservations.js';
 import { transition, type OrderStatus } from './state.js';
 
 /** What an order is delivered with, besides card keys already claimed from stock. */
@@ -50,5 +52,29 @@ export async function finishDelivery(
   await creditMargins(deps, trx, order);
   // An Agent API caller that asked for a webhook hears of it (the job commits with the delivery).
   await enqueueJobs(deps, trx, webhookJobs(order, 'order.delivered'));
+  return true;
+}
+
+/**
+ * Delivers a `paid` card order from stock in the caller's transaction, which has checked (and on
+ * MySQL locked) that it is paid: the keys it reserved (an unpaid gateway order's, or one held for
+ * review), else keys taken now by a guarded UPDATE of the SKU's counter. Returns false, having
+ * changed nothing, when the SKU has too few keys.
+ */
+export async function deliverCards(
+  deps: Deps,
+  trx: Knex,
+  order: DeliverableOrder & { quantity: number; reserved: number | string },
+): Promise<boolean> {
+  if (Number(order.reserved) > 0) await sellReserved(deps, trx, order);
+  else {
+    const took = await trx('skus')
+      .where('id', order.sku_id)
+      .andWhere('stock', '>=', order.quantity)
+      .update({ stock: trx.raw('stock - ?', [order.quantity]), sold: trx.raw('sold + ?', [order.quantity]) });
+    if (affected(took) !== 1) return false;
+    await claimKeys(deps, trx, order.sku_id, await pickKeys(deps, trx, order.sku_id, order.quantity), [{ orderId: order.id, quantity: order.quantity }]);
+  }
+  if (!(await finishDelivery(deps, trx, order, ['paid']))) throw new Error(`order ${order.no} was not paid when its cards were delivered`);
   return true;
 }

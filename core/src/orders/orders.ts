@@ -12,6 +12,7 @@ import { audit } from '../audit/audit.js';
 import { unwindSale } from '../pricing/margins.js';
 import { gatewayAccountId, postJournal, SYSTEM_ACCOUNTS, systemAccountId, walletAccountId } from '../wallet/ledger.js';
 import { hashOrderToken } from './numbers.js';
+import { releaseKeys } from './reservations.js';
 import { transition, type OrderStatus } from './state.js';
 
 export interface OrderView {
@@ -70,6 +71,8 @@ interface OrderRow {
   expires_at: number | string | null;
   refund_due: number | boolean;
   backorder?: number | boolean;
+  /** Keys it holds but was not delivered: an order held for review. */
+  reserved?: number | string;
   callback_url?: string | null;
   created_at: number | string;
   paid_at: number | string | null;
@@ -228,6 +231,8 @@ export async function refundOrder(
       : affected(await trx('orders').where({ id: row.id, refund_due: true }).update(patch)) === 1;
     if (!moved) throw errors.invalidState(row.status);
     if (!owed) await unwindSale(deps, trx, row);
+    // A card order refunded while held for review puts the keys it reserved back on sale.
+    await releaseKeys(trx, [{ ...row, reserved: row.reserved ?? 0 }]);
     const from = await systemAccountId(deps, trx, owed ? SYSTEM_ACCOUNTS.refundsDue : SYSTEM_ACCOUNTS.revenue);
     const to = toGateway ? await gatewayAccountId(deps, trx, row.payment) : await walletAccountId(deps, trx, row.user_id!);
     const entries = [

@@ -3,7 +3,6 @@ import type { Knex } from 'knex';
 import type { Deps } from '../context.js';
 import { affected, ConflictRetry, forUpdateSkipLocked, isUniqueViolation, transaction } from '../db/dialect.js';
 import { errors, ShopError } from '../errors.js';
-import { claimKeys, pickKeys } from '../inventory/keys.js';
 import type { PaymentGateway } from '../plugins/payment.js';
 import { randomToken } from '../security/keys.js';
 import { balanceOf, gatewayAccountId, postJournal, SYSTEM_ACCOUNTS, systemAccountId, walletAccountId } from '../wallet/ledger.js';
@@ -11,14 +10,14 @@ import type { CheckoutResult, PlacedOrder, RequestInfo } from './checkout.js';
 import { newOrderView, orderRow } from './checkout.js';
 import { newOrderNo } from './numbers.js';
 import { loadOrder } from './orders.js';
-import { finishDelivery } from './deliver.js';
+import { deliverCards, finishDelivery } from './deliver.js';
 import { addSpend, marginRows } from '../pricing/margins.js';
 import { invalidatePricing } from '../pricing/pricing.js';
 import { transition } from './state.js';
-import { enqueueDelivery } from '../delivery/jobs.js';
+import { deliveryJob, enqueueJobs } from '../delivery/jobs.js';
 import { audit } from '../audit/audit.js';
 import { shopBaseUrl } from './notify-check.js';
-import { holdStock, releaseHolds, releaseKeys, reserveKeys, sellReserved, takeHolds } from './reservations.js';
+import { holdStock, releaseHolds, releaseKeys, reserveKeys, takeHolds } from './reservations.js';
 import { contactKey } from './lookup.js';
 
 /**
@@ -216,27 +215,16 @@ export async function markPaid(
       const buyer = await trx('users').where('id', row.user_id).first('spend_total', 'level_id');
       lifted = await addSpend(deps, trx, new Map([[row.user_id, { spent: Number(buyer.spend_total), levelId: buyer.level_id, amount }]]));
     };
-    if (row.product_type !== 'card') {
-      await trx('skus').where('id', row.sku_id).increment('sold', row.quantity);
-      await enqueueDelivery(deps, trx, [row]);
+    // Delivered by a worker: other types, and cards held for review (they keep the keys they
+    // reserved until an admin decides: orders/review.ts).
+    if (row.product_type !== 'card' || row.review) {
+      if (row.product_type !== 'card') await trx('skus').where('id', row.sku_id).increment('sold', row.quantity);
+      await enqueueJobs(deps, trx, [{ ...deliveryJob(row), held: Boolean(row.review) }]);
       await countSpend();
       return 'paid' as const;
     }
-    if (Number(row.reserved) > 0) {
-      // Paid in time: the keys it held are its own.
-      await sellReserved(deps, trx, row);
-      await finishDelivery(deps, trx, row, ['paid']);
-      await countSpend();
-      return 'paid' as const;
-    }
-    const took = await trx('skus')
-      .where('id', row.sku_id)
-      .andWhere('stock', '>=', row.quantity)
-      .update({ stock: trx.raw('stock - ?', [row.quantity]), sold: trx.raw('sold + ?', [row.quantity]) });
-    if (affected(took) === 1) {
-      const picked = await pickKeys(deps, trx, row.sku_id, row.quantity);
-      await claimKeys(deps, trx, row.sku_id, picked, [{ orderId: row.id, quantity: row.quantity }]);
-      await finishDelivery(deps, trx, row, ['paid']);
+    // Paid in time: the keys it held are its own; else keys still in stock.
+    if (await deliverCards(deps, trx, row)) {
       await countSpend();
       return 'paid' as const;
     }

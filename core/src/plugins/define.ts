@@ -3,7 +3,9 @@ import type { z } from 'zod';
 import type { Logger } from '../context.js';
 import type { ShopRouter } from '../http/context.js';
 import type { KycStatus } from '../kyc/kyc.js';
-import type { HookEvents, VetoHooks, VetoReason } from './hooks.js';
+import type { OrderView } from '../orders/orders.js';
+import type { HeldOrder } from '../orders/review.js';
+import type { HookEvents, Verdict, VetoHooks } from './hooks.js';
 import type { KycProvider } from './kyc.js';
 import type { PaymentGateway } from './payment.js';
 import type { ProductTypeDefinition } from '../delivery/product-type.js';
@@ -24,7 +26,11 @@ export interface PluginContext<S> {
   /** The shop's database, for the plugin's own tables. */
   readonly db: Knex;
   on<E extends keyof HookEvents>(event: E, listener: (payload: HookEvents[E]) => void | Promise<void>): void;
-  veto<E extends keyof VetoHooks>(event: E, check: (payload: VetoHooks[E]) => VetoReason | undefined | void | Promise<VetoReason | undefined | void>): void;
+  /**
+   * Checks before something happens: a reason refuses it; on `before.checkout`, `{ hold: why }`
+   * lets the order through but holds its delivery until an admin approves it (`orders.approve`).
+   */
+  veto<E extends keyof VetoHooks>(event: E, check: (payload: VetoHooks[E]) => Verdict<E> | undefined | void | Promise<Verdict<E> | undefined | void>): void;
   /** Offers a payment gateway to buyers; its notifications arrive at /pay/<gateway id>/notify. */
   paymentGateway(gateway: PaymentGateway): void;
   /** Offers real-name verification to users (one provider per shop); the core keeps each user's status. */
@@ -35,6 +41,33 @@ export interface PluginContext<S> {
   supplier(connector: SupplierConnector): void;
   /** Adds a product type (validate input, deliver, render the goods) beside card, direct and manual. */
   productType(type: ProductTypeDefinition): void;
+  /** Orders, for plugins that settle their own goods (an expired voucher) or review held orders. */
+  readonly orders: {
+    /**
+     * Refunds an order whole, as an admin's refund does: through its gateway where it can, else to
+     * the buyer's wallet; once, however often asked. `actorId` null: the plugin itself.
+     */
+    refund(input: { no: string; reason: string; actorId?: number | null }): Promise<OrderView>;
+    /** Paid orders whose delivery a `before.checkout` hold keeps waiting, oldest first. */
+    held(opts?: { limit?: number }): Promise<HeldOrder[]>;
+    /** An admin approves a held order: its delivery runs, once (audited). */
+    approve(input: { no: string; actorId: number; ip?: string }): Promise<void>;
+    /** An admin rejects a held order: never delivered, refunded with `reason`, which the buyer reads (audited). */
+    reject(input: { no: string; actorId: number; reason: string; ip?: string }): Promise<void>;
+  };
+  /**
+   * Counts one attempt at `key` (a PIN guess from an address, say) in a fixed window shared by every
+   * app process; false once more than `limit` were counted. Only an HMAC of the key is stored.
+   */
+  rateLimit(input: { scope: string; key: string; limit: number; windowMs: number }): Promise<boolean>;
+  /** Keys of the plugin's own, derived from the shop's secret: for secrets in its tables. */
+  readonly crypto: {
+    /** AES-256-GCM with a fresh IV: the same text seals differently each time. */
+    seal(text: string): string;
+    open(sealed: string): string;
+    /** An HMAC, hex: the same text gives the same value (look-ups without storing the text). */
+    fingerprint(text: string): string;
+  };
   /** Adds routes under `/plugins/<name>/`. */
   routes(register: (router: ShopRouter) => void): void;
   /** Runs after every plugin's migrations; `stop` runs on shutdown, in reverse order. */
@@ -46,7 +79,7 @@ export interface PluginDefinition<S extends z.ZodType = z.ZodType> {
   /** Lowercase, `[a-z0-9-]`; routes mount under /plugins/<name>/. */
   name: string;
   version: string;
-  /** The @cardshop/core versions it works with, as a semver range (`^0.1.0`). */
+  /** The @cardshop/core versions it works with, as a semver range: `>=0.1.0 <1.0.0`, every 0.x minor from the first it needs (the README's release policy). */
   core: string;
   /** Validated at start; the admin renders it as a form. */
   settings?: S;

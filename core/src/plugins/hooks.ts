@@ -32,6 +32,8 @@ export interface VetoHooks {
     ip: string | null;
     /** A stable, opaque id of the browser (from its cookie), or null for clients without cookies. */
     device: string | null;
+    /** Placed through the Agent API (/api/v1), signed with one of the buyer's keys: a program, with no browser. */
+    api: boolean;
   };
   /** A buyer tops up the wallet through a gateway. */
   'before.topup': { buyer: User; amount: number; payment: string; ip: string | null; device: string | null };
@@ -46,8 +48,17 @@ export interface VetoHooks {
 type Listener<P> = (payload: P) => void | Promise<void>;
 /** A reason to refuse, as plain text or in every locale (shown in the buyer's). */
 export type VetoReason = string | Localized;
+/**
+ * Lets an order through but holds its delivery until an admin approves it (a risk score, say);
+ * `hold` is the admin's reason, never shown to the buyer. Only `before.checkout` may hold.
+ */
+export interface ReviewHold {
+  hold: string;
+}
+/** What a check answers: a reason to refuse, a hold (checkout only), or nothing to let it through. */
+export type Verdict<E extends keyof VetoHooks> = VetoReason | (E extends 'before.checkout' ? ReviewHold : never);
 /** Returns a reason to refuse, or nothing to let it through. */
-type Check<P> = (payload: P) => VetoReason | undefined | void | Promise<VetoReason | undefined | void>;
+type Check<P, V = VetoReason> = (payload: P) => V | undefined | void | Promise<V | undefined | void>;
 
 interface Owned<F> {
   owner: string;
@@ -67,7 +78,7 @@ export class Hooks {
     this.listeners.set(event, list);
   }
 
-  veto<E extends keyof VetoHooks>(event: E, check: Check<VetoHooks[E]>, owner = 'core'): void {
+  veto<E extends keyof VetoHooks>(event: E, check: Check<VetoHooks[E], Verdict<E>>, owner = 'core'): void {
     const list = this.checks.get(event) ?? [];
     list.push({ owner, fn: check as Check<never> });
     this.checks.set(event, list);
@@ -98,15 +109,23 @@ export class Hooks {
     void run.finally(() => this.inFlight.delete(run));
   }
 
-  /** Runs the checks in order; the first reason given refuses with 403 `vetoed`. */
-  async check<E extends keyof VetoHooks>(event: E, payload: VetoHooks[E]): Promise<void> {
+  /**
+   * Runs the checks in order; the first reason given refuses with 403 `vetoed`. Returns why the
+   * first check that asked for a hold did so (the others still run: one may refuse), or null.
+   */
+  async check<E extends keyof VetoHooks>(event: E, payload: VetoHooks[E]): Promise<string | null> {
+    let hold: string | null = null;
     for (const { owner, fn } of this.checks.get(event) ?? []) {
-      const reason = await (fn as Check<VetoHooks[E]>)(payload);
-      if (reason) {
-        this.log.info(`hook ${event}: refused by ${owner}: ${typeof reason === 'string' ? reason : reason.en}`);
-        throw new ShopError('vetoed', 403, 'error.vetoed', undefined, { reason });
+      const verdict = await (fn as Check<VetoHooks[E], VetoReason | ReviewHold>)(payload);
+      if (!verdict) continue;
+      if (typeof verdict === 'object' && 'hold' in verdict) {
+        hold ??= `${owner}: ${verdict.hold}`.slice(0, 255);
+        continue;
       }
+      this.log.info(`hook ${event}: refused by ${owner}: ${typeof verdict === 'string' ? verdict : verdict.en}`);
+      throw new ShopError('vetoed', 403, 'error.vetoed', undefined, { reason: verdict });
     }
+    return hold;
   }
 
   /** Resolves when every listener started so far has finished (shutdown, tests). */

@@ -16,6 +16,10 @@ import { PRODUCT_TYPES } from '../catalog/catalog.js';
 import type { ProductTypeDefinition } from '../delivery/product-type.js';
 import type { SupplierConnector } from '../delivery/supplier.js';
 import { storedSettings } from './settings-form.js';
+import { refundOrder } from '../orders/orders.js';
+import { approveHeld, heldOrders, rejectHeld } from '../orders/review.js';
+import { hit } from '../security/rate-limit.js';
+import { decrypt, derivePluginKeys, encrypt, hmacHex } from '../security/keys.js';
 
 export class PluginError extends Error {
   override name = 'PluginError';
@@ -126,6 +130,12 @@ export function createPluginHost(
   const configured = new Map<string, { definition: PluginDefinition; input: Record<string, unknown> }>();
   let kycProvider: KycProvider | undefined;
   const kyc = { status: (userId: number) => kycStatus(deps, userId), fingerprint: (idNumber: string) => kycFingerprint(deps, idNumber) };
+  const orders: PluginContext<unknown>['orders'] = {
+    refund: (input) => refundOrder(deps, gateways, { no: input.no, reason: input.reason, actorId: input.actorId ?? null }),
+    held: (opts) => heldOrders(deps, opts),
+    approve: (input) => approveHeld(deps, input),
+    reject: (input) => rejectHeld(deps, input),
+  };
 
   return {
     plugins: loaded,
@@ -176,6 +186,16 @@ export function createPluginHost(
             kycProvider = provider;
           },
           kyc,
+          orders,
+          rateLimit: ({ scope, key, limit, windowMs }) => hit(deps, `${def.name}:${scope}`, key, limit, windowMs),
+          crypto: (() => {
+            const keys = derivePluginKeys(deps.config.secret, def.name);
+            return {
+              seal: (text: string) => encrypt(keys.encryption, text),
+              open: (sealed: string) => decrypt(keys.encryption, sealed),
+              fingerprint: (text: string) => hmacHex(keys.fingerprint, text),
+            };
+          })(),
           supplier(connector) {
             if (!/^[a-z0-9][a-z0-9-]{0,39}$/.test(connector.id)) {
               throw new PluginError(`plugin ${def.name}: supplier id "${connector.id}" must be lowercase letters, digits and dashes`);

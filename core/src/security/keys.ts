@@ -25,6 +25,11 @@ export function deriveKeys(secret: string): ShopKeys {
   };
 }
 
+/** A plugin's own keys (plugins/define.ts `crypto`): no plugin can open the core's secrets or another plugin's. */
+export function derivePluginKeys(secret: string, plugin: string): { encryption: Buffer; fingerprint: Buffer } {
+  return { encryption: derive(secret, `plugin:${plugin}:encryption`), fingerprint: derive(secret, `plugin:${plugin}:fingerprint`) };
+}
+
 export const IV_BYTES = 12;
 const TAG_BYTES = 16;
 

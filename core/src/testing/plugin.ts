@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { z } from 'zod';
 import type { Logger } from '../context.js';
@@ -6,6 +7,7 @@ import type { KycProvider } from '../plugins/kyc.js';
 import type { PaymentGateway } from '../plugins/payment.js';
 import type { ProductTypeDefinition } from '../delivery/product-type.js';
 import type { SupplierConnector } from '../delivery/supplier.js';
+import { decrypt, derivePluginKeys, encrypt, hmacHex } from '../security/keys.js';
 
 const quiet: Logger = { error() {}, warn() {}, info() {}, debug() {} };
 
@@ -57,6 +59,13 @@ export async function setupPlugin<S extends z.ZodType>(
     productType: (t) => void productTypes.push(t),
     kycProvider: (p) => void kycProviders.push(p),
     kyc: { status: noShop('users\' KYC status'), fingerprint: noShop('KYC fingerprints') },
+    orders: { refund: noShop('orders'), held: noShop('orders'), approve: noShop('orders'), reject: noShop('orders') },
+    rateLimit: noShop('rate limits'),
+    // Real keys from a throwaway secret: sealing and fingerprints work within one test.
+    crypto: (() => {
+      const keys = derivePluginKeys(randomBytes(32).toString('hex'), def.name);
+      return { seal: (t: string) => encrypt(keys.encryption, t), open: (s: string) => decrypt(keys.encryption, s), fingerprint: (t: string) => hmacHex(keys.fingerprint, t) };
+    })(),
     routes() {},
     onStart() {},
     onStop() {},

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evaluate, ipListed, type Attempt, type Facts } from './rules.js';
+import { evaluate, ipListed, score, type Attempt, type Facts } from './rules.js';
 import { settingsSchema, type RiskSettingsInput } from './settings.js';
 
 const attempt: Attempt = { kind: 'checkout', userId: 7, ip: '198.51.100.7', device: 'dev1', contact: 'a@example.com', skuId: 1, quantity: 1, amount: 1_000 };
@@ -13,13 +13,16 @@ const quiet: Facts = {
   accountAgeMs: 30 * 86_400_000,
   userOrders: 10,
   idFingerprint: null,
+  deviceIps: 1,
+  userIps: 1,
+  deviceContacts: 1,
 };
 const decide = (settings: RiskSettingsInput, a: Partial<Attempt> = {}, f: Partial<Facts> = {}, ids: string[] = []) =>
   evaluate(settingsSchema.parse(settings), { ...attempt, ...a }, { ...quiet, ...f }, new Set(ids));
 
 describe('risk rules', () => {
   it('lets an ordinary order through', () => {
-    expect(decide({})).toEqual({ block: null, flagged: [] });
+    expect(decide({})).toEqual({ block: null, hold: false, flagged: [], score: 0, signals: [] });
   });
 
   it('blocks at the first limit passed, counting this attempt', () => {
@@ -61,9 +64,26 @@ describe('risk rules', () => {
 
   it('records what a dry-run rule would have refused, and lets it through; off rules stay silent', () => {
     const busy = { ipAttempts: 50, userAttempts: 50 };
-    expect(decide({ ipMode: 'dry-run', userMode: 'dry-run' }, {}, busy)).toEqual({ block: null, flagged: ['ip', 'user'] });
-    expect(decide({ ipMode: 'dry-run' }, {}, busy)).toEqual({ block: 'user', flagged: ['ip'] });
-    expect(decide({ ipMode: 'off', userMode: 'off' }, {}, busy)).toEqual({ block: null, flagged: [] });
+    const quietScore = { reviewMode: 'off' } as const;
+    expect(decide({ ...quietScore, ipMode: 'dry-run', userMode: 'dry-run' }, {}, busy)).toMatchObject({ block: null, flagged: ['ip', 'user'] });
+    expect(decide({ ...quietScore, ipMode: 'dry-run' }, {}, busy)).toMatchObject({ block: 'user', flagged: ['ip'] });
+    expect(decide({ ...quietScore, ipMode: 'off', userMode: 'off' }, {}, busy)).toMatchObject({ block: null, flagged: [] });
+  });
+
+  it('holds a checkout for review when two signals add up to the threshold; one alone never does', () => {
+    const bot = { device: null };
+    expect(decide({}, bot)).toMatchObject({ hold: false, score: 40, signals: ['no-device'] });
+    expect(decide({}, { ...bot, api: true }, { ipAttempts: 5 })).toMatchObject({ hold: false, signals: ['velocity'] });
+    expect(decide({}, {}, { ipAttempts: 5 })).toMatchObject({ hold: false, score: 40, signals: ['velocity'] });
+    expect(decide({}, bot, { ipAttempts: 5 })).toMatchObject({ block: null, hold: true, score: 80, signals: ['no-device', 'velocity'] });
+    expect(decide({}, {}, { deviceContacts: 2, deviceIps: 3 })).toMatchObject({ hold: true, signals: ['ip-spread', 'shared-device'] });
+    expect(decide({}, {}, { userIps: 3, accountAgeMs: 3_600_000, userOrders: 0 })).toMatchObject({ hold: true, score: 60, signals: ['ip-spread', 'new-account'] });
+    // A rule that refuses wins over a hold; a top-up is never scored; the mode and the points are the operator's.
+    expect(decide({}, bot, { ipAttempts: 9 })).toMatchObject({ block: 'ip', hold: false });
+    expect(decide({}, { ...bot, kind: 'topup' }, { ipAttempts: 5 })).toMatchObject({ hold: false, score: 0 });
+    expect(decide({ reviewMode: 'dry-run' }, bot, { ipAttempts: 5 })).toMatchObject({ hold: false, flagged: ['review'], score: 80 });
+    expect(decide({ reviewScore: 100 }, bot, { ipAttempts: 5 }).hold).toBe(false);
+    expect(score(settingsSchema.parse({ scoreNoDevice: 0 }), { ...attempt, device: null }, quiet)).toEqual({ score: 0, signals: [] });
   });
 
   it('reads the admin form\'s ID list as one string', () => {

@@ -11,6 +11,8 @@ export interface Attempt {
   skuId: number | null;
   quantity: number;
   amount: number;
+  /** Through the Agent API with a signed key: a program of a known buyer, which has no device id. */
+  api?: boolean;
 }
 
 /** What the database says about the attempt's neighbours; a rule that is off needs none of it. */
@@ -29,6 +31,11 @@ export interface Facts {
   userOrders: number;
   /** The fingerprint of the user's verified ID number. */
   idFingerprint: string | null;
+  /** Distinct IPs of the browser (device window) and of the account (user window), this attempt's included. */
+  deviceIps: number;
+  userIps: number;
+  /** Distinct contacts the browser ordered for in its window, this attempt's included. */
+  deviceContacts: number;
 }
 
 export const RULES = ['blacklist', 'limits', 'new-account', 'daily', 'ip', 'device', 'contact', 'user'] as const;
@@ -108,18 +115,73 @@ function fires(rule: Rule, s: RiskSettings, a: Attempt, f: Facts, blockedIds: Re
   }
 }
 
+/** Signals of the review score, each worth its setting's points. */
+export const SIGNALS = ['no-device', 'velocity', 'ip-spread', 'shared-device', 'new-account'] as const;
+export type Signal = (typeof SIGNALS)[number];
+
+const POINTS: Record<Signal, keyof RiskSettings> = {
+  'no-device': 'scoreNoDevice',
+  velocity: 'scoreVelocity',
+  'ip-spread': 'scoreIpSpread',
+  'shared-device': 'scoreSharedDevice',
+  'new-account': 'scoreNewAccount',
+};
+
+/** Whether a checkout shows a signal. None alone reaches the default threshold: it takes two. */
+function shows(signal: Signal, s: RiskSettings, a: Attempt, f: Facts): boolean {
+  switch (signal) {
+    case 'no-device':
+      return a.device === null && !a.api;
+    case 'velocity':
+      return (
+        (a.ip !== null && f.ipAttempts > s.ipMaxOrders / 2) ||
+        (a.device !== null && f.deviceAttempts > s.deviceMaxOrders / 2) ||
+        (a.contact !== null && f.contactAttempts > s.contactMaxOrders / 2) ||
+        (a.userId !== null && f.userAttempts > s.userMaxOrders / 2)
+      );
+    case 'ip-spread':
+      return Math.max(f.contactIps, f.deviceIps, f.userIps) >= s.spreadIps;
+    case 'shared-device':
+      return f.deviceContacts >= 2;
+    case 'new-account':
+      return f.accountAgeMs !== null && f.accountAgeMs < s.newAccountHours * 3_600_000;
+  }
+}
+
+/** A checkout's review score and the signals that make it up (top-ups are never held). */
+export function score(s: RiskSettings, a: Attempt, f: Facts): { score: number; signals: Signal[] } {
+  if (a.kind !== 'checkout' || s.reviewMode === 'off') return { score: 0, signals: [] };
+  const signals = SIGNALS.filter((signal) => shows(signal, s, a, f) && (s[POINTS[signal]] as number) > 0);
+  return { score: signals.reduce((sum, signal) => sum + (s[POINTS[signal]] as number), 0), signals };
+}
+
+export interface Decision {
+  /** The rule that refuses the attempt. */
+  block: Rule | null;
+  /** Let through, with its delivery held for an admin's review. */
+  hold: boolean;
+  /** Rules in dry-run that would have refused it; `review` when the score would have held it. */
+  flagged: Array<Rule | 'review'>;
+  score: number;
+  signals: Signal[];
+}
+
 /**
  * The decision: the first rule in `block` mode that fires refuses the attempt; rules in dry-run
  * that fire are only named (`flagged`), so an operator sees what a rule would do before using it.
+ * An attempt no rule refuses is held for review when its score reaches `reviewScore`.
  */
-export function evaluate(s: RiskSettings, a: Attempt, f: Facts, blockedIds: ReadonlySet<string>): { block: Rule | null; flagged: Rule[] } {
+export function evaluate(s: RiskSettings, a: Attempt, f: Facts, blockedIds: ReadonlySet<string>): Decision {
   let block: Rule | null = null;
-  const flagged: Rule[] = [];
+  const flagged: Decision['flagged'] = [];
   for (const rule of RULES) {
     const mode = modeOf(s, rule);
     if (mode === 'off' || !fires(rule, s, a, f, blockedIds)) continue;
     if (mode === 'dry-run') flagged.push(rule);
     else block ??= rule;
   }
-  return { block, flagged };
+  const scored = score(s, a, f);
+  const over = block === null && scored.score >= s.reviewScore;
+  if (over && s.reviewMode === 'dry-run') flagged.push('review');
+  return { block, hold: over && s.reviewMode === 'hold', flagged, ...scored };
 }

@@ -6,6 +6,7 @@ const count = (n: number) => z.number().int().min(1).default(n);
 const minutes = (n: number) => z.number().int().min(1).max(7 * 24 * 60).default(n);
 /** Minor units (fen). */
 const fen = (n: number) => z.number().int().min(1).default(n);
+const points = (n: number) => z.number().int().min(0).max(1000).default(n);
 const list = (clean: (v: string) => string = (v) => v) => z.array(z.string().trim().min(1).transform(clean)).default([]);
 
 /**
@@ -48,6 +49,16 @@ export const settingsSchema = z.object({
   newAccountMaxOrders: count(3),
   newAccountMaxAmount: fen(20_000).describe('one order of a new account, in fen'),
   newAccountMaxQuantity: count(5),
+  // The review score: checkouts no rule refuses but that look like an attack add up the points of
+  // the signals they show; at reviewScore their delivery waits for an admin (/plugins/risk/review).
+  reviewMode: z.enum(['hold', 'dry-run', 'off']).default('hold').describe('hold scored orders for review / 评分达到阈值的订单暂停发货、人工审核'),
+  reviewScore: z.number().int().min(1).max(1000).default(60).describe('hold at this many points / 审核阈值（分）'),
+  scoreNoDevice: points(40).describe('a checkout from a client that keeps no cookies / 不保存 Cookie 的客户端'),
+  scoreVelocity: points(40).describe('over half of a velocity limit (IP, device, contact or account) / 超过任一频率上限的一半'),
+  scoreIpSpread: points(40).describe('a contact, browser or account seen from spreadIps or more IPs in its window / 同一联系方式、设备或账户使用多个 IP'),
+  spreadIps: count(3),
+  scoreSharedDevice: points(40).describe('one browser ordering for two or more contacts / 同一设备使用多个联系方式'),
+  scoreNewAccount: points(20).describe('an account younger than newAccountHours / 新注册账户'),
 });
 
 export type RiskSettingsInput = z.input<typeof settingsSchema>;

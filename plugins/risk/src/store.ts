@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { PluginMigration } from '@cardshop/core';
-import { modeOf, type Attempt, type Facts, type Rule } from './rules.js';
+import { modeOf, type Attempt, type Decision, type Facts, type Rule, type Signal } from './rules.js';
 import type { RiskSettings } from './settings.js';
 
 export const migrations: PluginMigration[] = [
@@ -33,6 +33,25 @@ export const migrations: PluginMigration[] = [
       await knex.schema.dropTableIfExists('risk_decisions');
     },
   },
+  {
+    // The review score: what each checkout scored and the signals it showed (outcome `hold`).
+    name: '20261203_002_risk_score',
+    async up(knex) {
+      if (await knex.schema.hasColumn('risk_decisions', 'score')) return;
+      await knex.schema.alterTable('risk_decisions', (t) => {
+        t.integer('score');
+        t.string('signals', 120);
+        t.index(['outcome', 'id']);
+      });
+    },
+    async down(knex) {
+      await knex.schema.alterTable('risk_decisions', (t) => {
+        t.dropIndex(['outcome', 'id']);
+        t.dropColumn('score');
+        t.dropColumn('signals');
+      });
+    },
+  },
 ];
 
 const MINUTE = 60_000;
@@ -59,7 +78,7 @@ export async function recordAttempt(db: Knex, a: Attempt, now: number): Promise<
   return Number(id);
 }
 
-/** Gathers what the enabled rules need, in parallel; a rule that is off costs no query. */
+/** Gathers what the enabled rules and the score need, in parallel; a rule that is off costs no query. */
 export async function gatherFacts(
   db: Knex,
   s: RiskSettings,
@@ -67,24 +86,29 @@ export async function gatherFacts(
   at: { id: number; now: number },
   kycFingerprint: (userId: number) => Promise<string | null>,
 ): Promise<Facts> {
+  // The review score reads the same counts as the rules, and a few of its own.
+  const review = s.reviewMode !== 'off' && a.kind === 'checkout';
   const on = (rule: Rule) => modeOf(s, rule) !== 'off';
+  /** The counts of the velocity and new-account rules: wanted by the rule, or by the score. */
+  const counts = (rule: Rule) => on(rule) || review;
   const upTo = () => db('risk_decisions').where('id', '<=', at.id);
   const since = (q: Knex.QueryBuilder, windowMinutes: number) => q.andWhere('created_at', '>=', at.now - windowMinutes * MINUTE);
   const counted = async (q: Knex.QueryBuilder) => Number(((await q) as Array<{ n: number | string }>)[0]?.n ?? 0);
   const attempts = (column: string, value: string | number | null, windowMinutes: number, wanted: boolean) =>
     wanted && value !== null ? counted(since(upTo().where(column, value), windowMinutes).count({ n: '*' })) : Promise.resolve(0);
+  /** Distinct IPs or contacts of the attempts sharing `value`. */
+  const distinct = (column: string, value: string | number | null, of: string, windowMinutes: number, wanted: boolean) =>
+    wanted && value !== null ? counted(since(upTo().where(column, value), windowMinutes).countDistinct({ n: of })) : Promise.resolve(0);
   const accepted = () => db('risk_decisions').where('id', '<', at.id).andWhere('user_id', a.userId!).andWhereNot('outcome', 'block');
 
   const user = a.userId !== null;
-  const newAccount = user && on('new-account') && a.kind === 'checkout';
-  const [ipAttempts, deviceAttempts, contactAttempts, contactIps, userAttempts, userDailyAmount, account, userOrders, idFingerprint] = await Promise.all([
-    attempts('ip', a.ip, s.ipWindowMinutes, on('ip')),
-    attempts('device', a.device, s.deviceWindowMinutes, on('device')),
-    attempts('contact', a.contact, s.contactWindowMinutes, on('contact')),
-    on('contact') && a.contact !== null
-      ? counted(since(upTo().where('contact', a.contact), s.contactWindowMinutes).countDistinct({ n: 'ip' }))
-      : Promise.resolve(0),
-    attempts('user_id', a.userId, s.userWindowMinutes, on('user')),
+  const newAccount = user && counts('new-account') && a.kind === 'checkout';
+  const [ipAttempts, deviceAttempts, contactAttempts, contactIps, userAttempts, userDailyAmount, account, userOrders, idFingerprint, deviceIps, userIps, deviceContacts] = await Promise.all([
+    attempts('ip', a.ip, s.ipWindowMinutes, counts('ip')),
+    attempts('device', a.device, s.deviceWindowMinutes, counts('device')),
+    attempts('contact', a.contact, s.contactWindowMinutes, counts('contact')),
+    distinct('contact', a.contact, 'ip', s.contactWindowMinutes, counts('contact')),
+    attempts('user_id', a.userId, s.userWindowMinutes, counts('user')),
     user && on('daily')
       ? db('risk_decisions')
           .where('id', '<', at.id)
@@ -98,6 +122,9 @@ export async function gatherFacts(
     newAccount ? db('users').where('id', a.userId!).first('created_at') : Promise.resolve(undefined),
     newAccount ? counted(accepted().andWhere('kind', 'checkout').count({ n: '*' })) : Promise.resolve(0),
     user && on('blacklist') ? kycFingerprint(a.userId!) : Promise.resolve(null),
+    distinct('device', a.device, 'ip', s.deviceWindowMinutes, review),
+    distinct('user_id', a.userId, 'ip', s.userWindowMinutes, review),
+    distinct('device', a.device, 'contact', s.deviceWindowMinutes, review),
   ]);
   return {
     ipAttempts,
@@ -109,13 +136,22 @@ export async function gatherFacts(
     accountAgeMs: account ? at.now - Number(account.created_at) : null,
     userOrders,
     idFingerprint,
+    deviceIps,
+    userIps,
+    deviceContacts,
   };
 }
 
-export async function recordDecision(db: Knex, id: number, decision: { block: Rule | null; flagged: Rule[] }): Promise<void> {
+export async function recordDecision(db: Knex, id: number, decision: Decision): Promise<void> {
   await db('risk_decisions')
     .where('id', id)
-    .update({ outcome: decision.block ? 'block' : 'allow', rule: decision.block, flagged: decision.flagged.join(',') || null });
+    .update({
+      outcome: decision.block ? 'block' : decision.hold ? 'hold' : 'allow',
+      rule: decision.block,
+      flagged: decision.flagged.join(',') || null,
+      score: decision.score,
+      signals: decision.signals.join(',') || null,
+    });
 }
 
 export interface DecisionView {
@@ -128,9 +164,11 @@ export interface DecisionView {
   skuId: number | null;
   quantity: number;
   amount: number;
-  outcome: 'pending' | 'allow' | 'block';
+  outcome: 'pending' | 'allow' | 'block' | 'hold';
   rule: Rule | null;
-  flagged: Rule[];
+  flagged: Array<Rule | 'review'>;
+  score: number | null;
+  signals: Signal[];
   createdAt: number;
 }
 
@@ -153,7 +191,9 @@ export async function listDecisions(db: Knex, filter: { outcome?: string; rule?:
     amount: Number(r.amount),
     outcome: r.outcome as DecisionView['outcome'],
     rule: r.rule as Rule | null,
-    flagged: r.flagged ? (String(r.flagged).split(',') as Rule[]) : [],
+    flagged: r.flagged ? (String(r.flagged).split(',') as DecisionView['flagged']) : [],
+    score: r.score === null || r.score === undefined ? null : Number(r.score),
+    signals: r.signals ? (String(r.signals).split(',') as Signal[]) : [],
     createdAt: Number(r.created_at),
   }));
 }
