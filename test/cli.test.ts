@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connect } from '@cardshop/core';
@@ -32,6 +32,11 @@ describe('cardshop command line', () => {
     expect(sub.stdout).toContain('cardshop keys import FILE --sku SKU');
   });
 
+  it("prints the installed core's version", () => {
+    const r = cardshop(['--version'], dir, { npm_package_version: '9.9.9' });
+    expect(r.stdout.trim()).toBe(JSON.parse(readFileSync(path.resolve('core/package.json'), 'utf8')).version);
+  });
+
   it('speaks Chinese by default', () => {
     const r = cardshop(['--help'], dir, { CARDSHOP_LOCALE: '', LANG: '' });
     expect(r.stdout).toContain('运营一家数字商品店铺');
@@ -49,6 +54,7 @@ describe('cardshop command line', () => {
       [['start', '--port', 'eighty'], /--port must be a number/],
       [['ledger', 'verify', '--bogus'], /Unknown option '--bogus'/],
       [['seed'], /seed needs --demo/],
+      [['supplier', 'sync'], /no supplier imports a catalog: configure one in cardshop.config.ts/],
     ];
     for (const [args, message] of cases) {
       const r = cardshop(args, dir, { CARDSHOP_SECRET: SECRET });

@@ -2,12 +2,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { TestClient } from '@cardshop/core/testing';
+import { ApiClient, createMysqlDatabase, TEST_DIALECTS, TestClient } from '@cardshop/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packAll, publishedPackages, tarballName } from './packages.js';
 
 const ROOT = path.resolve('.');
 const CREATE = path.resolve('create-cardshop/dist/index.js');
+const CARDSHOP = path.resolve('core/dist/cli/main.js');
 
 /**
  * A user's shell: none of the test runner's pnpm settings (npm_config_*) and no CARDSHOP_*
@@ -21,25 +22,85 @@ function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 function create(args: string[], cwd: string) {
   // stdin is not a terminal here, as in CI: the scaffolder must not wait for answers. The limit is
   // a safety net only: npm install compiles sqlite3, about 2 minutes, far longer on a busy machine.
-  const r = spawnSync(process.execPath, [CREATE, ...args], { cwd, env: userEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 540_000 });
+  const r = spawnSync(process.execPath, [CREATE, ...args], { cwd, env: userEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 780_000 });
   if (r.error) throw new Error(`create-cardshop ${args[0]}: ${r.error.message}\n${r.stdout}`);
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `cardshop start` as a process in `cwd`; resolves with its URL once it serves. */
+async function start(command: string[], cwd: string, env: NodeJS.ProcessEnv) {
+  const child = spawn(command[0]!, [...command.slice(1), 'start'], { cwd, env });
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d;
+      const m = /serving (.*) at (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[2]!);
+    });
+    child.stderr.on('data', (d: Buffer) => (out += d));
+    child.once('exit', (code) => reject(new Error(`cardshop start exited ${code}: ${out}`)));
+  });
+  return {
+    url,
+    output: () => out,
+    async stop() {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGINT');
+      return exited;
+    },
+  };
+}
+
+/**
+ * The upstream shop a sub-agent shop is scaffolded against, run as an operator runs one with this
+ * repository's core (on MariaDB when the tests have it): the demo catalog, an agent with 500.00
+ * in its wallet, and that agent's API key from `cardshop apikey create`.
+ */
+async function startUpstream(dir: string) {
+  mkdirSync(dir);
+  const mysql = TEST_DIALECTS.includes('mysql') ? await createMysqlDatabase() : undefined;
+  const env = userEnv({ CARDSHOP_SECRET: 'upstream-test-secret'.padEnd(48, '-'), CARDSHOP_DATABASE: mysql?.url ?? '', CARDSHOP_SHOP_NAME: 'Upstream Cards', PORT: '0' });
+  const run = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [CARDSHOP, ...args], { cwd: dir, env, encoding: 'utf8', timeout: 60_000 });
+    if (r.status !== 0) throw new Error(`upstream: cardshop ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  run('seed', '--demo');
+  run('user', 'create', '--email', 'agent@downstream.example', '--password', 'agent-password-1', '--role', 'agent', '--balance', '500.00');
+  const credentials = JSON.parse(run('apikey', 'create', '--user', 'agent@downstream.example', '--label', 'sub-agent shop')) as { key: string; secret: string };
+  const shop = await start([process.execPath, CARDSHOP], dir, env);
+  return {
+    ...credentials,
+    url: shop.url,
+    /** The agent's own view of the upstream, signed with its key. */
+    api: new ApiClient(shop.url, credentials),
+    async stop() {
+      await shop.stop();
+      await mysql?.drop();
+    },
+  };
 }
 
 describe('npx create-cardshop, installing from packed tarballs', () => {
   const work = mkdtempSync(path.join(tmpdir(), 'create-cardshop-'));
   const packs = path.join(work, 'packs');
+  let upstream: Awaited<ReturnType<typeof startUpstream>>;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     // Packs what the test command's build just made (building here would rewrite dist/ under
     // the other tests' feet); test/release.test.ts builds and packs in a copy of the repository.
     if (!existsSync(CREATE)) throw new Error('create-cardshop is not built: run the build first (npx -y pnpm@10.34.8 build)');
     mkdirSync(packs);
     packAll(ROOT, packs);
+    upstream = await startUpstream(path.join(work, 'upstream'));
   });
-  afterAll(() => rmSync(work, { recursive: true, force: true }));
+  afterAll(async () => {
+    await upstream?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
 
-  it('scaffolds a shop that starts as its own process and sells a card', { timeout: 600_000 }, async () => {
+  // One npm install serves both: the plain shop's choices (theme, a payment plugin, the admin) and a sub-agent's upstream.
+  it('scaffolds a sub-agent shop that starts as its own process and sells its upstream\'s cards', { timeout: 900_000 }, async () => {
     for (const p of publishedPackages(ROOT)) expect(readdirSync(packs)).toContain(tarballName(p.name, p.version));
 
     const made = create(
@@ -51,6 +112,10 @@ describe('npx create-cardshop, installing from packed tarballs', () => {
         '--database', 'sqlite',
         '--theme', 'wholesale',
         '--plugins', 'epay',
+        '--upstream-url', upstream.url,
+        '--upstream-key', upstream.key,
+        '--upstream-secret', upstream.secret,
+        '--markup', '20',
         '--admin-email', 'boss@example.com',
         '--admin-password', 'boss-password-1',
         '--package-manager', 'npm',
@@ -60,10 +125,24 @@ describe('npx create-cardshop, installing from packed tarballs', () => {
     );
     expect(made.stderr).toBe('');
     expect(made.code, made.stdout).toBe(0);
-    for (const step of ['[1/4]', '[2/4] Installing dependencies with npm', '[3/4]', '[4/4] Creating the admin boss@example.com', 'Your shop is ready', 'cd shop', 'npm start']) {
+    for (const step of [
+      `Trying the key at ${upstream.url}`,
+      'Connected: your balance there is 500.00 CNY',
+      '[1/5]',
+      '[2/5] Installing dependencies with npm',
+      '[3/5]',
+      '[4/5] Creating the admin boss@example.com',
+      `[5/5] Importing the catalog of ${upstream.url} (+20%)`,
+      'Your shop is ready',
+      'cd shop',
+      'npm start',
+      `Sub-agent shop: sells the catalog of ${upstream.url} at +20%`,
+    ]) {
       expect(made.stdout).toContain(step);
     }
-    expect(made.stdout).not.toContain('boss-password-1'); // a chosen password is never echoed
+    // Chosen secrets are never echoed.
+    expect(made.stdout).not.toContain('boss-password-1');
+    expect(made.stdout).not.toContain(upstream.secret);
 
     const shop = path.join(work, 'shop');
     const pkg = JSON.parse(readFileSync(path.join(shop, 'package.json'), 'utf8'));
@@ -72,9 +151,12 @@ describe('npx create-cardshop, installing from packed tarballs', () => {
       '@cardshop/core': tarball('@cardshop/core'),
       '@cardshop/theme-wholesale': tarball('@cardshop/theme-wholesale'),
       '@cardshop/plugin-payment-epay': tarball('@cardshop/plugin-payment-epay'),
+      '@cardshop/plugin-supplier-cardshop': tarball('@cardshop/plugin-supplier-cardshop'),
     });
     expect(pkg.overrides['@cardshop/theme-default']).toBe(tarball('@cardshop/theme-default')); // core's own dependency comes from the tarball too
     expect(readFileSync(path.join(shop, '.env'), 'utf8')).toMatch(/^CARDSHOP_SECRET=[0-9a-f]{64}$/m);
+    expect(readFileSync(path.join(shop, '.env'), 'utf8')).toContain(`\nUPSTREAM_SECRET=${upstream.secret}\n`);
+    expect(readFileSync(path.join(shop, 'cardshop.config.ts'), 'utf8')).not.toContain(upstream.secret);
     expect(existsSync(path.join(shop, 'themes/README.md'))).toBe(true);
     expect(readFileSync(path.join(shop, '.gitignore'), 'utf8')).toContain('.env');
 
@@ -82,25 +164,13 @@ describe('npx create-cardshop, installing from packed tarballs', () => {
     const cardshop = path.join(shop, 'node_modules/.bin/cardshop');
     const env = userEnv({ PORT: '0' });
     const run = (args: string[]) => spawnSync(cardshop, args, { cwd: shop, env, encoding: 'utf8', timeout: 60_000 });
-    const seeded = run(['seed', '--demo']);
-    expect(seeded.stderr).toBe('');
-    expect(seeded.status).toBe(0);
     // Filling in the plugin's settings in .env switches it on.
     appendFileSync(path.join(shop, '.env'), 'EPAY_API_URL=https://pay.example.com/\nEPAY_PID=1001\nEPAY_KEY=merchant-key-123\n');
 
-    const child = spawn(cardshop, ['start'], { cwd: shop, env });
-    let out = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (d: Buffer) => {
-        out += d;
-        const m = /serving (.*) at (http:\/\/\S+)/.exec(out);
-        if (m) resolve(m[2]!);
-      });
-      child.stderr.on('data', (d: Buffer) => (out += d));
-      child.once('exit', (code) => reject(new Error(`cardshop start exited ${code}: ${out}`)));
-    });
+    const served = await start([cardshop], shop, env);
+    const url = served.url;
     try {
-      expect(out).toContain('serving Tarball Cards at');
+      expect(served.output()).toContain('serving Tarball Cards at');
       const home = await new TestClient(url).get('/');
       expect(home.status).toBe(200);
       expect(home.text).toContain('Tarball Cards');
@@ -109,23 +179,55 @@ describe('npx create-cardshop, installing from packed tarballs', () => {
       expect((await admin.post('/api/store/auth/login', { email: 'boss@example.com', password: 'boss-password-1' })).status).toBe(200);
       expect((await admin.get('/api/store/me')).body.user.role).toBe('admin');
 
+      // The first start already sells the upstream's catalog, at the agent's price there +20%.
+      const theirs = (await upstream.api.get('/products')).body.products.find((p: { sku: string }) => p.sku === 'STEAM-50');
+      const ours = (await new TestClient(url).get('/api/store/products')).body.products.flatMap((p: { skus: unknown[] }) => p.skus).find((k: { code: string }) => k.code === 'STEAM-50');
+      expect(ours.price).toBe(Math.ceil(theirs.price * 1.2));
+
       const buyer = new TestClient(url);
       expect((await buyer.post('/api/store/auth/register', { email: 'buyer@example.com', password: 'buyer-password-1' })).status).toBe(201);
       const topUp = run(['wallet', 'adjust', '--email', 'buyer@example.com', '--amount', '100.00', '--reason', 'test top-up']);
       expect(topUp.status).toBe(0);
       const bought = await buyer.post('/api/store/checkout', { sku: 'STEAM-50', quantity: 1, payment: 'wallet' });
       expect(bought.status).toBe(201);
-      expect(bought.body.order.status).toBe('delivered');
-      expect(bought.body.order.keys[0].card).toMatch(/^STEAM-50-[0-9A-F]{4}-/);
+      // The shop buys it upstream in the background; the buyer's order page follows.
+      let order = bought.body.order;
+      for (let i = 0; i < 600 && order.status !== 'delivered'; i++) {
+        expect(['paid', 'delivering']).toContain(order.status);
+        await new Promise((r) => setTimeout(r, 100));
+        order = (await buyer.get(`/api/store/orders/${order.no}`)).body.order;
+      }
+      expect(order.status).toBe('delivered');
+      expect(order.keys[0].card).toMatch(/^STEAM-50-[0-9A-F]{4}-/);
+      // The key came out of the upstream's stock: its order under our order number carries it, paid from the agent's wallet there.
+      const there = (await upstream.api.get(`/orders?idempotency_key=${order.no}`)).body.order;
+      expect(there).toMatchObject({ status: 'delivered', keys: order.keys, amount: theirs.price });
+      expect((await upstream.api.get('/wallet')).body.wallet.balance).toBe(50_000 - theirs.price);
+      const ledger = run(['ledger', 'verify']);
+      expect(ledger.stdout).toContain('ledger OK');
 
       const guest = await new TestClient(url).post('/api/store/checkout', { sku: 'STEAM-50', quantity: 1, contact: 'guest@example.com', payment: 'epay' });
       expect(guest.status).toBe(201);
       expect(guest.body.payment.url).toMatch(/^https:\/\/pay\.example\.com\/submit\.php\?/);
     } finally {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGINT');
-      expect(await exited).toBe(0);
+      expect(await served.stop()).toBe(0);
     }
+  });
+
+  it('tries the upstream key before installing anything, and names the flag to fix', () => {
+    const sub = (...flags: string[]) => create(['sub', '--yes', '--packages-from', packs, ...flags], work);
+    const cases: Array<[string[], string]> = [
+      [['--upstream-key', upstream.key, '--upstream-secret', 'cs_not-the-secret-0000'], `--upstream-secret ${upstream.url} refused the signature, so the secret is wrong: The signature does not match (bad_signature)`],
+      [['--upstream-key', 'ck_nobody-knows-me', '--upstream-secret', upstream.secret], `--upstream-key ${upstream.url} does not know this key: Unknown or revoked API key (invalid_key)`],
+    ];
+    for (const [flags, message] of cases) {
+      const r = sub('--upstream-url', upstream.url, ...flags);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(message);
+      expect(r.stdout).not.toContain('[1/');
+    }
+    expect(sub('--markup', '20').stderr).toContain('--markup needs --upstream-url too');
+    expect(existsSync(path.join(work, 'sub'))).toBe(false);
   });
 
   it('refuses a folder that is not empty, without asking when there is no terminal', () => {

@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -59,6 +61,20 @@ describe('the files of a new shop', () => {
     expect(yarn['.yarnrc.yml']).toBe('nodeLinker: node-modules\n');
   });
 
+  it('makes a sub-agent shop buy from its upstream, with the secret in .env only', () => {
+    const upstream = { url: 'https://up.example.com', key: 'ck_abcd1234', secret: 'cs_s3cret-value', markup: 12.5 };
+    const files = projectFiles(project({ upstream, plugins: ['epay'] }));
+    expect(Object.keys(JSON.parse(files['package.json']!).dependencies)).toEqual(['@cardshop/core', '@cardshop/theme-default', '@cardshop/plugin-payment-epay', '@cardshop/plugin-supplier-cardshop']);
+    const config = files['cardshop.config.ts']!;
+    expect(config).toContain("import upstream from '@cardshop/plugin-supplier-cardshop';");
+    expect(config).toContain('    upstream({ url: "https://up.example.com", key: "ck_abcd1234", secret: process.env.UPSTREAM_SECRET!, import: { markupPercent: 12.5 } }),\n');
+    expect(config).toContain('[epay(');
+    expect(config).not.toContain('cs_s3cret');
+    expect(parseEnv(files['.env']!).UPSTREAM_SECRET).toBe('cs_s3cret-value');
+    expect(files['README.md']).toContain('https://up.example.com, priced at its price +12.5%');
+    expect(projectFiles(project())['cardshop.config.ts']).not.toContain('upstream');
+  });
+
   it('writes the README and the themes/ guide in the shop language', () => {
     expect(projectFiles(project({ lang: 'zh-CN' }))['README.md']).toContain('导入卡密');
     expect(projectFiles(project())['themes/README.md']).toContain('themes/@cardshop/theme-default/templates/home.hbs');
@@ -77,6 +93,26 @@ describe('answers', () => {
     expect(await parsers(t).database('postgres://x')).toEqual({ error: t('err.database') });
   });
 
+  it('takes an upstream only with its address, and tries it before going on', async () => {
+    const fresh = path.join(tmp, 'fresh');
+    const given = (flags: Parameters<typeof collect>[0]) => collect({ lang: 'en', ...flags }, fresh, t, 'en', undefined, () => {});
+    expect((await given({})).upstream).toBeUndefined();
+    await expect(given({ markup: '20' })).rejects.toThrow('--markup needs --upstream-url too');
+    await expect(given({ 'upstream-url': 'ftp://up.example.com' })).rejects.toThrow("--upstream-url must be the upstream shop's http(s) address");
+    await expect(given({ 'upstream-url': 'http://127.0.0.1:3000' })).rejects.toThrow('--upstream-key must be an API key from the upstream shop');
+    // A port nobody listens on: one a server just gave back.
+    const server = createServer().listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const closed = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await new Promise((r) => server.close(r));
+    await expect(given({ 'upstream-url': `${closed}/`, 'upstream-key': 'ck_abcd1234', 'upstream-secret': 'cs_12345678' })).rejects.toThrow(
+      `--upstream-url cannot reach the Agent API of ${closed}: ECONNREFUSED`,
+    );
+    expect(parsers(t).markup('12.5')).toBe(12.5);
+    expect(parsers(t).markup('1001')).toEqual({ error: t('err.markup') });
+    expect(parsers(t).markup('-1')).toEqual({ error: t('err.markup') });
+  });
+
   it('asks again after a wrong answer, and hides the password', async () => {
     mkdirSync(path.join(tmp, 'full'));
     writeFileSync(path.join(tmp, 'full/x'), '');
@@ -85,8 +121,8 @@ describe('answers', () => {
     let shown = '';
     output.on('data', (d: Buffer) => (shown += d));
     const prompter = new Prompter(input, output);
-    // folder (taken, then free), language, name, database, theme, plugins (bad, then two), e-mail, password
-    input.write([path.join(tmp, 'full'), path.join(tmp, 'fresh'), '2', '', '1', 'wholesale', 'paypal', '1 4', 'Boss@Example.com', 'hunter22-secret', ''].join('\n'));
+    // folder (taken, then free), language, name, database, theme, plugins (bad, then two), no upstream, e-mail, password
+    input.write([path.join(tmp, 'full'), path.join(tmp, 'fresh'), '2', '', '1', 'wholesale', 'paypal', '1 4', '', 'Boss@Example.com', 'hunter22-secret', ''].join('\n'));
     const a = await collect({}, undefined, t, 'zh-CN', prompter, () => {});
     prompter.close();
     expect(a).toMatchObject({ dir: path.join(tmp, 'fresh'), lang: 'en', name: 'My Card Shop', theme: 'wholesale', plugins: ['epay', 'stripe'], adminEmail: 'boss@example.com', adminPassword: 'hunter22-secret', passwordGenerated: false });

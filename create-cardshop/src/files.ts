@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Locale } from './messages.js';
-import { CORE, PLUGINS, THEMES, type PluginId, type ThemeId } from './packages.js';
+import { CORE, PLUGINS, THEMES, UPSTREAM, type PluginId, type ThemeId } from './packages.js';
+import type { Upstream } from './upstream.js';
 
 export type PackageManager = 'npm' | 'pnpm' | 'yarn';
 
@@ -14,6 +15,7 @@ export interface Project {
   database: string;
   theme: ThemeId;
   plugins: PluginId[];
+  upstream?: Upstream;
   packageManager: PackageManager;
   secret: string;
   /** Version range (or file: tarball) of each @cardshop package. */
@@ -23,8 +25,8 @@ export interface Project {
 }
 
 /** The @cardshop packages the shop depends on directly. */
-export function dependencies(p: Pick<Project, 'theme' | 'plugins'>): string[] {
-  return [CORE, THEMES[p.theme], ...p.plugins.map((id) => PLUGINS[id].package)];
+export function dependencies(p: Pick<Project, 'theme' | 'plugins' | 'upstream'>): string[] {
+  return [CORE, THEMES[p.theme], ...p.plugins.map((id) => PLUGINS[id].package), ...(p.upstream ? [UPSTREAM.package] : [])];
 }
 
 /** An npm package name from the folder's name: lowercase, safe characters only. */
@@ -68,8 +70,21 @@ function pluginEntry(id: PluginId): string {
   ].join('\n');
 }
 
+function upstreamEntry(u: Upstream): string {
+  return [
+    `    // ${UPSTREAM.package}: this shop buys what it sells from ${u.url} with this API key, paid from`,
+    `    // its balance there. The catalog is imported at +${u.markup}% and kept in sync every 10 minutes; the key's secret is in .env.`,
+    `    upstream({ url: ${JSON.stringify(u.url)}, key: ${JSON.stringify(u.key)}, secret: process.env.${UPSTREAM.secret}!, import: { markupPercent: ${u.markup} } }),`,
+  ].join('\n');
+}
+
 function configTs(p: Project): string {
-  const imports = [`import { defineConfig } from '${CORE}';`, ...p.plugins.map((id) => `import ${id} from '${PLUGINS[id].package}';`)];
+  const imports = [
+    `import { defineConfig } from '${CORE}';`,
+    ...(p.upstream ? [`import upstream from '${UPSTREAM.package}';`] : []),
+    ...p.plugins.map((id) => `import ${id} from '${PLUGINS[id].package}';`),
+  ];
+  const entries = [...(p.upstream ? [upstreamEntry(p.upstream)] : []), ...p.plugins.map(pluginEntry)];
   const database =
     p.database === SQLITE_URL
       ? `  // SQLite file, relative to this folder. For MySQL/MariaDB set CARDSHOP_DATABASE in .env instead.\n  database: '${SQLITE_URL}',`
@@ -105,7 +120,7 @@ ${database}
   // An installed theme package or a folder. Files under themes/<package>/ here override single
   // templates, partials, assets and texts of the theme: see themes/README.md.
   theme: '${THEMES[p.theme]}',
-  plugins: [${p.plugins.length ? `\n${p.plugins.map(pluginEntry).join('\n')}\n  ` : ''}],
+  plugins: [${entries.length ? `\n${entries.join('\n')}\n  ` : ''}],
 });
 `;
 }
@@ -129,6 +144,7 @@ function dotEnv(p: Project): string {
       ];
   lines.push(`CARDSHOP_SECRET=${p.secret}`);
   if (p.database !== SQLITE_URL) lines.push(`CARDSHOP_DATABASE=${envValue(p.database)}`);
+  if (p.upstream) lines.push('', zh ? `# 上游店铺 ${p.upstream.url} 的 API 密钥 ${p.upstream.key} 的 secret` : `# The secret of the API key ${p.upstream.key} at the upstream shop ${p.upstream.url}`, `${UPSTREAM.secret}=${envValue(p.upstream.secret)}`);
   lines.push('', zh ? '# 买家访问的地址（支付网关回调需要）' : '# The address buyers use (payment gateways call back to it)', '# CARDSHOP_PUBLIC_URL=https://shop.example.com');
   for (const id of p.plugins) {
     lines.push('', `# ${PLUGINS[id].package} (${zh ? '全部填写后启用' : 'on once all are filled in'})`);
@@ -166,7 +182,7 @@ npx cardshop seed --demo                   # 可选：演示商品
 - \`.env\`：密钥（CARDSHOP_SECRET${p.database === SQLITE_URL ? '' : '、CARDSHOP_DATABASE'}、支付参数）。不要提交，务必备份。
 - \`data/\`：SQLite 数据库${p.database === SQLITE_URL ? '' : '（本店使用 MySQL，未用到）'}。备份时连同 \`.env\` 一起。
 - \`themes/\`：覆盖主题 ${theme} 的单个模板、片段、资源或文案，见 \`themes/README.md\`。
-${payments ? `\n支付插件在 \`.env\` 中填齐以下参数并设置 CARDSHOP_PUBLIC_URL 后启用：\n\n${payments}\n` : ''}
+${p.upstream ? `\n代理分店：商品来自上游 ${p.upstream.url}，售价为上游价格加 ${p.upstream.markup}%，每 10 分钟同步一次（立即同步：\`npx cardshop supplier sync\`）。买家付款后本店用你在上游的余额进货，请保持余额充足；设置 CARDSHOP_PUBLIC_URL 后上游会回调通知发货结果。\n` : ''}${payments ? `\n支付插件在 \`.env\` 中填齐以下参数并设置 CARDSHOP_PUBLIC_URL 后启用：\n\n${payments}\n` : ''}
 升级：\`${p.packageManager === 'yarn' ? 'yarn upgrade' : `${p.packageManager} update`}\`，然后重启（启动时自动迁移数据库）。
 `;
   }
@@ -186,7 +202,7 @@ npx cardshop seed --demo                   # optional: a demo catalog
 - \`.env\`: the secrets (CARDSHOP_SECRET${p.database === SQLITE_URL ? '' : ', CARDSHOP_DATABASE'}, payment keys). Never commit it; back it up.
 - \`data/\`: the SQLite database${p.database === SQLITE_URL ? '' : ' (unused: this shop runs on MySQL)'}. Back it up together with \`.env\`.
 - \`themes/\`: override single templates, partials, assets or texts of ${theme}; see \`themes/README.md\`.
-${payments ? `\nA payment plugin switches on once these are filled in in \`.env\` and CARDSHOP_PUBLIC_URL is set:\n\n${payments}\n` : ''}
+${p.upstream ? `\nA sub-agent shop: the catalog comes from the upstream ${p.upstream.url}, priced at its price +${p.upstream.markup}% and synced every 10 minutes (now: \`npx cardshop supplier sync\`). Each paid order is bought there from your balance, so keep it topped up; with CARDSHOP_PUBLIC_URL set, the upstream calls back with the result.\n` : ''}${payments ? `\nA payment plugin switches on once these are filled in in \`.env\` and CARDSHOP_PUBLIC_URL is set:\n\n${payments}\n` : ''}
 Upgrading: \`${p.packageManager === 'yarn' ? 'yarn upgrade' : `${p.packageManager} update`}\`, then restart (the database is migrated at start).
 `;
 }

@@ -52,6 +52,8 @@ function steps(p: Project, a: Answers, t: Translate, uiLocale: string): Step[] {
       hint: t('hint.database'),
       run: () => cardshop('user', 'create', '--email', a.adminEmail, '--password', a.adminPassword, '--role', 'admin'),
     },
+    // The first `start` then opens with the upstream's catalog on sale, not a minute later.
+    ...(a.upstream ? [{ title: t('step.upstream', { url: a.upstream.url, markup: a.upstream.markup }), hint: t('hint.upstream'), run: () => cardshop('supplier', 'sync') }] : []),
   ];
 }
 
@@ -70,6 +72,7 @@ function nextSteps(p: Project, a: Answers, t: Translate): void {
   if (a.passwordGenerated) say(t('next.password', { password: a.adminPassword }));
   const vars = p.plugins.flatMap((id) => Object.values(PLUGINS[id].settings));
   if (vars.length) say(t('next.payments', { vars: vars.join(', ') }));
+  if (a.upstream) say(t('next.upstream', { url: a.upstream.url, markup: a.upstream.markup }));
   say(t('next.secret'));
 }
 

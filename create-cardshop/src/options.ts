@@ -6,6 +6,7 @@ import { SQLITE_URL, type PackageManager } from './files.js';
 import { LOCALES, type Locale, type Translate } from './messages.js';
 import { PLUGINS, THEMES, type PluginId, type ThemeId } from './packages.js';
 import type { Prompter } from './prompt.js';
+import { checkUpstream, type Upstream } from './upstream.js';
 
 /** Every question has a flag; --yes (or no terminal) takes the defaults for the rest. */
 export const FLAGS = {
@@ -14,6 +15,10 @@ export const FLAGS = {
   database: { type: 'string' },
   theme: { type: 'string' },
   plugins: { type: 'string' },
+  'upstream-url': { type: 'string' },
+  'upstream-key': { type: 'string' },
+  'upstream-secret': { type: 'string' },
+  markup: { type: 'string' },
   'admin-email': { type: 'string' },
   'admin-password': { type: 'string' },
   'package-manager': { type: 'string' },
@@ -42,6 +47,8 @@ export interface Answers {
   database: string;
   theme: ThemeId;
   plugins: PluginId[];
+  /** A sub-agent shop's upstream, whose catalog it sells at a markup. */
+  upstream?: Upstream;
   adminEmail: string;
   adminPassword: string;
   /** The password was made up here, so it is shown once at the end. */
@@ -91,6 +98,19 @@ export function parsers(t: Translate, opts: { force?: boolean; say?: (line: stri
       }
       return ids;
     },
+    upstreamUrl: (input: string): Parsed<string | null> => {
+      if (!input || input === 'none') return null;
+      try {
+        const u = new URL(input);
+        if (['http:', 'https:'].includes(u.protocol) && !u.search && !u.hash) return u.toString().replace(/\/+$/, '');
+      } catch {
+        // not a URL: the same answer as a wrong scheme
+      }
+      return { error: t('err.upstream_url') };
+    },
+    upstreamKey: (input: string): Parsed<string> => (/^ck_[A-Za-z0-9_-]{4,37}$/.test(input) ? input : { error: t('err.upstream_key') }),
+    upstreamSecret: (input: string): Parsed<string> => (/^\S{8,200}$/.test(input) ? input : { error: t('err.upstream_secret') }),
+    markup: (input: string): Parsed<number> => (/^\d{1,4}(\.\d{1,2})?$/.test(input) && Number(input) <= 1000 ? Number(input) : { error: t('err.markup') }),
     email: (input: string): Parsed<string> => (/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(input) ? input.toLowerCase() : { error: t('err.email') }),
     password: (input: string): Parsed<string> => (input.length >= 8 && input.length <= 200 ? input : { error: t('err.password') }),
     packageManager: (input: string): Parsed<PackageManager> => (['npm', 'pnpm', 'yarn'].includes(input) ? (input as PackageManager) : { error: t('err.pm') }),
@@ -139,11 +159,43 @@ export async function collect(
   const plugins = await get('plugins', flags.plugins, p.plugins, 'none', (q) =>
     q.multiSelect(t('q.plugins'), (Object.keys(PLUGINS) as PluginId[]).map((id) => ({ value: id, label: t(PLUGINS[id].label) })), p.plugins),
   );
-  // Room for more questions here, each with its flag: e.g. an upstream shop's URL and API key.
+  const upstream = await upstreamOf(flags, t, uiLocale, prompter, say, get);
   const adminEmail = await get('admin-email', flags['admin-email'], p.email, 'admin@example.com', (q) => q.ask(t('q.admin_email'), 'admin@example.com', p.email));
   const generated = randomBytes(12).toString('base64url');
   const adminPassword = await get('admin-password', flags['admin-password'], p.password, generated, (q) =>
     q.ask(t('q.admin_password'), generated, p.password, true),
   );
-  return { dir, name, lang, database, theme, plugins, adminEmail, adminPassword, passwordGenerated: adminPassword === generated };
+  return { dir, name, lang, database, theme, plugins, upstream, adminEmail, adminPassword, passwordGenerated: adminPassword === generated };
+}
+
+type Get = <T>(flag: keyof Flags | undefined, given: string | undefined, parse: Parse<T>, fallback: string, ask: (q: Prompter) => Promise<T>) => Promise<T>;
+
+/**
+ * A sub-agent shop's upstream (none when no address is given): address, API key and secret, tried
+ * on the spot like a MySQL URL, then the markup. A refusal asks the three again on a terminal, and
+ * names the flag to fix otherwise.
+ */
+async function upstreamOf(flags: Flags, t: Translate, uiLocale: Locale, prompter: Prompter | undefined, say: (line: string) => void, get: Get): Promise<Upstream | undefined> {
+  const p = parsers(t);
+  const flagged = (['upstream-url', 'upstream-key', 'upstream-secret', 'markup'] as const).filter((f) => flags[f] !== undefined);
+  for (;;) {
+    const url = await get('upstream-url', flags['upstream-url'], p.upstreamUrl, '', (q) => q.ask(t('q.upstream_url'), '', p.upstreamUrl));
+    if (!url) {
+      const stray = flagged.find((f) => f !== 'upstream-url');
+      if (stray) throw new Stop(t('err.flag', { flag: `--${stray}`, message: t('err.upstream_needed') }));
+      return undefined;
+    }
+    const key = await get('upstream-key', flags['upstream-key'], p.upstreamKey, '', (q) => q.ask(t('q.upstream_key'), '', p.upstreamKey));
+    const secret = await get('upstream-secret', flags['upstream-secret'], p.upstreamSecret, '', (q) => q.ask(t('q.upstream_secret'), '', p.upstreamSecret, true));
+    say(t('checking_upstream', { url }));
+    const checked = await checkUpstream({ url, key, secret }, uiLocale);
+    if ('balance' in checked) {
+      say(t('upstream_ok', { balance: (checked.balance / 100).toFixed(2), currency: checked.currency }));
+      const markup = await get('markup', flags.markup, p.markup, '10', (q) => q.ask(t('q.markup'), '10', p.markup));
+      return { url, key, secret, markup };
+    }
+    const message = t(`err.upstream_${checked.blame}_refused`, { url, reason: checked.reason });
+    if (!prompter || flagged.length) throw new Stop(t('err.flag', { flag: `--upstream-${checked.blame}`, message }));
+    say(`  ${message}`);
+  }
 }

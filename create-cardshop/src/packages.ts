@@ -48,6 +48,9 @@ export const PLUGINS = {
 } satisfies Record<string, { package: string; label: MessageKey; settings: Record<string, string> }>;
 export type PluginId = keyof typeof PLUGINS;
 
+/** A sub-agent shop buys from its upstream through this plugin; the key's secret is this variable in .env. */
+export const UPSTREAM = { package: '@cardshop/plugin-supplier-cardshop', secret: 'UPSTREAM_SECRET' } as const;
+
 interface OwnPackage {
   version: string;
   devDependencies: Record<string, string>;

@@ -16,7 +16,7 @@ import { importKeys } from '../inventory/keys.js';
 import { fillBackorders } from '../orders/backorders.js';
 import { parseMoney, toDecimalString } from '../money/money.js';
 import { createShop, type Shop } from '../shop.js';
-import { PluginError } from '../plugins/host.js';
+import { CORE_VERSION, PluginError } from '../plugins/host.js';
 import { checkTheme, type Finding } from '../themes/check.js';
 import { ThemeError } from '../themes/renderer.js';
 import { adjustWallet, ensureSystemAccounts, verifyLedger } from '../wallet/ledger.js';
@@ -289,6 +289,27 @@ const COMMANDS: Record<string, Command> = {
       });
     },
   },
+  supplier: {
+    summary: 'cmd.supplier',
+    usage: 'cardshop supplier sync [ID]',
+    options: {},
+    positionals: 2,
+    // What the minute chore of a running shop does, now: create-cardshop runs it so a sub-agent shop opens with its catalog.
+    async run({ positionals }) {
+      const [sub, id] = positionals;
+      if (sub !== 'sync') throw usage('err.unknown_sub', { cmd: `supplier ${sub ?? ''}`, hint: 'supplier sync [ID]' });
+      return withShop({}, async (shop) => {
+        const importing = [...shop.plugins.suppliers.values()].filter((c) => c.catalog).map((c) => c.id);
+        if (!importing.length) throw usage('err.no_suppliers');
+        if (id && !importing.includes(id)) throw usage('err.no_supplier', { id, list: importing.join(', ') });
+        for (const supplier of id ? [id] : importing) {
+          const r = await shop.delivery.syncCatalog(supplier);
+          say('supplier_synced', { ...r, skipped: r.skipped.length });
+        }
+        return 0;
+      });
+    },
+  },
   ledger: {
     summary: 'cmd.ledger',
     usage: 'cardshop ledger verify',
@@ -365,7 +386,7 @@ export async function main(argv: string[]): Promise<number> {
     return name ? 0 : 2;
   }
   if (name === '--version' || name === '-v') {
-    out(process.env.npm_package_version ?? '0.1.0');
+    out(CORE_VERSION);
     return 0;
   }
   const command = COMMANDS[name];
