@@ -148,6 +148,14 @@ describe.each(TEST_DIALECTS)('the console: catalog, inventory, users, themes and
     expect(Number((await knex()('skus').where('code', code).first('stock')).stock)).toBe(6);
     expect(await auditCount('keys.import')).toBeGreaterThan(0);
 
+    // A larger file commits in batches of 2,000, each reported as it lands, each with its audit row.
+    const big = await cardSku(t.shop, { keys: 0 });
+    const imports = await auditCount('keys.import');
+    const batches = await importForm({ sku: big.code, format: 'text', keys: '' }, Array.from({ length: 4500 }, (_, i) => `BULK-${String(i).padStart(6, '0')}`).join('\n'));
+    expect(batches.text.match(/data-progress/g)).toHaveLength(3);
+    expect(cell(batches.text, 'added')).toBe(4500);
+    expect(await auditCount('keys.import')).toBe(imports + 3);
+
     // Refused before anything streams: unknown SKU, nothing to import, a bad token.
     expect((await importForm({ sku: 'NO-SUCH-SKU', keys: 'K-1' })).status).toBe(404);
     expect((await importForm({ sku: code, keys: '' })).status).toBe(400);

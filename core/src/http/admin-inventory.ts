@@ -72,7 +72,7 @@ const skuPage = consoleTemplate(`
 <p class="hint">{{t "admin.inv.levelsHint"}}</p>
 </section>
 <section aria-labelledby="keys-h"><h2 id="keys-h">{{t "admin.inv.keys"}}</h2>
-<p class="row">{{#each filters}}<a href="?{{#if value}}status={{value}}{{/if}}"{{#if active}} aria-current="page"{{/if}}>{{label}}</a> {{/each}}</p>
+<p class="row">{{#each filters}}<a href="?status={{value}}"{{#if active}} aria-current="page"{{/if}}>{{label}}</a> {{/each}}</p>
 <form id="void" method="post" action="/admin/inventory/{{sku.code}}/void" class="row"><input type="hidden" name="_csrf" value="{{csrf}}">
 <input type="text" name="reason" required maxlength="200" placeholder="{{t "admin.inv.voidReason"}}" aria-label="{{t "admin.inv.voidReason"}}" style="max-width:260px">
 <button class="small" type="submit">{{t "admin.inv.void"}}</button></form>
@@ -81,7 +81,7 @@ const skuPage = consoleTemplate(`
 <td><form method="post" action="/admin/inventory/{{@root.sku.code}}/keys/{{id}}/reveal"><input type="hidden" name="_csrf" value="{{@root.csrf}}"><button class="small" type="submit">{{t "admin.inv.reveal"}}</button></form></td></tr>
 {{else}}<tr><td colspan="7">{{t "admin.none"}}</td></tr>{{/each}}
 </tbody></table>
-{{#if older}}<p><a href="?{{#if status}}status={{status}}&{{/if}}before={{older}}">{{t "admin.cb.older"}}</a></p>{{/if}}
+{{#if older}}<p><a href="?status={{status}}&before={{older}}">{{t "admin.cb.older"}}</a></p>{{/if}}
 </section>`);
 
 const reportPart = consoleTemplate(`</div>
@@ -126,19 +126,21 @@ async function renderList(ctx: ShopContext, failure?: ShopError) {
 const codeParam = (ctx: ShopContext) => param(ctx, 'code');
 
 async function renderSku(ctx: ShopContext, extra: { failure?: ShopError; revealed?: { id: number; card: string; password?: string } } = {}) {
-  const status = KEY_STATUSES.includes(ctx.query.status as KeyStatus) ? (ctx.query.status as KeyStatus) : undefined;
+  // Available keys unless asked: that list is what an operator checks, and the index serves it in order.
+  const asked = String(ctx.query.status ?? 'available');
+  const status = KEY_STATUSES.includes(asked as KeyStatus) ? (asked as KeyStatus) : undefined;
   const data = await skuKeys(ctx.shop, codeParam(ctx), { status, beforeId: Number(ctx.query.before) || undefined });
   const t = (key: string) => translate(ctx.state.locale, key);
   const body = skuPage({
     ...consoleData(ctx),
     ...data,
-    status,
     saved: ctx.query.saved === '1',
     voided: ctx.query.voided === undefined ? null : Number(ctx.query.voided),
     error: extra.failure && failureText(ctx, extra.failure),
     revealed: extra.revealed,
     countList: KEY_STATUSES.filter((s) => s !== 'available' && data.counts[s]).map((s) => ({ n: data.counts[s], label: t(`admin.inv.status.${s}`) })),
-    filters: [{ value: '', label: t('admin.inv.all'), active: !status }, ...KEY_STATUSES.map((s) => ({ value: s, label: t(`admin.inv.status.${s}`), active: s === status }))],
+    filters: [...KEY_STATUSES.map((s) => ({ value: s, label: t(`admin.inv.status.${s}`), active: s === status })), { value: 'all', label: t('admin.inv.all'), active: !status }],
+    status: status ?? 'all',
     keys: data.keys.map((k) => ({ ...k, statusText: t(`admin.inv.status.${k.status}`) })),
   });
   renderConsole(ctx, { title: data.sku.code, body, status: extra.failure?.status });
@@ -184,7 +186,9 @@ async function readImportForm(ctx: ShopContext): Promise<ImportForm> {
     await Promise.all(writes);
   } catch (err) {
     await done();
-    throw err;
+    // A form that is not well-formed multipart (a client's bug or a cut connection).
+    if (!(err instanceof ShopError)) ctx.shop.log.warn('a key upload could not be read', err);
+    throw err instanceof ShopError ? err : errors.validation({ file: 'field.invalid' });
   }
   if (tooLarge) {
     await done();

@@ -97,14 +97,18 @@ export async function stockList(deps: Deps, opts: { page?: number; q?: string; l
   };
 }
 
-/** One card SKU's figures and a page of its keys, masked, newest first. */
+/** One card SKU's figures and a page of its keys (of one status, or all), masked, newest first. */
 export async function skuKeys(deps: Deps, code: string, opts: { status?: KeyStatus; beforeId?: number; limit?: number } = {}) {
   const sku = await cardSkuByCode(deps, code);
   const limit = Math.min(opts.limit ?? PAGE, 200);
   const q = deps.db.read('card_keys').where('sku_id', sku.id).orderBy('id', 'desc').limit(limit).select('id', 'secret', 'status', 'order_id', 'created_at', 'sold_at');
   if (opts.status) q.andWhere('status', opts.status);
   if (opts.beforeId) q.andWhere('id', '<', opts.beforeId);
-  const [rows, counts] = await Promise.all([q, deps.db.read('card_keys').where('sku_id', sku.id).groupBy('status').select('status').count({ n: '*' })]);
+  // Available and sold are the SKU's counters; only the few reserved and void keys are counted.
+  const [rows, counts] = await Promise.all([
+    q,
+    deps.db.read('card_keys').where('sku_id', sku.id).whereIn('status', ['reserved', 'void']).groupBy('status').select('status').count({ n: '*' }),
+  ]);
   return {
     sku: { id: Number(sku.id), code: String(sku.code), name: String(sku.name), product: String(sku.product), sold: Number(sku.sold), ...toLevels(sku) },
     counts: Object.fromEntries(counts.map((c: Record<string, any>) => [String(c.status), Number(c.n)])) as Partial<Record<KeyStatus, number>>,
