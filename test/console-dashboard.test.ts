@@ -1,4 +1,4 @@
-import { becomeAgent, setMarkups, setRoute, setSkuPricing } from '@cardshop/core';
+import { becomeAgent, importKeys, setMarkups, setRoute, setSkuPricing } from '@cardshop/core';
 import { createDummySupplier, dummyPayments, startTestShop, TEST_DIALECTS, type TestClient, type TestShop } from '@cardshop/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cardSku, otherSku } from './fixtures.js';
@@ -152,5 +152,12 @@ describe.each(TEST_DIALECTS)('the console dashboard (%s)', (dialect) => {
     page = (await admin.get('/admin?refresh=1')).text;
     expect(page).toMatch(/data-float="wallet"[^>]*>.*?class="bad-cell"/);
     await t.shop.db.knex('accounts').where('id', account.id).update({ balance: account.balance });
+  });
+
+  it('shows keys just imported at once, without asking for a refresh', async () => {
+    expect(dataOf((await admin.get('/admin')).text, 'stock', skuB)).toHaveProperty('low');
+    await importKeys(t.shop, { sku: skuB, lines: Array.from({ length: 9 }, (_, i) => `${skuB}-MORE-${i}`) });
+    const page = (await admin.get('/admin')).text;
+    expect(page).toMatch(new RegExp(`data-stock="${skuB}"><td>.*?</td><td>.*?</td><td>10 <small>/ 5</small></td>`));
   });
 });

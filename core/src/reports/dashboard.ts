@@ -6,12 +6,12 @@ import { bucketsFor, dayStart, daySql, type Period } from './periods.js';
  * What the operator asks every morning, in one read: what sold (sales and margin per day, week or
  * month), orders by status, the best SKUs and agents, how each supplier delivers, what is running
  * out, and whether the wallets add up. Every figure is an aggregate the database computes; the
- * result is kept for a minute, so a console left open on a million orders costs one scan a minute.
+ * figures are kept for a minute, so a console left open on a million orders costs one scan a minute.
  */
 
 /** Orders that count as sold: their goods went out (a partial delivery counts whole). */
 export const SOLD: OrderStatus[] = ['delivered', 'partial'];
-/** `<column> IN ('delivered', 'partial')`, for CASE expressions (see readDashboard for why not WHERE). */
+/** `<column> IN ('delivered', 'partial')`, for CASE expressions (see readFigures for why not WHERE). */
 export const soldSql = (column: string) => `${column} IN (${SOLD.map((s) => `'${s}'`).join(', ')})`;
 /** Running out: sold out, or at or under the SKU's own threshold (set on the inventory page). */
 const LOW = 's.stock <= 0 OR (s.low_stock IS NOT NULL AND s.stock <= s.low_stock)';
@@ -44,20 +44,26 @@ export interface Dashboard {
 type Row = Record<string, any>;
 const n = (v: unknown) => Number(v ?? 0);
 
-const cache = new WeakMap<Deps, Map<Period, { at: number; value: Promise<Dashboard> }>>();
+type Figures = Omit<Dashboard, 'stock'>;
+const cache = new WeakMap<Deps, Map<Period, { at: number; value: Promise<Figures> }>>();
 
-/** The dashboard for a period, at most a minute old unless `fresh`. */
-export function dashboard(deps: Deps, period: Period, opts: { fresh?: boolean } = {}): Promise<Dashboard> {
+/**
+ * The dashboard for a period: the figures at most a minute old unless `fresh`; the stock is read
+ * every time (a small table), so keys just imported show at once.
+ */
+export async function dashboard(deps: Deps, period: Period, opts: { fresh?: boolean } = {}): Promise<Dashboard> {
   let byPeriod = cache.get(deps);
   if (!byPeriod) cache.set(deps, (byPeriod = new Map()));
   const now = deps.now();
-  const hit = byPeriod.get(period);
-  if (hit && !opts.fresh && now - hit.at < CACHE_MS) return hit.value;
-  const value = readDashboard(deps, period, now);
-  byPeriod.set(period, { at: now, value });
-  // A failed read is not kept: the next request tries again.
-  value.catch(() => byPeriod.get(period)?.value === value && byPeriod.delete(period));
-  return value;
+  let hit = byPeriod.get(period);
+  if (!hit || opts.fresh || now - hit.at >= CACHE_MS) {
+    const value = readFigures(deps, period, now);
+    byPeriod.set(period, (hit = { at: now, value }));
+    // A failed read is not kept: the next request tries again.
+    value.catch(() => byPeriod.get(period)?.value === value && byPeriod.delete(period));
+  }
+  const [figures, stock] = await Promise.all([hit.value, readStock(deps)]);
+  return { ...figures, stock };
 }
 
 const ifSold = (expr: string) => `CASE WHEN ${soldSql('o.status')} THEN ${expr} ELSE 0 END`;
@@ -69,12 +75,12 @@ const ifSold = (expr: string) => `CASE WHEN ${soldSql('o.status')} THEN ${expr} 
  * read every delivered order ever), and grouping by another indexed column is written `+column`
  * (else SQLite walks that column's whole index to group in order, ignoring the time range).
  */
-async function readDashboard(deps: Deps, period: Period, now: number): Promise<Dashboard> {
+async function readFigures(deps: Deps, period: Period, now: number): Promise<Figures> {
   const db = deps.db.read;
   const buckets = bucketsFor(period, now);
   const since = dayStart(buckets.firstDay);
   const day = daySql(deps.db, 'o.created_at');
-  const [sales, bySku, commissions, agents, suppliers, stock, float, cards] = (await Promise.all([
+  const [sales, bySku, commissions, agents, suppliers, float, cards] = (await Promise.all([
     db('orders as o')
       .join('skus as s', 's.id', 'o.sku_id')
       .where('o.created_at', '>=', since)
@@ -99,10 +105,9 @@ async function readDashboard(deps: Deps, period: Period, now: number): Promise<D
       .orderBy('volume', 'desc')
       .limit(TOP),
     db('supplier_orders').where('created_at', '>=', since).groupBy('supplier', 'status').select('supplier', 'status').count({ count: '*' }).sum({ latency: db.raw('updated_at - created_at') }),
-    readStock(deps),
     readFloat(deps),
     db('skus as s').join('products as p', 'p.id', 's.product_id').where('p.type', 'card').pluck('s.id'),
-  ])) as [Row[], Row[], Row[], Row[], Row[], Dashboard['stock'], Dashboard['float'], number[]];
+  ])) as [Row[], Row[], Row[], Row[], Row[], Dashboard['float'], number[]];
 
   const series = new Map(buckets.keys.map((key) => [key, { key, orders: 0, sales: 0, cost: 0, commissions: 0, margin: 0 }]));
   for (const r of sales) {
@@ -180,7 +185,6 @@ async function readDashboard(deps: Deps, period: Period, now: number): Promise<D
       rate: s.delivered + s.failed ? s.delivered / (s.delivered + s.failed) : null,
       avgMs: s.delivered ? Math.round(s.latency / s.delivered) : null,
     })),
-    stock,
     float,
   };
 }
