@@ -69,6 +69,8 @@ export class Hooks {
   private listeners = new Map<string, Array<Owned<Listener<never>>>>();
   private checks = new Map<string, Array<Owned<Check<never>>>>();
   private inFlight = new Set<Promise<void>>();
+  /** Each listener's last queued run, so its next event waits for it. */
+  private tails = new Map<Listener<never>, Promise<void>>();
 
   constructor(private readonly log: Logger) {}
 
@@ -91,22 +93,22 @@ export class Hooks {
 
   /**
    * Tells every listener, without holding up the caller: the order is already committed, and a
-   * slow or broken notification must not delay or fail the buyer's answer.
+   * slow or broken notification must not delay or fail the buyer's answer. Each listener gets the
+   * events one at a time in the order they were emitted (`order.paid` before `order.delivered`),
+   * and a slow one delays only itself.
    */
   emit<E extends keyof HookEvents>(event: E, payload: HookEvents[E]): void {
-    const list = this.listeners.get(event);
-    if (!list?.length) return;
-    const run = (async () => {
-      for (const { owner, fn } of list) {
-        try {
-          await (fn as Listener<HookEvents[E]>)(payload);
-        } catch (err) {
-          this.log.error(`hook ${event}: listener of ${owner} failed`, err);
-        }
-      }
-    })();
-    this.inFlight.add(run);
-    void run.finally(() => this.inFlight.delete(run));
+    for (const { owner, fn } of this.listeners.get(event) ?? []) {
+      const run = (this.tails.get(fn) ?? Promise.resolve())
+        .then(() => (fn as Listener<HookEvents[E]>)(payload))
+        .catch((err: unknown) => this.log.error(`hook ${event}: listener of ${owner} failed`, err));
+      this.tails.set(fn, run);
+      this.inFlight.add(run);
+      void run.finally(() => {
+        this.inFlight.delete(run);
+        if (this.tails.get(fn) === run) this.tails.delete(fn);
+      });
+    }
   }
 
   /**
