@@ -2,18 +2,25 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { afterAll, describe, expect, it } from 'vitest';
 import { packAll, pnpm, publishedPackages, tarballFiles, tarballName } from './packages.js';
 
 const ROOT = path.resolve('.');
+/** The semver the core checks plugins' ranges with at load. */
+const semver = createRequire(path.join(ROOT, 'core/package.json'))('semver') as { satisfies(version: string, range: string): boolean };
 const PUBLISHED = publishedPackages(ROOT);
 const read = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
 
 /** Templates every theme must have (themes/README.md). */
 const TEMPLATES = ['home', 'category', 'product', 'checkout', 'order', 'query', 'account', 'login', 'register', 'error'];
 
+/** Plugins and themes support every 0.x minor of the core from the first they need (README, "Releases"). */
+const CORE_PEER = /^>=0\.\d+\.\d+ <1\.0\.0$/;
+const pluginOrTheme = (dir: string) => /^(themes|plugins)\//.test(dir);
+
 describe('every published package', () => {
-  it.each(PUBLISHED)('$name says what npm needs to publish it', ({ dir, name }) => {
+  it.each(PUBLISHED)('$name says what npm needs to publish it', async ({ dir, name }) => {
     const pkg = read(path.join(ROOT, dir, 'package.json'));
     expect(pkg).toMatchObject({
       license: 'MIT',
@@ -25,21 +32,27 @@ describe('every published package', () => {
     });
     expect(existsSync(path.join(ROOT, dir, 'README.md'))).toBe(true);
     expect(readFileSync(path.join(ROOT, dir, 'LICENSE'), 'utf8')).toContain('MIT License');
-    if (/^(themes|plugins)\//.test(dir)) {
+    if (pluginOrTheme(dir)) {
       // Shops bring their own core; the workspace links it for development.
-      expect(pkg.peerDependencies).toEqual({ '@cardshop/core': 'workspace:^' });
+      expect(Object.keys(pkg.peerDependencies)).toEqual(['@cardshop/core']);
+      expect(pkg.peerDependencies['@cardshop/core']).toMatch(CORE_PEER);
       expect(pkg.devDependencies['@cardshop/core']).toBe('workspace:^');
     }
-    if (dir.startsWith('plugins/')) expect(pkg).toMatchObject({ main: './dist/index.js', types: './dist/index.d.ts', cardshop: { plugin: true } });
+    if (dir.startsWith('plugins/')) {
+      expect(pkg).toMatchObject({ main: './dist/index.js', types: './dist/index.d.ts', cardshop: { plugin: true } });
+      // The range checked when the plugin loads is the one npm checks at install.
+      const plugin = (await import(path.join(ROOT, dir, 'src/index.ts'))).default;
+      expect(plugin.definition.core).toBe(pkg.peerDependencies['@cardshop/core']);
+    }
     if (dir.startsWith('themes/')) expect(pkg.cardshop).toEqual({ theme: true });
     expect(name).toBe(pkg.name);
   });
 });
 
 /**
- * The release, rehearsed in a copy of the repository: `changeset version` with a patch for every
- * package on top of the pending changesets, then a build and `pnpm pack` of each. The real
- * versions are never touched.
+ * The release, rehearsed in a copy of the repository: `changeset version` with a minor for the
+ * core and a patch for every other package on top of the pending changesets, then a build and
+ * `pnpm pack` of each. The real versions are never touched.
  */
 describe('release dry run', () => {
   const work = mkdtempSync(path.join(tmpdir(), 'cardshop-release-'));
@@ -57,7 +70,8 @@ describe('release dry run', () => {
       },
     });
     symlinkSync(path.join(ROOT, 'node_modules'), path.join(repo, 'node_modules'));
-    writeFileSync(path.join(repo, '.changeset/release-dry-run.md'), `---\n${PUBLISHED.map((p) => `'${p.name}': patch`).join('\n')}\n---\n\nRelease dry run.\n`);
+    const bump = (name: string) => (name === '@cardshop/core' ? 'minor' : 'patch');
+    writeFileSync(path.join(repo, '.changeset/release-dry-run.md'), `---\n${PUBLISHED.map((p) => `'${p.name}': ${bump(p.name)}`).join('\n')}\n---\n\nRelease dry run.\n`);
 
     const version = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/@changesets/cli/bin.js'), 'version'], { cwd: repo, encoding: 'utf8' });
     expect(version.status, version.stderr).toBe(0);
@@ -66,6 +80,8 @@ describe('release dry run', () => {
     console.log(`release dry run:\n  ${bumps.join('\n  ')}`);
     for (const p of PUBLISHED) {
       expect(newer(next.get(p.name)!, p.version), `${p.name}: ${p.version} → ${next.get(p.name)}`).toBe(true);
+      // A core minor stays inside the plugins' and themes' peer range, so it does not make them major.
+      if (pluginOrTheme(p.dir)) expect(major(next.get(p.name)!), `${p.name}: ${p.version} → ${next.get(p.name)}`).toBe(major(p.version));
       expect(readFileSync(path.join(repo, p.dir, 'CHANGELOG.md'), 'utf8')).toContain('Release dry run.');
     }
 
@@ -94,8 +110,10 @@ describe('release dry run', () => {
         expect(files).toEqual(expect.arrayContaining(['layouts/default.hbs', 'locales/zh-CN.json', 'locales/en.json', ...TEMPLATES.map((t) => `templates/${t}.hbs`)]));
         expect(files.some((f) => f.startsWith('assets/'))).toBe(true);
       }
-      if (p.dir.startsWith('themes/') || p.dir.startsWith('plugins/')) {
-        expect(packed.peerDependencies['@cardshop/core']).toBe(`^${next.get('@cardshop/core')}`);
+      if (pluginOrTheme(p.dir)) {
+        const range = read(path.join(ROOT, p.dir, 'package.json')).peerDependencies['@cardshop/core'];
+        expect(packed.peerDependencies['@cardshop/core']).toBe(range);
+        expect(semver.satisfies(next.get('@cardshop/core')!, range), `${p.name} accepts the new core`).toBe(true);
       }
     }
     // create-cardshop writes the versions released with it.
@@ -114,6 +132,8 @@ function entryPoints(pkg: { main?: string; types?: string; bin?: Record<string, 
   walk(pkg.exports);
   return [...new Set(found.filter((f): f is string => !!f))];
 }
+
+const major = (v: string) => Number(v.split('.')[0]);
 
 function newer(a: string, b: string): boolean {
   const [x, y] = [a, b].map((v) => v.split(/[.-]/).slice(0, 3).map(Number)) as [number[], number[]];

@@ -9,7 +9,7 @@ const sign = (secret, body) => createHmac('sha256', secret).update(body).digest(
 export default definePlugin({
   name: 'hello-pay',
   version: '1.0.0',
-  core: '^0.1.0',
+  core: '>=0.1.0 <1.0.0',
   settings: z.object({ secret: z.string().min(16), payUrl: z.url().default('https://pay.hello.test/') }),
   setup(ctx) {
     const ok = { body: 'OK' };

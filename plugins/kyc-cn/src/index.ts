@@ -18,7 +18,7 @@ const VERIFY_FIRST = { 'zh-CN': '请先完成实名认证（我的账户 → 实
 const kycCn = definePlugin({
   name: 'kyc-cn',
   version: VERSION,
-  core: '^0.1.0',
+  core: '>=0.1.0 <1.0.0',
   settings: settingsSchema,
   setup(ctx) {
     const s = ctx.settings;

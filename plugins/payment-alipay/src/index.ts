@@ -16,7 +16,7 @@ import { settingsSchema } from './settings.js';
 const alipay = definePlugin({
   name: 'alipay',
   version: PLUGIN_VERSION,
-  core: '^0.1.0',
+  core: '>=0.1.0 <1.0.0',
   settings: settingsSchema,
   setup(ctx) {
     const s = ctx.settings;

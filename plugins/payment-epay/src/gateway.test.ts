@@ -115,7 +115,7 @@ describe('plugin', () => {
     const gws = await gatewaysOf({});
     expect(gws.map((g) => g.id)).toEqual(['epay']);
     expect(gws[0]!.label).toEqual({ 'zh-CN': '易支付', en: 'Epay' });
-    expect(epay.definition).toMatchObject({ name: 'epay', version: '0.1.0', core: '^0.1.0' });
+    expect(epay.definition).toMatchObject({ name: 'epay', version: '0.1.0', core: '>=0.1.0 <1.0.0' });
   });
 
   it('registers one gateway per type with perType', async () => {

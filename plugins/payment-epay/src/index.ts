@@ -15,7 +15,7 @@ export const VERSION = '0.1.0';
 const epay = definePlugin({
   name: 'epay',
   version: VERSION,
-  core: '^0.1.0',
+  core: '>=0.1.0 <1.0.0',
   settings: settingsSchema,
   setup(ctx) {
     const s = ctx.settings;

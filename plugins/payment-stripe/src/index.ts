@@ -13,7 +13,7 @@ import { settingsSchema } from './settings.js';
 const stripe = definePlugin({
   name: 'stripe',
   version: PLUGIN_VERSION,
-  core: '^0.1.0',
+  core: '>=0.1.0 <1.0.0',
   settings: settingsSchema,
   setup(ctx) {
     ctx.paymentGateway(createStripeGateway(ctx.settings, { log: ctx.log }));

@@ -126,7 +126,7 @@ describe('settings and setup', () => {
     expect(gateways[0]!.label['zh-CN']).toMatch(/Stripe/);
     expect(gateways[0]!.label.en).toMatch(/Stripe/);
     expect(stripePlugin.definition.name).toBe('stripe');
-    expect(stripePlugin.definition.core).toBe('^0.1.0');
+    expect(stripePlugin.definition.core).toBe('>=0.1.0 <1.0.0');
   });
 
   it('takes its own id, label and currency (case-insensitive)', async () => {

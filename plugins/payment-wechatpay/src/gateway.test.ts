@@ -124,7 +124,7 @@ describe('settings and setup', () => {
   it('registers one gateway: plugin wechatpay, gateway id wechatpay, a label in both languages', async () => {
     const { gateways, settings } = await configure();
     expect(wechatpayPlugin.definition.name).toBe('wechatpay');
-    expect(wechatpayPlugin.definition.core).toBe('^0.1.0');
+    expect(wechatpayPlugin.definition.core).toBe('>=0.1.0 <1.0.0');
     expect(gateways.map((g) => g.id)).toEqual(['wechatpay']);
     expect(gateways[0]!.label).toEqual({ 'zh-CN': '微信支付', en: 'WeChat Pay' });
     expect(settings.baseUrl).toBe(fake.url);

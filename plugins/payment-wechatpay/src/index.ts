@@ -17,7 +17,7 @@ import { settingsSchema } from './settings.js';
 const wechatpay = definePlugin({
   name: 'wechatpay',
   version: PLUGIN_VERSION,
-  core: '^0.1.0',
+  core: '>=0.1.0 <1.0.0',
   settings: settingsSchema,
   setup(ctx) {
     const s = ctx.settings;

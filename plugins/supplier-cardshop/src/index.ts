@@ -16,7 +16,7 @@ export const VERSION = '0.1.0';
 const cardshopSupplier = definePlugin({
   name: 'supplier-cardshop',
   version: VERSION,
-  core: '^0.1.0',
+  core: '>=0.1.0 <1.0.0',
   settings: settingsSchema,
   setup(ctx) {
     ctx.supplier(createCardshopSupplier(ctx.settings, ctx.log));

@@ -18,7 +18,7 @@ export const VERSION = '0.1.0';
 const httpSupplier = definePlugin({
   name: 'supplier-http',
   version: VERSION,
-  core: '^0.1.0',
+  core: '>=0.1.0 <1.0.0',
   settings: settingsSchema,
   setup(ctx) {
     ctx.supplier(createHttpSupplier(ctx.settings, ctx.log));
