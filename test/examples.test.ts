@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createMysqlDatabase, TEST_DIALECTS } from '@cardshop/core/testing';
+import { createMysqlDatabase, TEST_DIALECTS, TestClient } from '@cardshop/core/testing';
 import { describe, expect, it } from 'vitest';
 
 const BIN = path.resolve('core/dist/cli/main.js');
@@ -67,6 +67,51 @@ describe.each(TEST_DIALECTS)('examples/single-shop (%s)', (dialect) => {
     } finally {
       await mysql?.drop();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('examples/upstream-downstream', () => {
+  it('starts a shop and a shop buying from it with one command, and the downstream delivers upstream keys', async () => {
+    const child = spawn(process.execPath, [path.resolve('examples/upstream-downstream/run.mjs'), '--upstream-port', '0', '--downstream-port', '0'], { env: { ...process.env, CARDSHOP_LOCALE: 'en' } });
+    let out = '';
+    const ready = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d;
+        if (out.includes('Ctrl+C')) resolve(out);
+      });
+      child.stderr.on('data', (d: Buffer) => (out += d));
+      child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+    });
+    const upstream = /^upstream .* at (http:\/\/\S+)/m.exec(ready)![1]!;
+    const downstream = /^downstream .* at (http:\/\/\S+) .*\((\d+) SKUs imported from the upstream at \+15%\)/m.exec(ready)!;
+    const [, email, password] = /^buyer login on the downstream: (\S+) \/ (\S+)/m.exec(ready)!;
+    const data = /databases in (\S+) go with them/.exec(ready)![1]!;
+    try {
+      expect(Number(downstream[2])).toBeGreaterThan(0);
+      const stockUpstream = async () =>
+        (await new TestClient(upstream).get('/api/store/products/steam-wallet')).body.product.skus.find((s: { code: string }) => s.code === 'STEAM-50').stock;
+      const before = await stockUpstream();
+
+      const buyer = await new TestClient(downstream[1]!).login(email!, password!);
+      const listed = (await buyer.get('/api/store/products')).body.products.flatMap((p: { skus: unknown[] }) => p.skus).find((s: { code: string }) => s.code === 'STEAM-50');
+      expect(listed.price).toBe(Math.ceil(4850 * 1.15)); // the demo catalog's ¥50 Steam card, +15%
+      const placed = await buyer.post('/api/store/checkout', { sku: 'STEAM-50', payment: 'wallet' });
+      expect(placed.status, placed.text).toBe(201);
+      // The downstream buys it upstream in the background; its order page follows.
+      let order = placed.body.order;
+      for (let i = 0; i < 600 && order.status !== 'delivered'; i++) {
+        expect(['paid', 'delivering']).toContain(order.status);
+        await new Promise((r) => setTimeout(r, 100));
+        order = (await buyer.get(`/api/store/orders/${order.no}`)).body.order;
+      }
+      expect(order).toMatchObject({ status: 'delivered', keys: [{ card: expect.stringMatching(/^STEAM-50-[0-9A-F]{4}-/) }] });
+      expect(await stockUpstream()).toBe(before - 1);
+    } finally {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(existsSync(data)).toBe(false);
     }
   });
 });
