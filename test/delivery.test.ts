@@ -28,7 +28,7 @@ describe.each(TEST_DIALECTS)('the delivery engine (%s)', (dialect) => {
       config: {
         plugins: [a.plugin, b.plugin, vouchers(), dummyPayments()],
         // Retries at once and a short run time: the tests wait for outcomes, never for the clock.
-        delivery: { backoffMs: 0, timeoutMs: 400, maxAttempts: 3, supplierPollMs: 60_000 },
+        delivery: { backoffMs: 0, timeoutMs: 2_000, maxAttempts: 3, supplierPollMs: 60_000 },
       },
     });
     const boss = await t.createUser({ role: 'admin' });

@@ -47,21 +47,15 @@ const timedOut = (signal: AbortSignal, ms: number) =>
 export function createWorker(deps: Deps, handlers: Partial<Record<JobKind, JobHandler>>, opts: WorkerOptions): Worker {
   // A lease outlasts the run's timeout, so a live worker's job is never claimed twice.
   const leaseMs = opts.timeoutMs * 2 + 5_000;
-  const inFlight = new Set<Promise<unknown>>();
+  /** Runs in progress in this process: a slot that frees wakes the background loop to claim more. */
+  const runs = new Set<Promise<void>>();
+  /** The background loop's claim in progress, so `runDue` can wait for the runs it is about to start. */
+  let claiming: Promise<unknown> = Promise.resolve();
   let started = false;
   let stopped = false;
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
-
-  const track = <T>(p: Promise<T>): Promise<T> => {
-    inFlight.add(p);
-    void p.finally(() => {
-      inFlight.delete(p);
-      wake?.();
-    });
-    return p;
-  };
 
   async function run(job: Job): Promise<void> {
     const handler: JobHandler = handlers[job.kind] ?? {
@@ -88,21 +82,30 @@ export function createWorker(deps: Deps, handlers: Partial<Record<JobKind, JobHa
     await settleJob(deps, job, outcome).catch((err: unknown) => deps.log.error(`${job.kind} job ${job.ref}: could not record its outcome`, err));
   }
 
-  async function claimAndRun(limit: number, at?: number): Promise<number> {
-    const jobs = await claimJobs(deps, { limit, leaseMs, at });
-    for (const job of jobs) void track(run(job));
+  async function claimAndRun(limit: number, opts: { at?: number; exclude?: Set<number> } = {}): Promise<number> {
+    const jobs = await claimJobs(deps, { limit, leaseMs, at: opts.at, exclude: opts.exclude && [...opts.exclude] });
+    for (const job of jobs) {
+      opts.exclude?.add(job.id);
+      const p = run(job);
+      runs.add(p);
+      void p.finally(() => {
+        runs.delete(p);
+        wake?.();
+      });
+    }
     return jobs.length;
   }
 
   async function background(): Promise<void> {
     while (!stopped) {
-      const free = opts.concurrency - inFlight.size;
+      const free = opts.concurrency - runs.size;
       let claimed = 0;
       if (free > 0) {
-        claimed = await track(claimAndRun(free)).catch((err: unknown) => {
+        claiming = claimAndRun(free).catch((err: unknown) => {
           deps.log.warn('claiming delivery jobs failed; will retry', err);
           return 0;
         });
+        claimed = (await claiming) as number;
       }
       // A full claim means more may be waiting: claim again as soon as a run ends.
       if (stopped) break;
@@ -128,16 +131,26 @@ export function createWorker(deps: Deps, handlers: Partial<Record<JobKind, JobHa
       stopped = true;
       wake?.();
       await loop;
-      while (inFlight.size) await Promise.allSettled([...inFlight]);
+      while (runs.size) await Promise.allSettled([...runs]);
     },
     async runDue(at) {
+      // Jobs due by `at` but not yet run once in this call, so a poll that reschedules itself
+      // before `at` ends instead of running again and again.
+      const early = new Set<number>();
+      const width = Math.max(1, opts.concurrency);
       let total = 0;
-      for (let pass = 0; ; pass++) {
-        const claimed = await track(claimAndRun(Math.max(1, opts.concurrency), pass === 0 ? at : undefined));
+      for (;;) {
+        const free = width - runs.size;
+        let claimed = 0;
+        if (free > 0) {
+          claimed = await claimAndRun(free);
+          if (!claimed && at !== undefined) claimed = await claimAndRun(free, { at, exclude: early });
+        }
         total += claimed;
         if (!claimed) {
-          if (!inFlight.size) return total;
-          await Promise.allSettled([...inFlight]);
+          await claiming;
+          if (!runs.size) return total;
+          await Promise.race([...runs]);
         }
       }
     },
