@@ -1,4 +1,3 @@
-import type Router from '@koa/router';
 import { startTestShop, TEST_DIALECTS, type TestClient, type TestResponse, type TestShop } from '@cardshop/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -8,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  */
 function consoleRoutes(t: TestShop): Array<{ method: string; path: string }> {
   const routes = new Map<string, { method: string; path: string }>();
-  for (const mw of t.shop.app.middleware as Array<{ router?: Router }>) {
+  for (const mw of t.shop.app.middleware as Array<{ router?: { stack: Array<{ path: string; methods: string[] }> } }>) {
     for (const layer of mw.router?.stack ?? []) {
       if (!/^\/(api\/)?admin(\/|$)/.test(layer.path)) continue;
       for (const method of layer.methods.filter((m) => m !== 'HEAD')) {

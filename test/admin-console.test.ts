@@ -71,7 +71,7 @@ describe.each(TEST_DIALECTS)('the console: catalog, inventory, users, themes and
 
     // Bad forms: the page again with a 400 naming the field, and nothing written.
     const before = await knex()('skus').count({ n: '*' }).first();
-    for (const fields of [
+    for (const fields of <Array<Record<string, string>>>[
       { code: 'bad code', name: 'x', price: '1' },
       { code: `QB-A-${dialect}`, name: 'taken', price: '1' },
       { code: 'OK-1', name: 'x', price: '1.234' },
@@ -97,7 +97,7 @@ describe.each(TEST_DIALECTS)('the console: catalog, inventory, users, themes and
     expect(after.map((s) => Number(s.price))).toEqual(expected);
     expect(await auditCount('sku.price')).toBe(5);
     // A percentage that is not one, or no SKU ticked: refused, nothing changed.
-    for (const fields of [{ percent: 'ten', product: String(productId) }, { percent: '-100', product: String(productId) }, { percent: '5' }]) {
+    for (const fields of <Array<Record<string, string>>>[{ percent: 'ten', product: String(productId) }, { percent: '-100', product: String(productId) }, { percent: '5' }]) {
       expect((await admin.post('/admin/catalog/bulk-price', form(fields))).status).toBe(400);
     }
     expect((await knex()('skus').where('product_id', productId).orderBy('id').select('price')).map((s) => Number(s.price))).toEqual(expected);
