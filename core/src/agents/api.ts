@@ -177,7 +177,9 @@ function toApiOrder(order: OrderView, extra: { sku: string; idempotencyKey: stri
 
 /** One of the caller's orders, by number or by the Idempotency-Key it was placed with. */
 export async function apiOrderOf(deps: Deps, user: User, by: { no: string } | { idempotencyKey: string }): Promise<ApiOrder> {
-  const q = deps.db.knex('orders').join('skus', 'skus.id', 'orders.sku_id').where('orders.user_id', user.id);
+  // Committed orders are enough (a repeat racing its first commit is caught by the unique key), so
+  // the read pool answers and the writer (SQLite's one connection) keeps to the checkouts.
+  const q = deps.db.read('orders').join('skus', 'skus.id', 'orders.sku_id').where('orders.user_id', user.id);
   if ('no' in by) q.andWhere('orders.no', by.no);
   else q.andWhere('orders.idempotency_key', by.idempotencyKey);
   const row = await q.first('orders.no', 'orders.idempotency_key', 'skus.code');
