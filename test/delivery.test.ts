@@ -8,6 +8,9 @@ const issued = new Map<string, number>();
 const voucher: ProductTypeDefinition = {
   name: 'voucher',
   label: { 'zh-CN': '到店券', en: 'Voucher' },
+  async validateInput({ fields }) {
+    if (fields.store === 'closed') return { store: 'that store is closed' };
+  },
   async deliver({ reference, quantity }) {
     issued.set(reference, (issued.get(reference) ?? 0) + 1);
     return { status: 'delivered', keys: Array.from({ length: quantity }, (_, i) => ({ card: `V-${reference}-${i}` })) };
@@ -155,11 +158,17 @@ describe.each(TEST_DIALECTS)('the delivery engine (%s)', (dialect) => {
     expect(done.body.order).toMatchObject({ status: 'delivered', delivery: 'code 1234' });
 
     const category = await createCategory(t.shop, { slug: 'vouchers', name: 'Vouchers' });
-    const product = await createProduct(t.shop, { categoryId: category, slug: 'voucher-1', name: 'Voucher', type: 'voucher' });
+    const store = { name: 'store', label: { 'zh-CN': '门店', en: 'Store' } };
+    const product = await createProduct(t.shop, { categoryId: category, slug: 'voucher-1', name: 'Voucher', type: 'voucher', fields: [store] });
     await createSku(t.shop, { productId: product, code: 'VOUCHER-1', name: 'One', price: 100 });
     const buyer = await t.createUser({ balance: 1_000 });
     const client = await t.client().login(buyer.email, buyer.password);
-    const placed = await client.post('/api/store/checkout', { sku: 'VOUCHER-1', quantity: 2, payment: 'wallet' });
+    // The plugin's own check of the input refuses before anything is charged.
+    const refused = await client.post('/api/store/checkout', { sku: 'VOUCHER-1', quantity: 2, fields: { store: 'closed' }, payment: 'wallet' });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.fields).toEqual({ 'fields.store': 'that store is closed' });
+    expect((await client.get('/api/store/me')).body.wallet.balance).toBe(1_000);
+    const placed = await client.post('/api/store/checkout', { sku: 'VOUCHER-1', quantity: 2, fields: { store: 'open' }, payment: 'wallet' });
     await settle();
     const order = await orderOf(client, placed.body.order.no);
     expect(order.status).toBe('delivered');

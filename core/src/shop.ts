@@ -118,7 +118,7 @@ export function createShop(input: Config | ConfigInput): Shop {
   const themes = new Map([[config.theme, theme], ...config.siteThemes.map((name) => [name, loadCheckedTheme({ ...config, theme: name })] as const)]);
   const routes = pluginRoutes();
   const plugins = createPluginHost(deps, hooks, routes.mount);
-  const checkout = createCheckout(deps, plugins.gateways);
+  const checkout = createCheckout(deps, plugins.gateways, plugins.productTypes);
   let server: Server | undefined;
   let listeningAt: string | undefined;
   const strategies = deliveryStrategies(deps, {

@@ -24,6 +24,7 @@ import {
 import { addSpend, marginRows, type MarginShare } from '../pricing/margins.js';
 import { invalidatePricing, priceList } from '../pricing/pricing.js';
 import { deliveryJob, enqueueJobs, webhookJobs } from '../delivery/jobs.js';
+import type { ProductTypeDefinition } from '../delivery/product-type.js';
 import { GroupCommit, type Outcome } from './group-commit.js';
 import { hashOrderToken, newOrderNo } from './numbers.js';
 import type { OrderView } from './orders.js';
@@ -110,7 +111,7 @@ const CONTACT = /^(?:[^\s@]+@[^\s@]+\.[^\s@]+|\+?\d{6,20})$/;
 /** Validates and prices one checkout; throws a ShopError naming the field on bad input. */
 async function prepare(
   deps: Deps,
-  gateways: ReadonlyMap<string, PaymentGateway>,
+  plugins: { gateways: ReadonlyMap<string, PaymentGateway>; productTypes: ReadonlyMap<string, ProductTypeDefinition> },
   buyer: User | undefined,
   input: CheckoutInput,
   request: RequestInfo | undefined,
@@ -119,7 +120,7 @@ async function prepare(
   if (!parsed.success) throw fromZod(parsed.error);
   const req = parsed.data;
   const wallet = req.payment === 'wallet';
-  if (!wallet && !gateways.has(req.payment)) throw errors.validation({ payment: 'error.payment_unsupported' });
+  if (!wallet && !plugins.gateways.has(req.payment)) throw errors.validation({ payment: 'error.payment_unsupported' });
   if (wallet && !buyer) throw new ShopError('unauthorized', 401, 'error.guest_wallet');
   const { product, sku } = await findSku(deps, req.sku);
   const fieldErrors: Record<string, string> = {};
@@ -128,6 +129,13 @@ async function prepare(
   if (req.quantity > max) fieldErrors.quantity = 'field.max';
   const fields = validateFields(product.fields, req.fields);
   if (!fields.ok) Object.assign(fieldErrors, fields.errors);
+  // A plugin's product type may check the input further (an account that must exist, say).
+  const check = plugins.productTypes.get(product.type)?.validateInput;
+  if (check && fields.ok) {
+    for (const [name, message] of Object.entries((await check({ sku: sku.code, quantity: req.quantity, fields: fields.values })) ?? {})) {
+      fieldErrors[`fields.${name}`] = message;
+    }
+  }
   // A guest's contact is how the shop reaches them about the order.
   if ((req.contact && !CONTACT.test(req.contact)) || (!buyer && !req.contact)) fieldErrors.contact = 'field.contact';
   if (Object.keys(fieldErrors).length) {
@@ -419,14 +427,18 @@ export interface Checkout {
  * The shop's checkout: validates each request; wallet payments are committed in groups, gateway
  * payments become an unpaid order and the gateway's instructions for paying it.
  */
-export function createCheckout(deps: Deps, gateways: ReadonlyMap<string, PaymentGateway>): Checkout {
+export function createCheckout(
+  deps: Deps,
+  gateways: ReadonlyMap<string, PaymentGateway>,
+  productTypes: ReadonlyMap<string, ProductTypeDefinition> = new Map(),
+): Checkout {
   const queue = new GroupCommit<PlacedOrder, CheckoutResult>((batch) => commitBatch(deps, batch), {
     maxBatch: deps.config.checkout.maxBatch,
     concurrency: deps.db.dialect === 'sqlite' ? 1 : 4,
     waitMs: deps.config.checkout.batchWaitMs,
   });
   const checkout = async (buyer: User | undefined, input: CheckoutInput, request?: RequestInfo) => {
-    const placed = await prepare(deps, gateways, buyer, input, request);
+    const placed = await prepare(deps, { gateways, productTypes }, buyer, input, request);
     if (placed.payment !== 'wallet') return placeGatewayOrder(deps, gateways.get(placed.payment)!, placed, request);
     const result = await queue.submit(placed);
     const { order } = result;
