@@ -14,6 +14,7 @@ const page = consoleTemplate(`
 @media (max-width:640px){.wide{display:none}}</style>
 <section>
 <p data-summary>{{summary}}</p>
+<p class="hint">{{asOf}} · <a href="?{{query}}{{#if query}}&amp;{{/if}}refresh=1">{{t "admin.dash.refresh"}}</a></p>
 <p class="row">{{#each segments}}<a href="?segment={{id}}"{{#if active}} aria-current="page"{{/if}} data-segment="{{id}}">{{label}} ({{count}})</a>{{/each}}</p>
 <form method="get" action="/admin/insight" class="row">
 <label for="segment" class="hint">{{t "admin.insight.segment"}}</label>
@@ -61,6 +62,7 @@ async function render(ctx: ShopContext) {
     p,
     repeat: f.repeat,
     query: queryOf(f),
+    asOf: t('admin.dash.as_of', { time: new Intl.DateTimeFormat(locale, { timeStyle: 'medium', timeZone: 'Asia/Shanghai' }).format(data.at) }),
     summary: t('admin.insight.summary', { total, repeat: data.repeatBuyers, rate: total ? ((data.repeatBuyers / total) * 100).toFixed(1) : '0.0' }),
     segments: SEGMENTS.map((id) => ({ id, label: t(`admin.segment.${id}`), count: data.segments[id], active: f.segment === id })),
     customers: p.customers.map((c) => ({ ...c, link: encodeURIComponent(c.name), segmentText: t(`admin.segment.${c.segment}`) })),

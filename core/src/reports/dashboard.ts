@@ -1,12 +1,13 @@
 import type { Deps } from '../context.js';
 import type { OrderStatus } from '../orders/state.js';
+import { cachedReport } from './cache.js';
 import { bucketsFor, dayStart, daySql, type Period } from './periods.js';
 
 /**
  * What the operator asks every morning, in one read: what sold (sales and margin per day, week or
  * month), orders by status, the best SKUs and agents, how each supplier delivers, what is running
- * out, and whether the wallets add up. Every figure is an aggregate the database computes; the
- * figures are kept for a minute, so a console left open on a million orders costs one scan a minute.
+ * out, and whether the wallets add up. Every figure is an aggregate the database computes, read at
+ * most once a minute, so a console left open on a million orders costs one scan a minute.
  */
 
 /** Orders that count as sold: their goods went out (a partial delivery counts whole). */
@@ -15,7 +16,6 @@ export const SOLD: OrderStatus[] = ['delivered', 'partial'];
 export const soldSql = (column: string) => `${column} IN (${SOLD.map((s) => `'${s}'`).join(', ')})`;
 /** Running out: sold out, or at or under the SKU's own threshold (set on the inventory page). */
 const LOW = 's.stock <= 0 OR (s.low_stock IS NOT NULL AND s.stock <= s.low_stock)';
-const CACHE_MS = 60_000;
 const TOP = 10;
 
 export interface Dashboard {
@@ -45,24 +45,13 @@ type Row = Record<string, any>;
 const n = (v: unknown) => Number(v ?? 0);
 
 type Figures = Omit<Dashboard, 'stock'>;
-const cache = new WeakMap<Deps, Map<Period, { at: number; value: Promise<Figures> }>>();
 
 /**
- * The dashboard for a period: the figures at most a minute old unless `fresh`; the stock is read
- * every time (a small table), so keys just imported show at once.
+ * The dashboard for a period: the figures as reports/cache.ts keeps them (read once a minute, or
+ * now if `fresh`); the stock is read every time (a small table), so keys just imported show at once.
  */
 export async function dashboard(deps: Deps, period: Period, opts: { fresh?: boolean } = {}): Promise<Dashboard> {
-  let byPeriod = cache.get(deps);
-  if (!byPeriod) cache.set(deps, (byPeriod = new Map()));
-  const now = deps.now();
-  let hit = byPeriod.get(period);
-  if (!hit || opts.fresh || now - hit.at >= CACHE_MS) {
-    const value = readFigures(deps, period, now);
-    byPeriod.set(period, (hit = { at: now, value }));
-    // A failed read is not kept: the next request tries again.
-    value.catch(() => byPeriod.get(period)?.value === value && byPeriod.delete(period));
-  }
-  const [figures, stock] = await Promise.all([hit.value, readStock(deps)]);
+  const [figures, stock] = await Promise.all([cachedReport(deps, `dashboard:${period}`, (now) => readFigures(deps, period, now), opts), readStock(deps)]);
   return { ...figures, stock };
 }
 

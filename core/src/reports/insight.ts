@@ -1,4 +1,5 @@
 import type { Deps } from '../context.js';
+import { cachedReport } from './cache.js';
 import { soldSql } from './dashboard.js';
 import { dayOf, dayStart, daySql } from './periods.js';
 
@@ -6,7 +7,7 @@ import { dayOf, dayStart, daySql } from './periods.js';
  * 用户中台: who buys. Each customer (an account, or a guest by the contact it left) with recency,
  * frequency and monetary scores of 1–5 by quintile among all customers, a segment named from them,
  * repeat buyers marked; and the SKUs bought together (one buyer, same day: a checkout holds one
- * SKU, so a day stands in for a cart). Aggregated by the database, kept for a minute.
+ * SKU, so a day stands in for a cart). Aggregated by the database, read at most once a minute.
  */
 
 export const SEGMENTS = ['champion', 'loyal', 'new', 'at_risk', 'hibernating', 'regular'] as const;
@@ -40,7 +41,6 @@ export interface Insight {
 }
 
 export const PAIR_DAYS = 90;
-const CACHE_MS = 60_000;
 type Row = Record<string, any>;
 const n = (v: unknown) => Number(v ?? 0);
 
@@ -48,7 +48,11 @@ const n = (v: unknown) => Number(v ?? 0);
 export function quintileScorer(values: number[]): (v: number) => number {
   const sorted = [...values].sort((a, b) => a - b);
   const cuts = [1, 2, 3, 4].map((k) => sorted[Math.floor((k * sorted.length) / 5)] ?? 0);
-  return (v) => 1 + cuts.filter((c) => c < v).length;
+  return (v) => {
+    let score = 1;
+    for (const cut of cuts) if (cut < v) score++;
+    return score;
+  };
 }
 
 export function segmentOf(c: { r: number; f: number; orders: number }): Segment {
@@ -60,16 +64,9 @@ export function segmentOf(c: { r: number; f: number; orders: number }): Segment 
   return 'regular';
 }
 
-const cache = new WeakMap<Deps, { at: number; value: Promise<Insight> }>();
-
+/** The customers and pairs, as reports/cache.ts keeps them (read once a minute, or now if `fresh`). */
 export function insight(deps: Deps, opts: { fresh?: boolean } = {}): Promise<Insight> {
-  const now = deps.now();
-  const hit = cache.get(deps);
-  if (hit && !opts.fresh && now - hit.at < CACHE_MS) return hit.value;
-  const value = readInsight(deps, now);
-  cache.set(deps, { at: now, value });
-  value.catch(() => cache.get(deps)?.value === value && cache.delete(deps));
-  return value;
+  return cachedReport(deps, 'insight', (now) => readInsight(deps, now), opts);
 }
 
 /** Sold orders are picked out by CASE, so each query is one ordered pass over the buyer index (migration 040). */
@@ -85,29 +82,41 @@ async function readInsight(deps: Deps, now: number): Promise<Insight> {
   const db = deps.db.read;
   const aggregates = Object.entries(perBuyer).map(([k, sql]) => db.raw(`${sql} as ${k}`));
   const [members, guests, pairs] = (await Promise.all([
-    db('orders').whereNotNull('user_id').groupBy('user_id').havingRaw(`${perBuyer.orders} > 0`).select('user_id', ...aggregates),
+    // Grouped first (one pass over the index), then each account's e-mail.
+    db
+      .from(db('orders').whereNotNull('user_id').groupBy('user_id').havingRaw(`${perBuyer.orders} > 0`).select('user_id', ...aggregates).as('b'))
+      .join('users as u', 'u.id', 'b.user_id')
+      .select('b.*', 'u.email'),
     db('orders').whereNull('user_id').whereNotNull('contact').groupBy('contact').havingRaw(`${perBuyer.orders} > 0`).select('contact', ...aggregates),
     boughtTogether(deps, dayStart(dayOf(now) - PAIR_DAYS + 1)),
   ])) as [Row[], Row[], Array<[number, number, number]>];
-  const emails = new Map<number, string>();
-  const ids = members.map((r) => n(r.user_id));
-  for (let i = 0; i < ids.length; i += 1000) {
-    for (const u of await db('users').whereIn('id', ids.slice(i, i + 1000)).select('id', 'email')) emails.set(n(u.id), u.email);
-  }
-  const base = [
-    ...members.map((r) => ({ key: `u${r.user_id}`, userId: n(r.user_id), name: emails.get(n(r.user_id)) ?? `#${r.user_id}`, r })),
-    ...guests.map((r) => ({ key: `c${r.contact}`, userId: null, name: r.contact as string, r })),
-  ].map(({ key, userId, name, r }) => ({ key, userId, name, orders: n(r.orders), spent: n(r.spent), firstAt: n(r.first), lastAt: n(r.last) }));
-  const rScore = quintileScorer(base.map((c) => c.lastAt));
-  const fScore = quintileScorer(base.map((c) => c.orders));
-  const mScore = quintileScorer(base.map((c) => c.spent));
-  const segments = Object.fromEntries(SEGMENTS.map((s) => [s, 0])) as Record<Segment, number>;
-  const customers: Customer[] = base.map((c) => {
-    const scored = { ...c, r: rScore(c.lastAt), f: fScore(c.orders), m: mScore(c.spent), repeat: c.orders > 1 };
-    const segment = segmentOf(scored);
-    segments[segment]++;
-    return { ...scored, segment };
+  // Written out field by field (no spreads): a hundred thousand objects of one shape sort fast.
+  const customer = (key: string, userId: number | null, name: string, r: Row): Customer => ({
+    key,
+    userId,
+    name,
+    orders: n(r.orders),
+    spent: n(r.spent),
+    firstAt: n(r.first),
+    lastAt: n(r.last),
+    r: 0,
+    f: 0,
+    m: 0,
+    segment: 'regular',
+    repeat: n(r.orders) > 1,
   });
+  const customers = [...members.map((r) => customer(`u${r.user_id}`, n(r.user_id), r.email, r)), ...guests.map((r) => customer(`c${r.contact}`, null, r.contact, r))];
+  const rScore = quintileScorer(customers.map((c) => c.lastAt));
+  const fScore = quintileScorer(customers.map((c) => c.orders));
+  const mScore = quintileScorer(customers.map((c) => c.spent));
+  const segments = Object.fromEntries(SEGMENTS.map((s) => [s, 0])) as Record<Segment, number>;
+  for (const c of customers) {
+    c.r = rScore(c.lastAt);
+    c.f = fScore(c.orders);
+    c.m = mScore(c.spent);
+    c.segment = segmentOf(c);
+    segments[c.segment]++;
+  }
   customers.sort((a, b) => b.spent - a.spent || b.lastAt - a.lastAt);
 
   const skuIds = [...new Set(pairs.flatMap(([a, b]) => [a, b]))];

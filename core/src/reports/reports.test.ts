@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { Deps } from '../context.js';
+import { cachedReport } from './cache.js';
 import { barChart } from './chart.js';
 import { csvCell, csvChunks, csvLine, csvTime } from './csv.js';
 import { quintileScorer, segmentOf } from './insight.js';
@@ -98,5 +100,46 @@ describe('RFM scores', () => {
     expect(segmentOf({ r: 2, f: 3, orders: 3 })).toBe('at_risk');
     expect(segmentOf({ r: 1, f: 1, orders: 1 })).toBe('hibernating');
     expect(segmentOf({ r: 3, f: 2, orders: 2 })).toBe('regular');
+  });
+});
+
+describe('report cache', () => {
+  const setup = () => {
+    let clock = 1_000_000;
+    const warnings: string[] = [];
+    const deps = { now: () => clock, log: { warn: (m: string) => warnings.push(m) } } as unknown as Deps;
+    let reads = 0;
+    const read = async (now: number) => ({ read: ++reads, now });
+    return { deps, read, tick: (ms: number) => (clock += ms), reads: () => reads, warnings };
+  };
+
+  it('reads once a minute, shows the old report while the next is read, and waits when it is too old', async () => {
+    const { deps, read, tick, reads } = setup();
+    expect(await cachedReport(deps, 'k', read)).toMatchObject({ read: 1 });
+    tick(59_000);
+    expect(await cachedReport(deps, 'k', read)).toMatchObject({ read: 1 });
+    tick(2_000);
+    // A minute old: the old one now, the new one read meanwhile, then shown.
+    expect(await cachedReport(deps, 'k', read)).toMatchObject({ read: 1 });
+    expect(reads()).toBe(2);
+    expect(await cachedReport(deps, 'k', read)).toMatchObject({ read: 2 });
+    expect(await cachedReport(deps, 'k', read, { fresh: true })).toMatchObject({ read: 3 });
+    tick(600_000);
+    expect(await cachedReport(deps, 'k', read)).toMatchObject({ read: 4 });
+    expect(await cachedReport(deps, 'other', read)).toMatchObject({ read: 5 });
+  });
+
+  it('keeps no failed read', async () => {
+    const { deps, read, tick, warnings } = setup();
+    await expect(cachedReport(deps, 'k', () => Promise.reject(new Error('locked')))).rejects.toThrow('locked');
+    expect(await cachedReport(deps, 'k', read)).toMatchObject({ read: 1 });
+    tick(61_000);
+    expect(await cachedReport(deps, 'k', () => Promise.reject(new Error('busy')))).toMatchObject({ read: 1 });
+    await new Promise((r) => setImmediate(r));
+    expect(warnings).toHaveLength(1);
+    // The failed refresh does not stop the next one.
+    expect(await cachedReport(deps, 'k', read)).toMatchObject({ read: 1 });
+    await new Promise((r) => setImmediate(r));
+    expect(await cachedReport(deps, 'k', read)).toMatchObject({ read: 2 });
   });
 });
