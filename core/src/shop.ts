@@ -18,6 +18,7 @@ import { deliveryStrategies } from './delivery/engine.js';
 import { createWorker, type Worker } from './delivery/worker.js';
 import { webhookHandler } from './delivery/webhooks.js';
 import { supplierChores, syncSupplierCatalog, type SyncReport } from './delivery/catalog-sync.js';
+import { checkStock, restockHandler } from './delivery/restock.js';
 import { pruneNonces } from './agents/api-keys.js';
 import { deriveKeys, hmacHex } from './security/keys.js';
 import { pruneSessions } from './agents/users.js';
@@ -61,6 +62,8 @@ export interface Delivery {
   handleCallback(supplierId: string, request: NotifyRequest): Promise<NotifyReply | undefined>;
   /** Syncs a supplier's catalog now (it also runs on its schedule); 404 for a supplier without a catalog import. */
   syncCatalog(supplierId: string): Promise<SyncReport>;
+  /** Raises `stock.low` and writes restock jobs now (the minute chore does it too); returns how many SKUs need one. */
+  checkStock(): Promise<number>;
 }
 
 /**
@@ -121,14 +124,17 @@ export function createShop(input: Config | ConfigInput): Shop {
   const checkout = createCheckout(deps, plugins.gateways, plugins.productTypes);
   let server: Server | undefined;
   let listeningAt: string | undefined;
+  /** This shop's address as suppliers reach it, for callback URLs. */
+  const baseUrl = () => config.publicUrl ?? listeningAt ?? `http://${config.host}:${config.port}`;
+  const lowStock = new Set<number>();
   const strategies = deliveryStrategies(deps, {
     gateways: plugins.gateways,
     suppliers: plugins.suppliers,
     productTypes: plugins.productTypes,
-    baseUrl: () => config.publicUrl ?? listeningAt ?? `http://${config.host}:${config.port}`,
+    baseUrl,
   });
   const suppliersDue = supplierChores(deps, plugins.suppliers);
-  const worker = createWorker(deps, { deliver: strategies.deliver, webhook: webhookHandler(deps) }, config.delivery);
+  const worker = createWorker(deps, { deliver: strategies.deliver, webhook: webhookHandler(deps), restock: restockHandler(deps, plugins.suppliers, baseUrl) }, config.delivery);
   // A job this process just wrote starts now, not at the next poll.
   hooks.on('order.paid', () => worker.nudge());
   let housekeeping: NodeJS.Timeout | undefined;
@@ -146,6 +152,7 @@ export function createShop(input: Config | ConfigInput): Shop {
       ['delivering backorders', () => fillBackorders(deps)],
       ['pruning API nonces', () => pruneNonces(deps)],
       ['syncing suppliers', suppliersDue],
+      ['checking low stock', () => checkStock(deps, plugins.suppliers, lowStock)],
       // Another app process may have saved them in the console.
       ['reading site settings', () => applySavedSettings(shop)],
     ];
@@ -177,6 +184,7 @@ export function createShop(input: Config | ConfigInput): Shop {
         if (!connector?.catalog) throw errors.notFound();
         return syncSupplierCatalog(deps, connector, connector.catalog);
       },
+      checkStock: () => checkStock(deps, plugins.suppliers, lowStock),
     },
     app: undefined as unknown as Koa,
     async ready() {

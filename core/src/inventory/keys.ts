@@ -74,22 +74,32 @@ function seal(deps: Deps, batch: CardKey[]): SealedKey[] {
  * the unique index (sku_id, fingerprint); the database says how many rows each insert added.
  */
 async function insertBatch(deps: Deps, sku: { id: number; code: string }, keys: SealedKey[], actor?: ImportInput['actor']): Promise<number> {
-  const skuId = sku.id;
-  const now = deps.now();
   return transaction(deps.db, async (trx) => {
-    await trx('skus').where('id', skuId).update({ updated_at: now });
-    let added = 0;
-    for (let i = 0; i < keys.length; i += INSERT_ROWS) {
-      const rows = keys
-        .slice(i, i + INSERT_ROWS)
-        .map((k) => ({ sku_id: skuId, secret: k.secret, fingerprint: k.fingerprint, status: 'available', created_at: now }));
-      await trx('card_keys').insert(rows).onConflict(['sku_id', 'fingerprint']).ignore();
-      added += await rowsChanged(deps.db, trx);
-    }
-    if (added) await trx('skus').where('id', skuId).increment('stock', added);
+    const added = await addSealedKeys(deps, trx, sku.id, keys);
     if (actor) await audit(deps, trx, { actorId: actor.id, action: 'keys.import', targetType: 'sku', targetId: sku.code, after: { added }, ip: actor.ip });
     return added;
   });
+}
+
+/** The body of an import batch, in the caller's transaction; returns how many keys were new. */
+async function addSealedKeys(deps: Deps, trx: Knex.Transaction, skuId: number, keys: SealedKey[]): Promise<number> {
+  const now = deps.now();
+  await trx('skus').where('id', skuId).update({ updated_at: now });
+  let added = 0;
+  for (let i = 0; i < keys.length; i += INSERT_ROWS) {
+    const rows = keys
+      .slice(i, i + INSERT_ROWS)
+      .map((k) => ({ sku_id: skuId, secret: k.secret, fingerprint: k.fingerprint, status: 'available', created_at: now }));
+    await trx('card_keys').insert(rows).onConflict(['sku_id', 'fingerprint']).ignore();
+    added += await rowsChanged(deps.db, trx);
+  }
+  if (added) await trx('skus').where('id', skuId).increment('stock', added);
+  return added;
+}
+
+/** Adds keys bought from a supplier to a SKU's stock in the caller's transaction, as an import would (duplicates skipped). */
+export function stockKeys(deps: Deps, trx: Knex.Transaction, skuId: number, keys: CardKey[]): Promise<number> {
+  return addSealedKeys(deps, trx, skuId, seal(deps, keys));
 }
 
 /**

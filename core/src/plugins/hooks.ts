@@ -15,6 +15,8 @@ export interface HookEvents {
   'lookup.code': { contact: string; code: string; expiresAt: number };
   /** Our balance at a supplier fell below its alert level (minor units of `currency`). */
   'supplier.balance_low': { supplier: string; balance: number; currency: string };
+  /** A card SKU fell to its low-stock level (once per dip; a restock follows where it has a target and a supplier). */
+  'stock.low': { sku: string; stock: number; lowStock: number };
 }
 
 /** Checks that run before something happens and may refuse it with a reason the user is shown. */
