@@ -25,12 +25,13 @@ export interface ApiCredentials {
   secret: string;
 }
 
-export interface SignedHeaders {
+// A type, not an interface, so it passes where a headers record is expected.
+export type SignedHeaders = {
   'x-cardshop-key': string;
   'x-cardshop-timestamp': string;
   'x-cardshop-nonce': string;
   'x-cardshop-signature': string;
-}
+};
 
 /** The signature of one request; `body` is the raw body exactly as sent ('' for none). */
 export function signature(secret: string, parts: { method: string; path: string; timestamp: string; nonce: string; body: string }): string {
