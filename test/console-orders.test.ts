@@ -135,6 +135,7 @@ describe.each(TEST_DIALECTS)('the console order list (%s)', (dialect) => {
     expect(await q(`no=${bulk}-0104`)).toEqual(Array.from({ length: 10 }, (_, i) => `${bulk}-0104${9 - i}`));
     // A guest's contact as typed or in other case; a member's account e-mail.
     expect(await q(`contact=${encodeURIComponent(`Guest-${dialect}@Example.test`)}`)).toEqual([...placed.guest].reverse());
+    expect(await q(`contact=${encodeURIComponent(`GUEST-${dialect}@example.TEST`)}`)).toEqual([...placed.guest].reverse());
     expect(await q(`contact=${encodeURIComponent(memberEmail)}`)).toEqual(placed.site);
     expect(await q(`sku=${cardB}`)).toEqual([...placed.b, ...placed.guest, ...placed.site].reverse());
     expect(await q('status=pending_payment')).toEqual([...placed.guest].reverse());

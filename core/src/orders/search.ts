@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Deps } from '../context.js';
 import { errors, fromZod, type FieldErrors } from '../errors.js';
 import { dayStart, parseDay } from '../reports/periods.js';
+import { contactKey } from './lookup.js';
 import { ORDER_STATUSES, type OrderStatus } from './state.js';
 
 /**
@@ -36,6 +37,8 @@ export interface OrderFilter {
   input: z.output<typeof orderFilterSchema>;
   noPrefix?: string;
   contacts?: string[];
+  /** The contact's key (lookup.ts): gateway orders are found by it whatever the case typed. */
+  contactKey?: string;
   contactUserId?: number;
   skuId?: number;
   status?: OrderStatus;
@@ -61,6 +64,7 @@ export async function orderFilter(deps: Deps, raw: unknown): Promise<OrderFilter
   const db = deps.db.read;
   if (input.contact) {
     f.contacts = [...new Set([input.contact, input.contact.toLowerCase()])];
+    f.contactKey = contactKey(deps, input.contact);
     f.contactUserId = input.contact.includes('@') ? await userIdOf(deps, input.contact) : undefined;
   }
   if (input.sku) {
@@ -92,7 +96,7 @@ function applyFilter(deps: Deps, q: Knex.QueryBuilder, f: OrderFilter): Knex.Que
   }
   if (f.contacts) {
     q.where((w) => {
-      w.whereIn('contact', f.contacts!);
+      w.whereIn('contact', f.contacts!).orWhere('contact_key', f.contactKey!);
       if (f.contactUserId !== undefined) w.orWhere('user_id', f.contactUserId);
     });
   }
