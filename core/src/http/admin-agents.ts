@@ -1,15 +1,14 @@
-import Router from '@koa/router';
 import { approveSiteHost, listSites, setSiteDisabled } from '../agents/sites.js';
 import { moveUser } from '../agents/tree.js';
-import { errors, ShopError } from '../errors.js';
+import { errors, type ShopError } from '../errors.js';
 import { translate } from '../i18n/messages.js';
-import { parseMoney, toDecimalString } from '../money/money.js';
+import { toDecimalString } from '../money/money.js';
 import { assignLevel, listLevels, listOverrides, saveLevel, setOverride, setSkuPricing } from '../pricing/levels.js';
 import { pricingSnapshot } from '../pricing/pricing.js';
 import { listTiers, setTier } from '../pricing/rebates.js';
-import { consoleData, consoleTemplate, consoleUser, renderConsole } from './admin-layout.js';
+import { consoleData, consoleRouter, consoleTemplate, renderConsole } from './admin-layout.js';
+import { actorOf, consolePost, failureText, idParam, one, percentBp, yuan, type Form } from './admin-forms.js';
 import type { ShopContext, ShopRouter } from './context.js';
-import { toShopError } from './errors.js';
 import { checkCsrf } from './session.js';
 import { decideWithdrawal, listWithdrawals, payeeOf } from '../wallet/withdrawals.js';
 
@@ -19,14 +18,9 @@ import { decideWithdrawal, listWithdrawals, payeeOf } from '../wallet/withdrawal
  * sub-shops (/admin/sites); withdrawals to pay out or refuse (/admin/withdrawals). Forms post to the same domain functions as /api/admin.
  */
 
-type Form = Record<string, string | undefined>;
-const form = (ctx: ShopContext): Form =>
-  Object.fromEntries(Object.entries((ctx.request.body ?? {}) as Record<string, unknown>).map(([k, v]) => [k, typeof v === 'string' ? v.trim() : undefined]));
-
-/** Amounts are typed in yuan, percents as percents; both become integers, or NaN (refused by zod). */
-const yuan = (v: string | undefined) => (v ? (parseMoney(v) ?? NaN) : null);
-const percentBp = (v: string | undefined) => (v && /^\d{1,4}(\.\d{1,2})?$/.test(v) ? Math.round(Number(v) * 100) : NaN);
-const ruleValue = (kind: string | undefined, v: string | undefined) => (kind === 'cost_plus_fixed' || kind === 'fixed' ? yuan(v) : percentBp(v));
+/** An amount left empty is "none" (null); otherwise yuan as minor units, NaN (refused) when not one. */
+const optionalYuan = (v: Form[string]) => (one(v) === '' ? null : yuan(v));
+const ruleValue = (kind: string, v: Form[string]) => (kind === 'cost_plus_fixed' || kind === 'fixed' ? yuan(v) : percentBp(v));
 const showRule = (kind: string, value: number) => (kind === 'cost_plus_fixed' || kind === 'fixed' ? toDecimalString(value) : String(value / 100));
 
 const ruleOptions = `<option value="retail_percent"{{#if (eq kind "retail_percent")}} selected{{/if}}>{{t "admin.rule.retail_percent"}}</option>
@@ -148,9 +142,6 @@ const withdrawalsPage = consoleTemplate(`
 {{#if older}}<p><a href="?status={{status}}&before={{older}}">{{t "admin.next"}}</a></p>{{/if}}
 </section>`);
 
-const failureText = (ctx: ShopContext, f: ShopError) =>
-  [translate(ctx.state.locale, f.messageKey, f.params), ...Object.entries(f.fields ?? {}).map(([k, v]) => `${k}: ${translate(ctx.state.locale, v, f.params)}`)].join(' · ');
-
 async function renderLevels(ctx: ShopContext, failure?: ShopError) {
   const [levels, overrides, tiers, protectedRows] = await Promise.all([
     listLevels(ctx.shop),
@@ -258,75 +249,60 @@ async function renderWithdrawals(ctx: ShopContext, extra: { failure?: ShopError;
 }
 
 export function adminAgents(): ShopRouter {
-  const r: ShopRouter = new Router({ prefix: '/admin' });
-  r.use(async (ctx, next) => {
-    if (!consoleUser(ctx)) return;
-    await next();
-  });
-  const actor = (ctx: ShopContext) => ({ id: ctx.state.user!.id, ip: ctx.ip });
-
-  /** A form post: run it, come back with `saved=1`, or show the page again with the error. */
-  const post = (path: string, back: (ctx: ShopContext) => string, show: (ctx: ShopContext, f?: ShopError) => Promise<void>, act: (ctx: ShopContext, f: Form) => Promise<unknown>) =>
-    r.post(path, async (ctx) => {
-      checkCsrf(ctx);
-      try {
-        await act(ctx, form(ctx));
-        ctx.status = 303;
-        ctx.redirect(back(ctx));
-      } catch (err) {
-        const e = toShopError(err);
-        if (e.status >= 500) throw err;
-        await show(ctx, e);
-      }
-    });
+  const r = consoleRouter();
+  const saved = (path: string) => `${path}${path.includes('?') ? '&' : '?'}saved=1`;
 
   r.get('/levels', (ctx) => renderLevels(ctx));
-  const levels = () => '/admin/levels?saved=1';
-  post('/levels', levels, renderLevels, (ctx, f) =>
+  const levels = '/admin/levels';
+  const act = <T>(back: string, fn: (ctx: ShopContext, f: Form) => Promise<T>) => async (ctx: ShopContext, f: Form) => {
+    await fn(ctx, f);
+    return saved(back);
+  };
+  consolePost(r, '/levels', renderLevels, act(levels, (ctx, f) =>
     saveLevel(
       ctx.shop,
-      { code: f.code, name: f.name, rank: Number(f.rank), ruleKind: f.ruleKind, ruleValue: ruleValue(f.ruleKind, f.ruleValue), upgradeSpend: yuan(f.upgradeSpend), upgradePrice: yuan(f.upgradePrice) },
-      actor(ctx),
+      { code: one(f.code), name: one(f.name), rank: Number(one(f.rank)), ruleKind: one(f.ruleKind), ruleValue: ruleValue(one(f.ruleKind), f.ruleValue), upgradeSpend: optionalYuan(f.upgradeSpend), upgradePrice: optionalYuan(f.upgradePrice) },
+      actorOf(ctx),
     ),
-  );
-  post('/levels/overrides', levels, renderLevels, (ctx, f) =>
-    setOverride(ctx.shop, { level: f.level, scope: f.scope, target: f.target, ruleKind: f.ruleKind, ruleValue: ruleValue(f.ruleKind, f.ruleValue) }, actor(ctx)),
-  );
-  post('/levels/overrides/delete', levels, renderLevels, (ctx, f) => setOverride(ctx.shop, { level: f.level, scope: f.scope, target: f.target }, actor(ctx), true));
-  post('/levels/protection', levels, renderLevels, (ctx, f) =>
-    setSkuPricing(ctx.shop, { sku: f.sku, cost: yuan(f.cost), floor: yuan(f.floor), ceiling: yuan(f.ceiling) }, actor(ctx)),
-  );
-  post('/levels/tiers', levels, renderLevels, (ctx, f) =>
-    setTier(ctx.shop, { level: f.level, minVolume: yuan(f.minVolume), percentBp: f.percent ? percentBp(f.percent) : null }, actor(ctx)),
-  );
+  ));
+  const overrideKey = (f: Form) => ({ level: one(f.level), scope: one(f.scope), target: one(f.target) });
+  consolePost(r, '/levels/overrides', renderLevels, act(levels, (ctx, f) =>
+    setOverride(ctx.shop, { ...overrideKey(f), ruleKind: one(f.ruleKind), ruleValue: ruleValue(one(f.ruleKind), f.ruleValue) }, actorOf(ctx)),
+  ));
+  consolePost(r, '/levels/overrides/delete', renderLevels, act(levels, (ctx, f) => setOverride(ctx.shop, overrideKey(f), actorOf(ctx), true)));
+  consolePost(r, '/levels/protection', renderLevels, act(levels, (ctx, f) =>
+    setSkuPricing(ctx.shop, { sku: one(f.sku), cost: optionalYuan(f.cost), floor: optionalYuan(f.floor), ceiling: optionalYuan(f.ceiling) }, actorOf(ctx)),
+  ));
+  consolePost(r, '/levels/tiers', renderLevels, act(levels, (ctx, f) =>
+    setTier(ctx.shop, { level: one(f.level), minVolume: optionalYuan(f.minVolume), percentBp: one(f.percent) ? percentBp(f.percent) : null }, actorOf(ctx)),
+  ));
 
   r.get('/agents', (ctx) => renderAgents(ctx));
-  const userId = (ctx: ShopContext) => {
-    const id = Number((ctx as ShopContext & { params: Record<string, string> }).params.id);
-    if (!Number.isInteger(id) || id <= 0) throw errors.notFound();
-    return id;
-  };
   // Back to the branch of the tree the form was on.
-  const agents = (ctx: ShopContext) => {
-    const parent = Number(form(ctx).parent);
-    return `/admin/agents?${Number.isInteger(parent) && parent > 0 ? `parent=${parent}&` : ''}saved=1`;
+  const agents = (f: Form) => {
+    const parent = Number(one(f.parent));
+    return `/admin/agents${Number.isInteger(parent) && parent > 0 ? `?parent=${parent}` : ''}`;
   };
-  post('/agents/:id/upline', agents, renderAgents, async (ctx, f) => {
-    const upline = f.upline ? Number(f.upline) : null;
+  consolePost(r, '/agents/:id/upline', renderAgents, async (ctx, f) => {
+    const upline = one(f.upline) ? Number(one(f.upline)) : null;
     if (upline !== null && !(Number.isInteger(upline) && upline > 0)) throw errors.validation({ upline: 'field.integer' });
-    await moveUser(ctx.shop, { userId: userId(ctx), uplineId: upline, actorId: ctx.state.user!.id, ip: ctx.ip });
+    await moveUser(ctx.shop, { userId: idParam(ctx), uplineId: upline, actorId: ctx.state.user!.id, ip: ctx.ip });
+    return saved(agents(f));
   });
-  post('/agents/:id/level', agents, renderAgents, (ctx, f) => assignLevel(ctx.shop, { userId: userId(ctx), level: f.level ?? '', actorId: ctx.state.user!.id, ip: ctx.ip }));
+  consolePost(r, '/agents/:id/level', renderAgents, async (ctx, f) => {
+    await assignLevel(ctx.shop, { userId: idParam(ctx), level: one(f.level), actorId: ctx.state.user!.id, ip: ctx.ip });
+    return saved(agents(f));
+  });
 
   r.get('/withdrawals', (ctx) => renderWithdrawals(ctx));
   r.post('/withdrawals/:id/payee', async (ctx) => {
     checkCsrf(ctx);
-    const id = userId(ctx);
-    await renderWithdrawals(ctx, { revealed: { id, payee: await payeeOf(ctx.shop, id, actor(ctx)) } });
+    const id = idParam(ctx);
+    await renderWithdrawals(ctx, { revealed: { id, payee: await payeeOf(ctx.shop, id, actorOf(ctx)) } });
   });
-  post('/withdrawals/:id', () => '/admin/withdrawals?saved=1', (ctx, e) => renderWithdrawals(ctx, { failure: e }), (ctx, f) =>
-    decideWithdrawal(ctx.shop, userId(ctx), f.decision === 'paid' ? { decision: 'paid', payoutRef: f.payoutRef } : { decision: f.decision, reason: f.reason }, actor(ctx)),
-  );
+  consolePost(r, '/withdrawals/:id', (ctx, e) => renderWithdrawals(ctx, { failure: e }), act('/admin/withdrawals', (ctx, f) =>
+    decideWithdrawal(ctx.shop, idParam(ctx), one(f.decision) === 'paid' ? { decision: 'paid', payoutRef: one(f.payoutRef) } : { decision: one(f.decision), reason: one(f.reason) }, actorOf(ctx)),
+  ));
 
   r.get('/sites', async (ctx) => {
     const page = Math.max(1, Number(ctx.query.page) || 1);
@@ -335,18 +311,13 @@ export function adminAgents(): ShopRouter {
     const body = sitesPage({ ...consoleData(ctx), ...list, saved: ctx.query.saved === '1', pages, prev: page > 1 ? page - 1 : null, next: page < pages ? page + 1 : null });
     renderConsole(ctx, { title: translate(ctx.state.locale, 'admin.sites.page'), body });
   });
-  r.post('/sites/:id/host', async (ctx) => {
-    checkCsrf(ctx);
-    await approveSiteHost(ctx.shop, { siteId: userId(ctx), approved: form(ctx).approved === '1', actorId: ctx.state.user!.id, ip: ctx.ip });
-    ctx.status = 303;
-    ctx.redirect('/admin/sites?saved=1');
-  });
-  r.post('/sites/:id', async (ctx) => {
-    checkCsrf(ctx);
-    await setSiteDisabled(ctx.shop, { siteId: userId(ctx), disabled: form(ctx).disabled === '1', actorId: ctx.state.user!.id, ip: ctx.ip });
-    ctx.status = 303;
-    ctx.redirect('/admin/sites?saved=1');
-  });
+  const sites = '/admin/sites';
+  // These forms are buttons: a refusal has no form to show again, so it is the error page.
+  const refuse = async (_: ShopContext, e: ShopError) => {
+    throw e;
+  };
+  consolePost(r, '/sites/:id/host', refuse, act(sites, (ctx, f) => approveSiteHost(ctx.shop, { siteId: idParam(ctx), approved: one(f.approved) === '1', actorId: ctx.state.user!.id, ip: ctx.ip })));
+  consolePost(r, '/sites/:id', refuse, act(sites, (ctx, f) => setSiteDisabled(ctx.shop, { siteId: idParam(ctx), disabled: one(f.disabled) === '1', actorId: ctx.state.user!.id, ip: ctx.ip })));
 
   return r;
 }

@@ -1,4 +1,3 @@
-import Router from '@koa/router';
 import {
   addSku,
   bulkPrice,
@@ -18,7 +17,7 @@ import { listRoutes, setRoute } from '../delivery/routes.js';
 import { errors, type ShopError } from '../errors.js';
 import { translate } from '../i18n/messages.js';
 import { toDecimalString } from '../money/money.js';
-import { consoleData, consoleTemplate, consoleUser, renderConsole } from './admin-layout.js';
+import { consoleData, consoleRouter, consoleTemplate, renderConsole } from './admin-layout.js';
 import { actorOf, consolePost, failureText, formOf, idParam, many, one, param, percentBp, whole, yuan, type Form } from './admin-forms.js';
 import type { ShopContext, ShopRouter } from './context.js';
 
@@ -214,11 +213,7 @@ function fieldsOf(f: Form): InputField[] {
 const optional = (v: string | string[] | undefined) => one(v) || undefined;
 
 export function adminCatalog(): ShopRouter {
-  const r: ShopRouter = new Router({ prefix: '/admin' });
-  r.use(async (ctx, next) => {
-    if (!consoleUser(ctx)) return;
-    await next();
-  });
+  const r = consoleRouter();
 
   r.get('/catalog', (ctx) => renderCatalog(ctx));
   r.get('/catalog/products/:id', (ctx) => renderProduct(ctx));

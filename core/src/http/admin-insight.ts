@@ -1,10 +1,9 @@
 import { Readable } from 'node:stream';
-import Router from '@koa/router';
 import { translate } from '../i18n/messages.js';
 import { toDecimalString } from '../money/money.js';
 import { csvChunks, csvTime } from '../reports/csv.js';
 import { customerPage, filterCustomers, insight, PAIR_DAYS, SEGMENTS, type Segment } from '../reports/insight.js';
-import { consoleData, consoleTemplate, consoleUser, renderConsole } from './admin-layout.js';
+import { consoleData, consoleRouter, consoleTemplate, renderConsole } from './admin-layout.js';
 import type { ShopContext, ShopRouter } from './context.js';
 
 /** 用户中台 (/admin/insight): customers by RFM segment, repeat buyers, SKUs bought together, CSV. */
@@ -77,11 +76,7 @@ async function render(ctx: ShopContext) {
 }
 
 export function adminInsight(): ShopRouter {
-  const r: ShopRouter = new Router({ prefix: '/admin' });
-  r.use(async (ctx, next) => {
-    if (!consoleUser(ctx)) return;
-    await next();
-  });
+  const r = consoleRouter();
 
   r.get('/insight', render);
 

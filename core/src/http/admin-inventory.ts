@@ -14,7 +14,7 @@ import { translate } from '../i18n/messages.js';
 import { importKeys, type ImportReport } from '../inventory/keys.js';
 import { KEY_STATUSES, requireCardSku, revealKey, setStockLevels, skuKeys, stockList, voidKeys, type KeyStatus } from '../inventory/stock.js';
 import { fillBackorders } from '../orders/backorders.js';
-import { consoleData, consoleShell, consoleTemplate, consoleUser, renderConsole } from './admin-layout.js';
+import { consoleData, consoleRouter, consoleShell, consoleTemplate, renderConsole } from './admin-layout.js';
 import { actorOf, consolePost, failureText, idParam, many, one, param, whole } from './admin-forms.js';
 import { requireAdmin } from './admin-api.js';
 import type { ShopContext, ShopRouter } from './context.js';
@@ -265,11 +265,7 @@ function reportView(ctx: ShopContext, report: ImportReport) {
 }
 
 export function adminInventory(): ShopRouter {
-  const r: ShopRouter = new Router({ prefix: '/admin' });
-  r.use(async (ctx, next) => {
-    if (!consoleUser(ctx)) return;
-    await next();
-  });
+  const r = consoleRouter();
 
   r.get('/inventory', (ctx) => renderList(ctx));
   r.post('/inventory/import', async (ctx) => {

@@ -1,9 +1,10 @@
+import Router from '@koa/router';
 import Handlebars from 'handlebars';
 import type { User } from '../agents/users.js';
 import { errors } from '../errors.js';
 import { DEFAULT_LOCALE, isLocale, translate, type Locale } from '../i18n/messages.js';
 import { formatMoney } from '../money/money.js';
-import type { ShopContext } from './context.js';
+import type { ShopContext, ShopRouter } from './context.js';
 
 /**
  * The operator's console: its own markup (not the shop theme's), one shell for every page, and a
@@ -133,4 +134,14 @@ export function consoleShell(ctx: ShopContext, title: string): [string, string] 
   const marker = '\u0000body\u0000';
   const [head, tail] = page(ctx, title, marker).split(marker) as [string, string];
   return [head, tail];
+}
+
+/** A router under /admin whose every route passes `consoleUser` first. */
+export function consoleRouter(): ShopRouter {
+  const r: ShopRouter = new Router({ prefix: '/admin' });
+  r.use(async (ctx, next) => {
+    if (!consoleUser(ctx)) return;
+    await next();
+  });
+  return r;
 }

@@ -1,12 +1,11 @@
 import { Readable } from 'node:stream';
-import Router from '@koa/router';
 import { ShopError } from '../errors.js';
 import { translate } from '../i18n/messages.js';
 import { toDecimalString } from '../money/money.js';
 import { exportOrders, orderFilter, orderFilterSchema, searchOrders, type OrderFilter, type OrderPage } from '../orders/search.js';
 import { ORDER_STATUSES } from '../orders/state.js';
 import { csvChunks, csvTime } from '../reports/csv.js';
-import { consoleData, consoleTemplate, consoleUser, renderConsole } from './admin-layout.js';
+import { consoleData, consoleRouter, consoleTemplate, renderConsole } from './admin-layout.js';
 import type { ShopContext, ShopRouter } from './context.js';
 import { toShopError } from './errors.js';
 
@@ -115,11 +114,7 @@ async function* csvRows(ctx: ShopContext, filter: OrderFilter) {
 }
 
 export function adminOrders(): ShopRouter {
-  const r: ShopRouter = new Router({ prefix: '/admin' });
-  r.use(async (ctx, next) => {
-    if (!consoleUser(ctx)) return;
-    await next();
-  });
+  const r = consoleRouter();
 
   r.get('/orders', render);
 

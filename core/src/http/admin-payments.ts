@@ -1,4 +1,3 @@
-import Router from '@koa/router';
 import { listAudit } from '../audit/audit.js';
 import { errors, ShopError } from '../errors.js';
 import { translate, type MessageKey } from '../i18n/messages.js';
@@ -8,7 +7,7 @@ import { ORDER_NO } from '../orders/numbers.js';
 import { canDeliverManually, deliverManually, refundOrder } from '../orders/orders.js';
 import { bulkAction, confirmOrder, paymentDetails, retryDelivery, stuckOrders, type BulkResult } from '../orders/repair.js';
 import { orderTrail } from '../orders/trail.js';
-import { consoleData, consoleTemplate, consoleUser, renderConsole } from './admin-layout.js';
+import { consoleData, consoleRouter, consoleTemplate, renderConsole } from './admin-layout.js';
 import { requestInfo, type ShopContext, type ShopRouter } from './context.js';
 import { toShopError } from './errors.js';
 import { checkCsrf } from './session.js';
@@ -254,12 +253,7 @@ async function renderStuck(ctx: ShopContext, extra: { results?: BulkResult[]; fa
 }
 
 export function adminPayments(): ShopRouter {
-  const r: ShopRouter = new Router({ prefix: '/admin' });
-  // Every page here is the admin's: visitors go to the login page, other users get 403.
-  r.use(async (ctx, next) => {
-    if (!consoleUser(ctx)) return;
-    await next();
-  });
+  const r = consoleRouter();
 
   r.get('/payments', (ctx) => renderOverview(ctx));
 

@@ -1,11 +1,10 @@
-import Router from '@koa/router';
 import { CURRENCIES } from '../config/config.js';
 import type { ShopError } from '../errors.js';
 import { LOCALES, translate } from '../i18n/messages.js';
 import { activateTheme, activeThemeName, checkInstalledTheme, currentSettings, installedThemes, saveShopSettings } from '../settings/settings.js';
 import type { ThemeReport } from '../themes/check.js';
 import { actorOf, consolePost, failureText, one } from './admin-forms.js';
-import { consoleData, consoleTemplate, consoleUser, renderConsole } from './admin-layout.js';
+import { consoleData, consoleRouter, consoleTemplate, renderConsole } from './admin-layout.js';
 import type { ShopContext, ShopRouter } from './context.js';
 import { checkCsrf } from './session.js';
 
@@ -71,11 +70,7 @@ const chosenTheme = (ctx: ShopContext) => {
 };
 
 export function adminSettings(): ShopRouter {
-  const r: ShopRouter = new Router({ prefix: '/admin' });
-  r.use(async (ctx, next) => {
-    if (!consoleUser(ctx)) return;
-    await next();
-  });
+  const r = consoleRouter();
 
   r.get('/themes', (ctx) => renderThemes(ctx));
   // A check on its own changes nothing; it shows what activating would find.

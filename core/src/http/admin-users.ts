@@ -10,7 +10,7 @@ import { parseMoney } from '../money/money.js';
 import { adjustWallet, balanceOf, walletHistory } from '../wallet/ledger.js';
 import { userIdOf, requireAdmin } from './admin-api.js';
 import { actorOf, consolePost, failureText, idParam, one, param } from './admin-forms.js';
-import { consoleData, consoleTemplate, consoleUser, renderConsole } from './admin-layout.js';
+import { consoleData, consoleRouter, consoleTemplate, renderConsole } from './admin-layout.js';
 import type { ShopContext, ShopRouter } from './context.js';
 import { toShopError } from './errors.js';
 import { checkCsrf } from './session.js';
@@ -106,11 +106,7 @@ async function render(ctx: ShopContext, extra: { failure?: ShopError; revealedId
 const signedYuan = (v: string) => parseMoney(v.replace(/^\+/, '')) ?? NaN;
 
 export function adminUsers(): ShopRouter {
-  const r: ShopRouter = new Router({ prefix: '/admin' });
-  r.use(async (ctx, next) => {
-    if (!consoleUser(ctx)) return;
-    await next();
-  });
+  const r = consoleRouter();
   const back = (ctx: ShopContext, done: string) => `/admin/users/${idParam(ctx)}?done=${done}`;
   const show = (ctx: ShopContext, failure: ShopError) => render(ctx, { failure });
 
