@@ -22,7 +22,7 @@ import {
   type JournalTxn,
 } from '../wallet/ledger.js';
 import { addSpend, marginRows, type MarginShare } from '../pricing/margins.js';
-import { invalidatePricing, priceList } from '../pricing/pricing.js';
+import { invalidatePricing, priceList, pricingSnapshot } from '../pricing/pricing.js';
 import { deliveryJob, enqueueJobs, webhookJobs } from '../delivery/jobs.js';
 import type { ProductTypeDefinition } from '../delivery/product-type.js';
 import { GroupCommit, type Outcome } from './group-commit.js';
@@ -196,10 +196,12 @@ async function lockBatchRows(deps: Deps, trx: Knex, batch: PlacedOrder[]) {
   const buyerIds = [...new Set(batch.map((o) => o.userId!))];
   // Agents earning a margin are credited in the same transaction: their wallets too.
   const userIds = [...new Set([...buyerIds, ...batch.flatMap((o) => o.margins.map((m) => m.agentId))])];
+  // The buyers' spend and level matter only where a level is reached by spending.
+  const lifts = (await pricingSnapshot(deps)).levels.some((l) => l.upgradeSpend !== null);
   const [skuRows, walletRows, buyerRows] = await Promise.all([
     lock(trx('skus').whereIn('id', [...new Set(batch.map((o) => o.skuId))]).select('id', 'price', 'stock', 'enabled')),
     lock(trx('accounts').whereIn('code', userIds.map(walletCode)).orderBy('id').select('id', 'user_id', 'balance')),
-    lock(trx('users').whereIn('id', buyerIds).select('id', 'spend_total', 'level_id')),
+    lifts ? lock(trx('users').whereIn('id', buyerIds).select('id', 'spend_total', 'level_id')) : buyerIds.map((id) => ({ id, spend_total: 0, level_id: null })),
   ]);
   const skus = new Map<number, { price: number; stock: number; enabled: boolean }>(
     skuRows.map((r: Record<string, unknown>) => [Number(r.id), { price: Number(r.price), stock: Number(r.stock), enabled: Boolean(r.enabled) }]),
