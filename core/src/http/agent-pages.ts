@@ -10,6 +10,7 @@ import { chainOf, pricingSnapshot } from '../pricing/pricing.js';
 import { earningsOf } from '../pricing/rebates.js';
 import { balanceOf, walletHistory } from '../wallet/ledger.js';
 import { listWithdrawals, requestWithdrawal, WITHDRAWAL_METHODS } from '../wallet/withdrawals.js';
+import { percentBp } from './admin-forms.js';
 import type { ShopContext, ShopRouter } from './context.js';
 import { toShopError } from './errors.js';
 import { renderPage } from './render.js';
@@ -18,12 +19,8 @@ import { inviteLinks } from './store-agent.js';
 
 type Form = Record<string, unknown>;
 
-/** Basis points as the percent an agent types ("5.5"), and back. */
-const bpToPercent = (bp: number) => String(bp / 100);
-const percentToBp = (text: string) => (/^\d{1,4}(\.\d{1,2})?$/.test(text.trim()) ? Math.round(Number(text) * 100) : NaN);
-
-/** A markup as the form shows it: fixed amounts in yuan, percents as percents. */
-const markupRow = (m: MarkupView) => ({ ...m, target: m.target ?? '', level: m.level ?? '', shown: m.kind === 'fixed' ? toDecimalString(m.value) : bpToPercent(m.value) });
+/** A markup as the form shows it: fixed amounts in yuan, percents as percents ("5.5"). */
+const markupRow = (m: MarkupView) => ({ ...m, target: m.target ?? '', level: m.level ?? '', shown: m.kind === 'fixed' ? toDecimalString(m.value) : String(m.value / 100) });
 
 /** The markup form's rows (`markups[i][scope|target|level|kind|value]`) as typed, blank rows skipped. */
 function formRows(f: Form): Array<Record<string, string>> {
@@ -40,7 +37,7 @@ const markupsFromForm = (f: Form) =>
     ...(r.target ? { target: r.target } : {}),
     ...(r.level ? { level: r.level } : {}),
     kind: r.kind || 'fixed',
-    value: r.kind === 'percent' ? percentToBp(r.value!) : (parseMoney(r.value!) ?? NaN),
+    value: r.kind === 'percent' ? percentBp(r.value) : (parseMoney(r.value!) ?? NaN),
   }));
 
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
