@@ -1,4 +1,4 @@
-import { startTestShop, TEST_DIALECTS, type TestClient, type TestResponse, type TestShop } from '@cardshop/core/testing';
+import { appRoutes, startTestShop, TEST_DIALECTS, type TestClient, type TestResponse, type TestShop } from '@cardshop/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
@@ -7,15 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  */
 function consoleRoutes(t: TestShop): Array<{ method: string; path: string }> {
   const routes = new Map<string, { method: string; path: string }>();
-  for (const mw of t.shop.app.middleware as Array<{ router?: { stack: Array<{ path: string; methods: string[] }> } }>) {
-    for (const layer of mw.router?.stack ?? []) {
-      if (!/^\/(api\/)?admin(\/|$)/.test(layer.path)) continue;
-      for (const method of layer.methods.filter((m) => m !== 'HEAD')) {
-        // Any value for a parameter: the access check comes before the record is looked up.
-        const path = layer.path.replace(/:(\w+)/g, (_: string, name: string) => (name === 'kind' ? 'sku' : '1'));
-        routes.set(`${method} ${path}`, { method, path });
-      }
-    }
+  for (const route of appRoutes(t.shop)) {
+    if (!/^\/(api\/)?admin(\/|$)/.test(route.path)) continue;
+    // Any value for a parameter: the access check comes before the record is looked up.
+    const path = route.path.replace(/:(\w+)/g, (_: string, name: string) => (name === 'kind' ? 'sku' : '1'));
+    routes.set(`${route.method} ${path}`, { method: route.method, path });
   }
   return [...routes.values()];
 }

@@ -121,7 +121,7 @@ export function createShop(input: Config | ConfigInput): Shop {
   const themes = new Map([[config.theme, theme], ...config.siteThemes.map((name) => [name, loadCheckedTheme({ ...config, theme: name })] as const)]);
   const routes = pluginRoutes();
   const plugins = createPluginHost(deps, hooks, routes.mount);
-  const checkout = createCheckout(deps, plugins.gateways, plugins.productTypes);
+  const checkout = createCheckout(deps, plugins.gateways, plugins.productTypes, () => worker.nudge());
   let server: Server | undefined;
   let listeningAt: string | undefined;
   /** This shop's address as suppliers reach it, for callback URLs. */
@@ -135,8 +135,10 @@ export function createShop(input: Config | ConfigInput): Shop {
   });
   const suppliersDue = supplierChores(deps, plugins.suppliers);
   const worker = createWorker(deps, { deliver: strategies.deliver, webhook: webhookHandler(deps), restock: restockHandler(deps, plugins.suppliers, baseUrl) }, config.delivery);
-  // A job this process just wrote starts now, not at the next poll.
-  hooks.on('order.paid', () => worker.nudge());
+  // A job this process just wrote starts now, not at the next poll (the checkout says when it wrote one).
+  hooks.on('order.paid', ({ order }) => {
+    if (order.status !== 'delivered') worker.nudge();
+  });
   let housekeeping: NodeJS.Timeout | undefined;
 
   /**

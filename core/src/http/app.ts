@@ -11,6 +11,7 @@ import { adminDashboard } from './admin-dashboard.js';
 import { adminInsight } from './admin-insight.js';
 import { adminOrders } from './admin-orders.js';
 import type { ShopApp, ShopRouter } from './context.js';
+import { dispatch } from './dispatch.js';
 import { bodyError, handleErrors } from './errors.js';
 import { payRoutes } from './pay.js';
 import { loadSession } from './session.js';
@@ -107,6 +108,8 @@ export function createApp(shop: Shop, plugins: ShopRouter): Koa {
     }),
   );
   app.use(loadSession);
-  for (const r of [storeApi(), storeAgentApi(), storeWalletApi(), agentApi(), adminApi(), adminAgentsApi(), adminInventoryApi(), adminUsersApi(), supplierRoutes(), adminPages(), adminDashboard(), adminOrders(), adminInsight(), adminPayments(), adminAgents(), adminCatalog(), adminInventory(), adminUsers(), adminSettings(), agentPages(), shopPages(), plugins]) app.use(r.routes()).use(r.allowedMethods());
+  app.use(
+    dispatch([storeApi(), storeAgentApi(), storeWalletApi(), agentApi(), adminApi(), adminAgentsApi(), adminInventoryApi(), adminUsersApi(), supplierRoutes(), adminPages(), adminDashboard(), adminOrders(), adminInsight(), adminPayments(), adminAgents(), adminCatalog(), adminInventory(), adminUsers(), adminSettings(), agentPages(), shopPages(), plugins]),
+  );
   return app as unknown as Koa;
 }

@@ -2,7 +2,7 @@ import { touchConsole, userForSession } from '../agents/users.js';
 import { ShopError } from '../errors.js';
 import { isLocale, negotiateLocale } from '../i18n/messages.js';
 import { hmacHex, randomToken, safeEqual } from '../security/keys.js';
-import { cookieOptions, CSRF_COOKIE, isApi, LOCALE_COOKIE, ORDERS_COOKIE, SESSION_COOKIE, type ShopContext } from './context.js';
+import { cookieOptions, CSRF_COOKIE, isApi, LOCALE_COOKIE, ORDERS_COOKIE, SESSION_COOKIE, signedCookie, type ShopContext } from './context.js';
 
 const GRANTS_COOKIE = 'cs_lookup';
 
@@ -32,7 +32,7 @@ function pickLocale(ctx: ShopContext) {
 export async function loadSession(ctx: ShopContext, next: () => Promise<void>): Promise<void> {
   ctx.state.locale = pickLocale(ctx);
 
-  const token = ctx.cookies.get(SESSION_COOKIE, { signed: true });
+  const token = signedCookie(ctx, SESSION_COOKIE);
   if (token) {
     const user = await userForSession(ctx.shop, token);
     const idle = user && (user.role === 'admin' || user.role === 'staff') && CONSOLE_PATH.test(ctx.path);
@@ -51,7 +51,7 @@ export async function loadSession(ctx: ShopContext, next: () => Promise<void>): 
     return next();
   }
 
-  let seed = ctx.cookies.get(CSRF_COOKIE, { signed: true });
+  let seed = signedCookie(ctx, CSRF_COOKIE);
   if (!seed) {
     seed = randomToken(18);
     ctx.cookies.set(CSRF_COOKIE, seed, cookieOptions(ctx));
@@ -70,7 +70,7 @@ const REMEMBERED_ORDERS = 10;
 
 function rememberedOrders(ctx: ShopContext): Record<string, string> {
   try {
-    const raw = ctx.cookies.get(ORDERS_COOKIE, { signed: true });
+    const raw = signedCookie(ctx, ORDERS_COOKIE);
     return raw ? (JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Record<string, string>) : {};
   } catch {
     return {};
@@ -110,7 +110,7 @@ export function isGranted(ctx: ShopContext, no: string): boolean {
 
 function grants(ctx: ShopContext): Record<string, number> {
   try {
-    const raw = ctx.cookies.get(GRANTS_COOKIE, { signed: true });
+    const raw = signedCookie(ctx, GRANTS_COOKIE);
     return raw ? (JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Record<string, number>) : {};
   } catch {
     return {}; // a cookie from an older format: as if there were none

@@ -2,7 +2,7 @@ import { agentByInvite } from '../agents/tree.js';
 import { isOpen, siteForRequest } from '../agents/sites.js';
 import { ShopError } from '../errors.js';
 import { priceList, type PriceList } from '../pricing/pricing.js';
-import { cookieOptions, INVITE_COOKIE, type ShopContext } from './context.js';
+import { cookieOptions, INVITE_COOKIE, signedCookie, type ShopContext } from './context.js';
 
 /**
  * Puts a request on its sub-shop: by host name, or by the `/s/<code>` prefix, which is taken off the
@@ -38,7 +38,7 @@ export function rememberInvite(ctx: ShopContext): void {
 
 /** The upline of someone registering now: the agent who invited it, else the sub-shop's owner. */
 export async function uplineForSignup(ctx: ShopContext): Promise<number | null> {
-  const code = ctx.cookies.get(INVITE_COOKIE, { signed: true });
+  const code = signedCookie(ctx, INVITE_COOKIE);
   const inviter = code ? await agentByInvite(ctx.shop, code) : undefined;
   return inviter ?? ctx.state.site?.ownerId ?? null;
 }

@@ -145,6 +145,9 @@ async function streamKeys(deps: Deps, sku: { id: number; code: string }, input: 
   return report;
 }
 
+/** A key as the buyer gets it, from its sealed form. */
+export const openKey = (deps: Deps, secret: string): CardKey => deserializeKey(decrypt(deps.keys.encryption, secret));
+
 export interface PickedKey {
   id: number;
   secret: string;
@@ -181,7 +184,7 @@ export async function claimKeys(
   for (const c of claims) {
     const mine = picked.slice(at, at + c.quantity);
     for (const k of mine) pairs.push([k.id, c.orderId]);
-    keys.set(c.orderId, mine.map((k) => deserializeKey(decrypt(deps.keys.encryption, k.secret))));
+    keys.set(c.orderId, mine.map((k) => openKey(deps, k.secret)));
     at += c.quantity;
   }
   // Chunks keep each statement well under SQLite's limit on bound parameters.

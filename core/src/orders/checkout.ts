@@ -1,32 +1,18 @@
-import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { User } from '../agents/users.js';
 import { validateFields } from '../catalog/fields.js';
 import type { ProductType } from '../catalog/catalog.js';
 import { findSku } from '../catalog/snapshot.js';
 import type { Deps } from '../context.js';
-import { affected, ConflictRetry, transaction } from '../db/dialect.js';
 import { errors, fromZod, ShopError } from '../errors.js';
-import { claimKeys, pickKeys } from '../inventory/keys.js';
 import type { CardKey } from '../inventory/parse.js';
 import { multiply } from '../money/money.js';
-import { randomToken } from '../security/keys.js';
-import {
-  creditAccounts,
-  debitWallets,
-  recordJournal,
-  SYSTEM_ACCOUNTS,
-  systemAccountId,
-  walletAccountId,
-  walletCode,
-  type JournalTxn,
-} from '../wallet/ledger.js';
-import { addSpend, marginRows, type MarginShare } from '../pricing/margins.js';
-import { invalidatePricing, priceList, pricingSnapshot } from '../pricing/pricing.js';
-import { deliveryJob, enqueueJobs, webhookJobs } from '../delivery/jobs.js';
+import type { MarginShare } from '../pricing/margins.js';
+import { invalidatePricing, priceList } from '../pricing/pricing.js';
 import type { ProductTypeDefinition } from '../delivery/product-type.js';
-import { GroupCommit, type Outcome } from './group-commit.js';
-import { hashOrderToken, newOrderNo } from './numbers.js';
+import { commitBatch } from './batch.js';
+import { GroupCommit } from './group-commit.js';
+import { hashOrderToken } from './numbers.js';
 import type { OrderView } from './orders.js';
 import { hashQueryPassword, queryPasswordSchema } from './lookup.js';
 import { placeGatewayOrder } from './payments.js';
@@ -76,7 +62,7 @@ export interface PlacedOrder {
 }
 
 /** Whether the checkout delivers the order in its own transaction: in-stock cards not held for review. */
-const deliveredAtOnce = (o: PlacedOrder) => o.productType === 'card' && !o.review;
+export const deliveredAtOnce = (o: PlacedOrder) => o.productType === 'card' && !o.review;
 
 export interface CheckoutResult {
   /** The order as its buyer sees it, with its keys when delivered. */
@@ -190,43 +176,6 @@ async function priceFor(deps: Deps, buyer: User | undefined, site: RequestInfo['
   return { ...resolved, retail: list.tables.skus.get(skuId)!.retail };
 }
 
-/** What the batch reads, and locks on MySQL, before it decides anything. */
-async function lockBatchRows(deps: Deps, trx: Knex, batch: PlacedOrder[]) {
-  const lock = <T extends Knex.QueryBuilder>(q: T) => (deps.db.dialect === 'mysql' ? (q.forUpdate() as T) : q);
-  const buyerIds = [...new Set(batch.map((o) => o.userId!))];
-  // Agents earning a margin are credited in the same transaction: their wallets too.
-  const userIds = [...new Set([...buyerIds, ...batch.flatMap((o) => o.margins.map((m) => m.agentId))])];
-  // The buyers' spend and level matter only where a level is reached by spending.
-  const lifts = (await pricingSnapshot(deps)).levels.some((l) => l.upgradeSpend !== null);
-  const [skuRows, walletRows, buyerRows] = await Promise.all([
-    lock(trx('skus').whereIn('id', [...new Set(batch.map((o) => o.skuId))]).select('id', 'price', 'stock', 'enabled')),
-    lock(trx('accounts').whereIn('code', userIds.map(walletCode)).orderBy('id').select('id', 'user_id', 'balance')),
-    lifts ? lock(trx('users').whereIn('id', buyerIds).select('id', 'spend_total', 'level_id')) : buyerIds.map((id) => ({ id, spend_total: 0, level_id: null })),
-  ]);
-  const skus = new Map<number, { price: number; stock: number; enabled: boolean }>(
-    skuRows.map((r: Record<string, unknown>) => [Number(r.id), { price: Number(r.price), stock: Number(r.stock), enabled: Boolean(r.enabled) }]),
-  );
-  const wallets = new Map<number, { id: number; balance: number }>(
-    walletRows.map((r: Record<string, unknown>) => [Number(r.user_id), { id: Number(r.id), balance: Number(r.balance) }]),
-  );
-  for (const id of userIds) if (!wallets.has(id)) wallets.set(id, { id: await walletAccountId(deps, trx, id), balance: 0 });
-  const buyers = new Map<number, { spent: number; levelId: number | null; amount: number }>(
-    buyerRows.map((r: Record<string, unknown>) => [Number(r.id), { spent: Number(r.spend_total), levelId: r.level_id === null ? null : Number(r.level_id), amount: 0 }]),
-  );
-  return { skus, wallets, buyers };
-}
-
-/**
- * Takes sold units off a SKU; for counted stock only while enough is left. Units reserved for
- * orders held for review leave the stock now but count as sold only once delivered.
- */
-async function takeUnits(trx: Knex, skuId: number, s: { units: number; reserved: number; counted: boolean }): Promise<void> {
-  const q = trx('skus').where('id', skuId);
-  if (s.counted) q.andWhere('stock', '>=', s.units);
-  const n = await q.update({ ...(s.counted ? { stock: trx.raw('stock - ?', [s.units]) } : {}), sold: trx.raw('sold + ?', [s.units - s.reserved]) });
-  if (affected(n) !== 1) throw new ConflictRetry(`stock of sku ${skuId} moved under the batch`);
-}
-
 /** The row of a new order; `status` defaults to how a wallet checkout leaves it. */
 export function orderRow(
   deps: Deps,
@@ -263,130 +212,6 @@ export function orderRow(
     expires_at: paid ? null : now + deps.config.checkout.paymentMinutes * 60_000,
     updated_at: now,
   };
-}
-
-async function orderIds(trx: Knex, nos: string[]): Promise<Map<string, number>> {
-  const ids = new Map<string, number>();
-  for (let i = 0; i < nos.length; i += 500) {
-    const rows = await trx('orders').whereIn('no', nos.slice(i, i + 500)).select('id', 'no');
-    for (const r of rows as Array<{ id: number; no: string }>) ids.set(r.no, Number(r.id));
-  }
-  return ids;
-}
-
-/**
- * Commits a batch of wallet checkouts in one transaction, with a fixed number of statements
- * whatever the batch's size:
- * 1. read (on MySQL: lock) the SKUs' price and stock and the buyers' balances;
- * 2. decide every order in arrival order against those figures, so a buyer who lacks stock or
- *    balance fails alone;
- * 3. apply the decisions with guarded UPDATEs (`stock >= n`, `balance >= amount`; one statement
- *    per SKU and one for all wallets) whose row counts must match: the database, not this code,
- *    keeps stock and balances from going below zero;
- * 4. insert the orders, claim their keys and write the journal with multi-row statements.
- */
-async function commitBatch(deps: Deps, batch: PlacedOrder[]): Promise<Array<Outcome<CheckoutResult>>> {
-  let lifted: number[] = [];
-  const outcomes = await transaction(deps.db, async (trx) => {
-    const now = deps.now();
-    const outcomes: Array<Outcome<CheckoutResult>> = new Array(batch.length);
-    const revenue = await systemAccountId(deps, trx, SYSTEM_ACCOUNTS.revenue);
-    const { skus, wallets, buyers } = await lockBatchRows(deps, trx, batch);
-
-    const sold = new Map<number, { units: number; reserved: number; counted: boolean }>();
-    const debits = new Map<number, number>();
-    const accepted: Array<{ index: number; order: PlacedOrder; no: string; token: string }> = [];
-    for (const [index, order] of batch.entries()) {
-      const sku = skus.get(order.skuId);
-      const wallet = wallets.get(order.userId!)!;
-      const counted = order.productType === 'card';
-      if (!sku?.enabled) outcomes[index] = errors.notFound('error.sku_not_found');
-      else if (sku.price !== order.retail) outcomes[index] = new ShopError('price_changed', 409, 'error.price_changed');
-      else if (counted && sku.stock < order.quantity) outcomes[index] = errors.outOfStock(sku.stock);
-      else if (wallet.balance < order.amount) outcomes[index] = errors.insufficientBalance();
-      else {
-        if (counted) sku.stock -= order.quantity;
-        wallet.balance -= order.amount;
-        const s = sold.get(order.skuId) ?? { units: 0, reserved: 0, counted };
-        s.units += order.quantity;
-        if (counted && order.review) s.reserved += order.quantity;
-        sold.set(order.skuId, s);
-        debits.set(wallet.id, (debits.get(wallet.id) ?? 0) + order.amount);
-        buyers.get(order.userId!)!.amount += order.amount;
-        accepted.push({ index, order, no: newOrderNo(now), token: randomToken(24) });
-      }
-    }
-    if (!accepted.length) return outcomes;
-
-    // From here on, statements that do not depend on each other are sent together: they queue
-    // on the transaction's one connection, so the batch waits one round trip for each group
-    // instead of one per statement.
-    const cardSkus = [...sold].filter(([, s]) => s.counted);
-    const [picked, , , , liftedNow] = await Promise.all([
-      Promise.all(cardSkus.map(([skuId, { units }]) => pickKeys(deps, trx, skuId, units))),
-      debitWallets(trx, debits),
-      trx.batchInsert(
-        'orders',
-        // A card order held for review keeps its keys reserved until an admin decides.
-        accepted.map((a) => ({ ...orderRow(deps, a, now), reserved: a.order.productType === 'card' && a.order.review ? a.order.quantity : 0 })),
-        200,
-      ),
-      Promise.all([...sold].map(([skuId, s]) => takeUnits(trx, skuId, s))),
-      addSpend(deps, trx, new Map([...buyers].filter(([, b]) => b.amount > 0))),
-    ]);
-    lifted = liftedNow;
-    const ids = await orderIds(trx, accepted.map((a) => a.no));
-
-    // A delivered order (a card in stock) pays its agents their margins in the same journal
-    // transaction as the sale; an order delivered later pays them then (pricing/margins.ts).
-    const keys = new Map<number, CardKey[]>();
-    const credits = new Map<number, number>();
-    const journal: JournalTxn[] = accepted.map((a) => {
-      const shares = deliveredAtOnce(a.order) ? a.order.margins.filter((m) => m.amount > 0) : [];
-      const entries = [
-        { accountId: wallets.get(a.order.userId!)!.id, amount: -a.order.amount },
-        { accountId: revenue, amount: a.order.amount - shares.reduce((sum, m) => sum + m.amount, 0) },
-        ...shares.map((m) => ({ accountId: wallets.get(m.agentId)!.id, amount: m.amount })),
-      ];
-      // The wallets were debited above; the other side is credited below, in one statement.
-      for (const e of entries.slice(1)) credits.set(e.accountId, (credits.get(e.accountId) ?? 0) + e.amount);
-      return { id: `order:${a.no}:pay`, kind: 'purchase', orderId: ids.get(a.no)!, entries };
-    });
-    const margins = accepted.flatMap((a) => marginRows(ids.get(a.no)!, a.order.amount, a.order.margins, deliveredAtOnce(a.order), now));
-    await Promise.all([
-      ...cardSkus.map(async ([skuId], i) => {
-        const mine = accepted.filter((a) => a.order.skuId === skuId);
-        const claims = mine.map((a) => ({ orderId: ids.get(a.no)!, quantity: a.order.quantity }));
-        for (const [orderId, k] of await claimKeys(deps, trx, skuId, picked[i]!, claims)) keys.set(orderId, k);
-        const held = mine.filter((a) => a.order.review).map((a) => ids.get(a.no)!);
-        if (held.length) await trx('card_keys').whereIn('order_id', held).update({ status: 'reserved', sold_at: null });
-      }),
-      recordJournal(deps, trx, journal),
-      creditAccounts(trx, credits),
-      margins.length ? trx.batchInsert('order_margins', margins, 200) : null,
-      // Orders not delivered here are delivered by a worker: their job commits with the payment
-      // (held for review: it waits for an admin); cards delivered here with a callback URL get
-      // their webhook the same way.
-      enqueueJobs(
-        deps,
-        trx,
-        accepted.flatMap((a) => {
-          const order = { id: ids.get(a.no)!, no: a.no, callback_url: a.order.api?.callbackUrl ?? null };
-          return deliveredAtOnce(a.order) ? webhookJobs(order, 'order.delivered') : [{ ...deliveryJob(order), held: Boolean(a.order.review) }];
-        }),
-      ),
-    ]);
-
-    for (const a of accepted) {
-      const id = ids.get(a.no)!;
-      const status = deliveredAtOnce(a.order) ? 'delivered' : 'paid';
-      outcomes[a.index] = { token: a.token, order: newOrderView(deps, a.order, { id, no: a.no, status, now, keys: status === 'delivered' ? (keys.get(id) ?? []) : [] }) };
-    }
-    return outcomes;
-  });
-  // A buyer lifted to a better level pays its new prices from its next order on.
-  if (lifted.length) invalidatePricing(deps);
-  return outcomes;
 }
 
 /** An order as its buyer sees it, built from what the checkout just wrote. */
@@ -433,8 +258,15 @@ export function createCheckout(
   deps: Deps,
   gateways: ReadonlyMap<string, PaymentGateway>,
   productTypes: ReadonlyMap<string, ProductTypeDefinition> = new Map(),
+  /** Called after a batch wrote delivery or webhook jobs, so a worker starts on them now. */
+  jobsWritten: () => void = () => {},
 ): Checkout {
-  const queue = new GroupCommit<PlacedOrder, CheckoutResult>((batch) => commitBatch(deps, batch), {
+  const run = async (batch: PlacedOrder[]) => {
+    const { outcomes, jobs } = await commitBatch(deps, batch);
+    if (jobs) jobsWritten();
+    return outcomes;
+  };
+  const queue = new GroupCommit<PlacedOrder, CheckoutResult>(run, {
     maxBatch: deps.config.checkout.maxBatch,
     concurrency: deps.db.dialect === 'sqlite' ? 1 : 4,
     waitMs: deps.config.checkout.batchWaitMs,

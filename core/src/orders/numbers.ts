@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { randomPooled } from '../security/keys.js';
 
 // Crockford's base32: no I, L, O or U, so a number read out over the phone survives.
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
@@ -11,7 +12,7 @@ const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 export function newOrderNo(now: number): string {
   const d = new Date(now);
   const date = [d.getUTCFullYear() % 100, d.getUTCMonth() + 1, d.getUTCDate()].map((n) => String(n).padStart(2, '0')).join('');
-  const bytes = randomBytes(10);
+  const bytes = randomPooled(10);
   let tail = '';
   for (const b of bytes) tail += ALPHABET[b & 31];
   return `${date}-${tail}`;

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Deps } from '../context.js';
 import { affected, caseById } from '../db/dialect.js';
 import { postJournal, SYSTEM_ACCOUNTS, systemAccountId, walletAccountId, type Entry } from '../wallet/ledger.js';
-import { pricingSnapshot } from './pricing.js';
+import { pricingSnapshot, type PricingSnapshot } from './pricing.js';
 
 /**
  * The agents' share of an order. The split is computed when the order is placed and frozen in
@@ -81,6 +81,19 @@ export async function reverseMargins(deps: Deps, trx: Knex, order: { id: number;
   await postJournal(deps, trx, [{ id: `order:${order.no}:margin-reversal`, kind: 'margin_reversal', orderId: order.id, entries }], wallets);
 }
 
+/** The best level each buyer's spend reaches after these purchases, where it is better than its own (never down). */
+export function levelLifts(pricing: PricingSnapshot, buyers: Map<number, { spent: number; levelId: number | null; amount: number }>): Array<[number, number]> {
+  const { levels, levelById, baseLevelId } = pricing;
+  const lifts: Array<[number, number]> = [];
+  for (const [userId, b] of buyers) {
+    const total = b.spent + b.amount;
+    const current = levelById.get(b.levelId ?? baseLevelId);
+    const best = levels.filter((l) => l.upgradeSpend !== null && l.upgradeSpend <= total).pop();
+    if (best && (!current || best.rank > current.rank)) lifts.push([userId, best.id]);
+  }
+  return lifts;
+}
+
 /**
  * Adds purchases to the buyers' cumulative spend and lifts each to the best level its spend
  * reaches (never down), in one UPDATE. `spent` is the spend each buyer had when read in this
@@ -93,14 +106,7 @@ export async function addSpend(
   buyers: Map<number, { spent: number; levelId: number | null; amount: number }>,
 ): Promise<number[]> {
   if (!buyers.size) return [];
-  const { levels, levelById, baseLevelId } = await pricingSnapshot(deps);
-  const lifts: Array<[number, number]> = [];
-  for (const [userId, b] of buyers) {
-    const total = b.spent + b.amount;
-    const current = levelById.get(b.levelId ?? baseLevelId);
-    const best = levels.filter((l) => l.upgradeSpend !== null && l.upgradeSpend <= total).pop();
-    if (best && (!current || best.rank > current.rank)) lifts.push([userId, best.id]);
-  }
+  const lifts = levelLifts(await pricingSnapshot(deps), buyers);
   const pairs = [...buyers].map(([id, b]): [number, number] => [id, b.amount]).sort((a, b) => a[0] - b[0]);
   const patch: Record<string, Knex.Raw> = { spend_total: trx.raw('spend_total + ?', [caseById(trx, pairs)]) };
   if (lifts.length) patch.level_id = trx.raw(`(CASE id ${lifts.map(() => 'WHEN ? THEN ?').join(' ')} ELSE level_id END)`, lifts.flat());

@@ -21,6 +21,14 @@ export { createDummySupplier, type DummySupplier, type DummyBehaviour, type Dumm
 
 export type TestDialect = 'sqlite' | 'mysql';
 
+/** Every route the shop's app serves (method and path pattern), read from its routers. */
+export function appRoutes(shop: Shop): Array<{ method: string; path: string }> {
+  type Layer = { path: string; methods: string[] };
+  type Mw = { router?: { stack: Layer[] }; routers?: Array<{ stack: Layer[] }> };
+  const routers = (shop.app.middleware as Mw[]).flatMap((mw) => mw.routers ?? (mw.router ? [mw.router] : []));
+  return routers.flatMap((r) => r.stack.flatMap((l) => l.methods.filter((m) => m !== 'HEAD').map((method) => ({ method, path: l.path }))));
+}
+
 /** The server the MySQL tests run against; CI starts MariaDB there. */
 export const TEST_MYSQL_URL = process.env.CARDSHOP_TEST_MYSQL ?? 'mysql://root@127.0.0.1:3306/test';
 

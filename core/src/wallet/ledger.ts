@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { audit } from '../audit/audit.js';
 import type { Deps } from '../context.js';
 import type { Database } from '../db/connect.js';
-import { affected, caseById, ConflictRetry, transaction } from '../db/dialect.js';
+import { affected, transaction } from '../db/dialect.js';
 import { errors } from '../errors.js';
 
 /**
@@ -153,35 +153,6 @@ export async function postJournal(deps: Deps, trx: Knex, txns: JournalTxn[], wal
   }
   await recordJournal(deps, trx, txns);
   await applyBalances(trx, txns.flatMap((t) => t.entries), walletIds);
-}
-
-/**
- * Debits several wallets in one UPDATE, each row guarded by `balance >= its debit`. The caller
- * decided the debits from balances it read in this transaction; if any row no longer covers its
- * debit the row count falls short and the whole transaction runs again.
- */
-export async function debitWallets(trx: Knex, debits: Map<number, number>): Promise<void> {
-  const pairs = [...debits].sort((x, y) => x[0] - y[0]);
-  for (let i = 0; i < pairs.length; i += 500) {
-    const chunk = pairs.slice(i, i + 500);
-    const amount = caseById(trx, chunk);
-    const n = await trx('accounts')
-      .whereIn('id', chunk.map(([id]) => id))
-      .andWhere('balance', '>=', amount)
-      .update({ balance: trx.raw('balance - ?', [amount]) });
-    if (affected(n) !== chunk.length) throw new ConflictRetry('a wallet balance moved under the batch');
-  }
-}
-
-/** Credits several accounts in one UPDATE (a credit needs no guard: a balance only rises). */
-export async function creditAccounts(trx: Knex, credits: Map<number, number>): Promise<void> {
-  const pairs = [...credits].filter(([, amount]) => amount !== 0).sort((x, y) => x[0] - y[0]);
-  for (let i = 0; i < pairs.length; i += 500) {
-    const chunk = pairs.slice(i, i + 500);
-    await trx('accounts')
-      .whereIn('id', chunk.map(([id]) => id))
-      .update({ balance: trx.raw('balance + ?', [caseById(trx, chunk)]) });
-  }
 }
 
 /** A user's wallet movements, newest first: what each journal transaction did to the balance. */
