@@ -104,6 +104,7 @@ try {
     ['latency p50 ms', h.p50, c.p50],
     ['latency p99 ms', h.p99, c.p99],
     ['latency max ms', h.max, c.max],
+    ['CPU, cores: server main thread / load generator / other threads', h.cpu, c.cpu],
   ]);
   const checks = [
     ['delivered orders in DB (>= 201s)', delivered, delivered >= c.ok],

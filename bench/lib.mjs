@@ -1,4 +1,5 @@
 // Shared helpers for the cardshop benchmarks: env knobs, a load run, a koa hello server, tables.
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 
@@ -48,10 +49,44 @@ export function load({ url, path = '/', method = 'GET', body, headers, cookies, 
     const worker = new Worker(new URL('./load-worker.mjs', import.meta.url), {
       workerData: { url, path, method, body, headers, cookies, expect, expectText, connections, duration: seconds },
     });
-    worker.once('message', resolve);
+    let before;
+    worker.on('message', (m) => {
+      if (m.tid) before = { tid: m.tid, at: performance.now(), ticks: threadTicks() };
+      else resolve({ ...m, cpu: before && cpuSince(before) });
+    });
     worker.once('error', reject);
     worker.once('exit', (code) => code && reject(new Error(`load worker exited with ${code}`)));
   });
+}
+
+/** CPU ticks (user + system) of each thread of this process, by thread id. */
+function threadTicks() {
+  const out = new Map();
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const f = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
+      out.set(tid, Number(f[11]) + Number(f[12]));
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * Where the CPU went during a load, in cores (1 = one core busy all the time): the server's main
+ * thread, the load generator's thread, and the rest (libuv's pool running SQLite and zlib, GC helpers).
+ */
+function cpuSince({ tid, at, ticks }) {
+  const now = threadTicks();
+  const seconds = (performance.now() - at) / 1000;
+  const TICK = 100; // USER_HZ
+  const used = (t) => ((now.get(t) ?? 0) - (ticks.get(t) ?? 0)) / TICK / seconds;
+  const main = used(String(process.pid));
+  const load = used(tid);
+  let all = 0;
+  for (const t of now.keys()) all += used(t);
+  return { main, load, other: all - main - load };
 }
 
 /** The figures we report from one autocannon result. */
@@ -68,6 +103,7 @@ export function figures(r, expect = 200) {
     otherCodes: others.join(' ') || '-',
     errors: r.errors,
     timeouts: r.timeouts,
+    cpu: r.cpu ? `${r.cpu.main.toFixed(2)} / ${r.cpu.load.toFixed(2)} / ${r.cpu.other.toFixed(2)}` : '-',
     p50: r.latency.p50,
     p99: r.latency.p99,
     max: r.latency.max,

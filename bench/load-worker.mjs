@@ -1,6 +1,7 @@
 // Runs one autocannon load in a worker thread, so the load generator has its own event loop and
 // does not steal the server's. Each connection gets its own request object (and cookie, if given).
 import autocannon from 'autocannon';
+import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 
 const { url, connections, duration, method, path, body, headers = {}, cookies = [], expect, expectText } = workerData;
@@ -28,6 +29,8 @@ const opts = {
     if (cookies.length) client.setRequests([request(cookies[next++ % cookies.length])]);
   },
 };
+// The main thread measures CPU per thread from here on; it tells this one by its thread id.
+parentPort.postMessage({ tid: readlinkSync('/proc/thread-self').split('/').pop() });
 // Off the main thread autocannon returns raw histograms; aggregate them as the main thread would.
 const result = autocannon.aggregateResult([await autocannon(opts)], { url, connections, duration });
 parentPort.postMessage(JSON.parse(JSON.stringify({ ...result, errorBodies: samples, bad })));

@@ -49,8 +49,28 @@ const SQLITE_PRAGMAS = [
   'PRAGMA foreign_keys = ON',
   // 64 MiB of page cache: random-keyed indexes (key fingerprints) stay in memory on big imports.
   'PRAGMA cache_size = -65536',
+  // The checkout's guard table (db/raw.ts) and sorts never touch a temporary file.
+  'PRAGMA temp_store = MEMORY',
 ];
 
+/**
+ * The writer checkpoints the WAL itself only past ~40 MB: a reader connection copies it back every
+ * second (`PRAGMA wal_checkpoint(PASSIVE)` waits for no one), so commits do not stop to copy pages,
+ * and a page written by many commits is copied once. The WAL file is cut back to 64 MB after a reset.
+ */
+const WRITER_PRAGMAS = ['PRAGMA wal_autocheckpoint = 10000', 'PRAGMA journal_size_limit = 67108864'];
+const CHECKPOINT_MS = 1000;
+
+
+async function checkpoint(pool: Knex): Promise<void> {
+  const client = pool.client as { acquireConnection(): Promise<Sqlite3Connection>; releaseConnection(c: unknown): Promise<unknown> };
+  const conn = await client.acquireConnection();
+  try {
+    await new Promise<void>((resolve, reject) => conn.run('PRAGMA wal_checkpoint(PASSIVE)', (err) => (err ? reject(err) : resolve())));
+  } finally {
+    await client.releaseConnection(conn);
+  }
+}
 
 /**
  * Opens `sqlite:<file>` or `mysql://user:pass@host:port/db`.
@@ -65,16 +85,27 @@ export function connect(url: string, root = process.cwd()): Database {
     const rest = url.slice('sqlite:'.length);
     const filename = rest === ':memory:' ? rest : path.resolve(root, rest);
     if (filename !== ':memory:') mkdirSync(path.dirname(filename), { recursive: true });
-    const knex = sqlitePool(filename, 1, SQLITE_PRAGMAS, 1);
+    const knex = sqlitePool(filename, 1, [...SQLITE_PRAGMAS, ...WRITER_PRAGMAS], 1);
     // An in-memory database exists once per connection, so it cannot have a separate reader.
     // Readers open on first use: a short-lived command (a CLI call) then never opens one it does not need.
     const read = filename === ':memory:' ? knex : sqlitePool(filename, 3, [...SQLITE_PRAGMAS.slice(2), 'PRAGMA query_only = ON'], 0);
+    let checkpointing: Promise<unknown> = Promise.resolve();
+    const checkpoints =
+      read === knex
+        ? undefined
+        : setInterval(() => {
+            // On a reader's own connection, not as one of the shop's queries; one that fails (the
+            // file is busy, closing) is simply the next one's work.
+            checkpointing = checkpoint(read).catch(() => undefined);
+          }, CHECKPOINT_MS).unref();
     return {
       knex,
       read,
       dialect: 'sqlite',
       label: `sqlite:${filename}`,
       async close() {
+        clearInterval(checkpoints);
+        await checkpointing;
         await knex.destroy();
         if (read !== knex) await read.destroy();
       },

@@ -78,18 +78,3 @@ export async function rowsChanged(db: Database, trx: Knex.Transaction): Promise<
 export function affected(result: unknown): number {
   return typeof result === 'number' ? result : Number((result as { affectedRows?: number })?.affectedRows ?? 0);
 }
-
-/**
- * Runs a bulk write (a key import) with SQLite checkpointing every ~40 MB of WAL instead of 4 MB,
- * so hot index pages are copied back less often; the shop's own commits keep short checkpoints,
- * which keep their latency even. The writer is a single connection, so the PRAGMA reaches it.
- */
-export async function withBulkWrites<T>(db: Database, work: () => Promise<T>): Promise<T> {
-  if (db.dialect !== 'sqlite') return work();
-  await db.knex.raw('PRAGMA wal_autocheckpoint = 10000');
-  try {
-    return await work();
-  } finally {
-    await db.knex.raw('PRAGMA wal_autocheckpoint = 1000');
-  }
-}

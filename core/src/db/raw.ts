@@ -52,7 +52,7 @@ function integer(n: number): string {
   return String(n);
 }
 
-function sqliteLiteral(v: Literal): string {
+export function sqliteLiteral(v: Literal): string {
   if (v === null || v === undefined) return 'NULL';
   if (typeof v === 'boolean') return v ? '1' : '0';
   if (typeof v === 'number') return integer(v);
@@ -157,4 +157,115 @@ export async function rawTransaction<T>(db: Database, work: (tx: RawTx) => Promi
     }
     await sleep(Math.random() * 10 * attempt);
   }
+}
+
+/**
+ * SQLite's writer as a pipeline, for the checkout batch: the lane keeps the one writer connection
+ * while batches keep coming, and a batch may build and send its program while the previous one is
+ * still running, so the database goes from one batch's COMMIT straight into the next one's BEGIN
+ * instead of waiting for this process to read, decide and write again.
+ *
+ * A program is `BEGIN IMMEDIATE; …steps…; COMMIT` in one exec (queued by the driver behind the one
+ * before it). Whatever a batch decided from is only as good as what this lane saw: `epoch` changes
+ * whenever that may no longer hold (the connection was given to another writer, or a program
+ * failed), and whoever keeps figures between batches must drop them then. Correctness never rests
+ * on those figures: the guards in each program do (see `commit` in sqliteTx).
+ */
+export interface Lane {
+  run<T>(work: (tx: LaneTx) => Promise<T>): Promise<T>;
+}
+
+export interface LaneTx {
+  readonly dialect: 'sqlite';
+  readonly epoch: number;
+  lit(value: Literal): string;
+  /** Rows of a query (or a write of its own), outside any transaction but after every program sent before it. */
+  all<T = Record<string, unknown>>(sql: string): Promise<T[]>;
+  /** Resolves when every program sent before has finished: then the readers see all of it. */
+  settled(): Promise<void>;
+  /** Sends the program; resolves when it has committed. After this, the next batch may start. */
+  submit(steps: Step[]): Promise<void>;
+}
+
+export function createLane(db: Database): Lane {
+  const client = db.knex.client as { acquireConnection(): Promise<unknown>; releaseConnection(c: unknown): Promise<unknown>; pool: { numPendingAcquires(): number } };
+  let conn: Sqlite3Database | undefined;
+  let epoch = 0;
+  /** Programs sent and not yet finished. */
+  const inflight = new Set<Promise<unknown>>();
+  /** Works wait here for the one before them to send its program (or give up). */
+  let turn: Promise<void> = Promise.resolve();
+  let waiting = 0;
+
+  const settled = () => Promise.allSettled([...inflight]);
+  /** Gives the connection back once the programs sent on it have finished. */
+  async function release(onlyIfIdle: boolean): Promise<void> {
+    await settled();
+    if (!conn || (onlyIfIdle && waiting > 0)) return;
+    const c = conn;
+    conn = undefined;
+    epoch++;
+    await client.releaseConnection(c);
+  }
+
+  async function connection(): Promise<Sqlite3Database> {
+    // Another writer is waiting for the connection: let it have it between two batches.
+    if (conn && client.pool.numPendingAcquires() > 0) await release(false);
+    if (!conn) {
+      conn = (await client.acquireConnection()) as Sqlite3Database;
+      epoch++;
+      await promise<void>((cb) => conn!.exec(guardTable, (err) => cb(err, undefined)));
+    }
+    return conn;
+  }
+
+  function send(c: Sqlite3Database, steps: Step[]): Promise<void> {
+    const tx = sqliteTx(c);
+    const sent = epoch;
+    const done = tx.commit([{ sql: 'BEGIN IMMEDIATE' }, ...steps]).catch(async (err: unknown) => {
+      // A failed program leaves its transaction open, and the programs queued behind it fail at
+      // their BEGIN (nothing of theirs is written) until this ROLLBACK runs.
+      if (epoch === sent) epoch++;
+      await tx.rollback();
+      throw /cannot start a transaction within a transaction/.test((err as Error)?.message) ? new ConflictRetry('an earlier batch failed') : err;
+    });
+    inflight.add(done);
+    void done.finally(() => inflight.delete(done)).catch(() => undefined);
+    return done;
+  }
+
+  return {
+    async run(work) {
+      const before = turn;
+      let open!: () => void;
+      turn = new Promise((r) => (open = r));
+      waiting++;
+      try {
+        await before;
+        const c = await connection();
+        let sent = false;
+        const result = await work({
+          dialect: 'sqlite',
+          epoch,
+          lit: sqliteLiteral,
+          all: <T>(sql: string) => promise<T[]>((cb) => c.all(sql, (err, rows) => cb(err, rows as T[]))),
+          settled: () => settled().then(() => undefined),
+          submit(steps) {
+            sent = true;
+            const done = send(c, steps);
+            open();
+            return done;
+          },
+        });
+        if (!sent) open();
+        return result;
+      } catch (err) {
+        open();
+        throw err;
+      } finally {
+        // Idle: give the connection back, so the rest of the shop can write.
+        if (--waiting === 0) void release(true).catch(() => undefined);
+      }
+    },
+  };
 }

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { audit } from '../audit/audit.js';
 import type { Deps } from '../context.js';
-import { affected, caseById, ConflictRetry, rowsChanged, transaction, withBulkWrites } from '../db/dialect.js';
+import { affected, caseById, ConflictRetry, rowsChanged, transaction } from '../db/dialect.js';
 import { errors } from '../errors.js';
 import { randomBytes } from 'node:crypto';
 import { decrypt, encrypt, hmacHex, IV_BYTES } from '../security/keys.js';
@@ -110,7 +110,7 @@ export function stockKeys(deps: Deps, trx: Knex.Transaction, skuId: number, keys
  */
 export async function importKeys(deps: Deps, input: ImportInput): Promise<ImportReport> {
   const sku = await cardSku(deps, input.sku);
-  return withBulkWrites(deps.db, () => streamKeys(deps, sku, input));
+  return streamKeys(deps, sku, input);
 }
 
 async function streamKeys(deps: Deps, sku: { id: number; code: string }, input: ImportInput): Promise<ImportReport> {

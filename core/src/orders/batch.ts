@@ -1,5 +1,6 @@
 import type { Deps } from '../context.js';
-import { rawTransaction, type Literal, type RawTx, type Step } from '../db/raw.js';
+import { isRetryable } from '../db/dialect.js';
+import { createLane, rawTransaction, sqliteLiteral, type Literal, type Step } from '../db/raw.js';
 import { deliveryJob, webhookJobs, type NewJob } from '../delivery/jobs.js';
 import { errors, ShopError } from '../errors.js';
 import { openKey, type PickedKey } from '../inventory/keys.js';
@@ -14,16 +15,22 @@ import type { Outcome } from './group-commit.js';
 import { newOrderNo } from './numbers.js';
 
 /**
- * One group-commit batch of wallet checkouts (docs/architecture.md, "Checkout: group commit"), in
- * two trips to the database whatever its size:
- * 1. read (on MySQL: lock) the SKUs' price and stock, the wallets, the buyers' spend where levels
- *    are reached by spending, and the candidate keys; on SQLite also the next order id, since the
- *    write lock is ours from BEGIN IMMEDIATE on;
- * 2. decide every order in arrival order against those figures (a buyer who lacks stock or
- *    balance fails alone), then send every write at once with COMMIT. Each guarded statement
- *    (`stock >= n`, `balance >= amount`, `status = 'available'`) must change exactly the rows
- *    decided, or the whole batch rolls back and runs again: the database, not this code, keeps
- *    stock and balances from going below zero and a key from reaching two orders.
+ * One group-commit batch of wallet checkouts (docs/architecture.md, "Checkout: group commit"):
+ * 1. the figures it decides from: the SKUs' price and stock, the wallets, the buyers' spend where
+ *    levels are reached by spending, the next available keys (and on SQLite the next order id);
+ * 2. every order decided in arrival order against those figures (a buyer who lacks stock or
+ *    balance fails alone);
+ * 3. every write sent at once with COMMIT. Each guarded statement (`stock >= n`, `balance >=
+ *    amount`, `status = 'available'`) must change exactly the rows decided, or the whole batch
+ *    rolls back and runs again: the database, not these figures, keeps stock and balances from
+ *    going below zero and a key from reaching two orders.
+ *
+ * MySQL (many app processes): the figures are read and locked inside the batch's transaction.
+ * SQLite (one writer, this process): they are kept between batches while this process holds the
+ * writer (db/raw.ts `createLane`), so a batch is one program sent behind the previous one; what
+ * the next batch decides from is what the previous one leaves, and anything the lane did not see
+ * (another writer had the connection, a program failed) drops them. A refusal for stock or balance
+ * is decided on figures read again, so another process's import or credit is never missed.
  */
 
 interface Accepted {
@@ -35,83 +42,118 @@ interface Accepted {
   ref: string;
 }
 
-interface BatchState {
+interface Wallet {
+  id: number;
+  balance: number;
+}
+
+interface Buyer {
+  spent: number;
+  levelId: number | null;
+  /** Bought in this batch. */
+  amount: number;
+}
+
+/** What a batch decides from; on SQLite the same objects carry over to the next batch. */
+interface Figures {
   skus: Map<number, { price: number; stock: number; enabled: boolean }>;
   /** Wallet accounts by user id. */
-  wallets: Map<number, { id: number; balance: number }>;
-  buyers: Map<number, { spent: number; levelId: number | null; amount: number }>;
+  wallets: Map<number, Wallet>;
+  buyers: Map<number, Buyer>;
+  /** The next available keys of each card SKU, oldest first. */
   keys: Map<number, PickedKey[]>;
-  /** SQLite: the id the next order gets (the write lock is held, so nobody else takes it). */
+  /** SQLite: the id the next order gets (this process is the only one inserting orders). */
   nextOrderId: number | null;
 }
 
-const list = (tx: RawTx, values: Literal[]) => `(${values.map((v) => tx.lit(v)).join(', ')})`;
+/** Renders literals for one dialect (raw.ts). */
+interface Sql {
+  readonly dialect: 'sqlite' | 'mysql';
+  lit(value: Literal): string;
+  all<T = Record<string, unknown>>(sql: string): Promise<T[]>;
+}
+
+const list = (q: Sql, values: Literal[]) => `(${values.map((v) => q.lit(v)).join(', ')})`;
 
 /** `CASE id WHEN … THEN … END`, for statements that set each row differently. */
-const caseOf = (tx: RawTx, pairs: Array<[number, string]>) => `CASE id ${pairs.map(([id, sql]) => `WHEN ${tx.lit(id)} THEN ${sql}`).join(' ')} END`;
+const caseOf = (q: Sql, pairs: Array<[number, string]>) => `CASE id ${pairs.map(([id, sql]) => `WHEN ${q.lit(id)} THEN ${sql}`).join(' ')} END`;
 
 /** Multi-row INSERTs of rows with the same columns, 200 rows a statement. */
-function insertRows(tx: RawTx, table: string, rows: Array<Record<string, Literal | { sql: string }>>, opts: { ignoreDuplicates?: boolean } = {}): Step[] {
+function insertRows(q: Sql, table: string, rows: Array<Record<string, Literal | { sql: string }>>, opts: { ignoreDuplicates?: boolean } = {}): Step[] {
   if (!rows.length) return [];
   const columns = Object.keys(rows[0]!);
+  const value = (v: Literal | { sql: string }) => (typeof v === 'object' && v !== null ? v.sql : q.lit(v));
+  const head = opts.ignoreDuplicates && q.dialect === 'mysql' ? 'INSERT IGNORE INTO' : 'INSERT INTO';
+  const tail = opts.ignoreDuplicates && q.dialect === 'sqlite' ? ' ON CONFLICT DO NOTHING' : '';
   const steps: Step[] = [];
   for (let i = 0; i < rows.length; i += 200) {
-    const values = rows.slice(i, i + 200).map((r) => `(${columns.map((c) => { const v = r[c]; return typeof v === 'object' && v !== null ? v.sql : tx.lit(v); }).join(', ')})`);
-    const head = opts.ignoreDuplicates && tx.dialect === 'mysql' ? 'INSERT IGNORE INTO' : 'INSERT INTO';
-    const tail = opts.ignoreDuplicates && tx.dialect === 'sqlite' ? ' ON CONFLICT DO NOTHING' : '';
+    const values = rows.slice(i, i + 200).map((r) => `(${columns.map((c) => value(r[c])).join(', ')})`);
     steps.push({ sql: `${head} ${table} (${columns.join(', ')}) VALUES ${values.join(', ')}${tail}` });
   }
   return steps;
 }
 
-async function readState(deps: Deps, tx: RawTx, batch: PlacedOrder[], lifts: boolean): Promise<BatchState> {
-  const lock = tx.dialect === 'mysql' ? ' FOR UPDATE' : '';
+interface Wanted {
+  skuIds: number[];
+  userIds: number[];
+  buyerIds: number[];
+  keys: Array<{ skuId: number; after: number; limit: number }>;
+  nextOrderId: boolean;
+}
+
+/**
+ * Reads the figures asked for into `into` (on MySQL: locking them), all queries sent at once;
+ * `w` creates the wallets that margins go to where there are none yet.
+ */
+async function readFigures(deps: Deps, q: Sql, want: Wanted, into: Figures, w: Sql = q): Promise<void> {
+  const lock = q.dialect === 'mysql' ? ' FOR UPDATE' : '';
+  const walletsOf = (ids: number[]) => (ids.length ? q.all<{ id: number; user_id: number; balance: number }>(`SELECT id, user_id, balance FROM accounts WHERE code IN ${list(q, ids.map(walletCode))} ORDER BY id${lock}`) : []);
+  const [skuRows, walletRows, buyerRows, keyRows, seq] = await Promise.all([
+    want.skuIds.length ? q.all<{ id: number; price: number; stock: number; enabled: number }>(`SELECT id, price, stock, enabled FROM skus WHERE id IN ${list(q, want.skuIds)}${lock}`) : [],
+    walletsOf(want.userIds),
+    want.buyerIds.length ? q.all<{ id: number; spend_total: number; level_id: number | null }>(`SELECT id, spend_total, level_id FROM users WHERE id IN ${list(q, want.buyerIds)}${lock}`) : [],
+    Promise.all(
+      want.keys.map((k) =>
+        q.all<{ id: number; secret: string }>(
+          `SELECT id, secret FROM card_keys WHERE sku_id = ${q.lit(k.skuId)} AND status = 'available' AND id > ${q.lit(k.after)} ORDER BY id LIMIT ${q.lit(k.limit)}${q.dialect === 'mysql' ? ' FOR UPDATE SKIP LOCKED' : ''}`,
+        ),
+      ),
+    ),
+    want.nextOrderId ? q.all<{ seq: number }>(`SELECT seq FROM sqlite_sequence WHERE name = 'orders'`) : null,
+  ]);
+  for (const r of skuRows) into.skus.set(Number(r.id), { price: Number(r.price), stock: Number(r.stock), enabled: Boolean(r.enabled) });
+  const wallet = (r: { id: number; user_id: number; balance: number }) => into.wallets.set(Number(r.user_id), { id: Number(r.id), balance: Number(r.balance) });
+  walletRows.forEach(wallet);
+  for (const r of buyerRows) into.buyers.set(Number(r.id), { spent: Number(r.spend_total), levelId: r.level_id === null ? null : Number(r.level_id), amount: 0 });
+  want.keys.forEach((k, i) => into.keys.set(k.skuId, [...(into.keys.get(k.skuId) ?? []), ...keyRows[i]!.map((r) => ({ id: Number(r.id), secret: r.secret }))]));
+  if (seq) into.nextOrderId = Number(seq[0]?.seq ?? 0) + 1;
+  // An agent earning a margin without a wallet yet gets one (a buyer without one has nothing to pay with).
+  const buyers = new Set(want.buyerIds);
+  const missing = want.userIds.filter((id) => !into.wallets.has(id) && !buyers.has(id));
+  if (missing.length) {
+    const now = deps.now();
+    const rows = missing.map((id) => ({ code: walletCode(id), kind: 'wallet', user_id: id, balance: 0, currency: deps.config.shop.currency, created_at: now }));
+    for (const step of insertRows(w, 'accounts', rows, { ignoreDuplicates: true })) await w.all(step.sql);
+    for (const r of await w.all<{ id: number; user_id: number; balance: number }>(`SELECT id, user_id, balance FROM accounts WHERE code IN ${list(w, missing.map(walletCode))}`)) wallet(r);
+  }
+}
+
+/** Who and what a batch touches. */
+function touched(batch: PlacedOrder[]) {
   const buyerIds = [...new Set(batch.map((o) => o.userId!))];
   // Agents earning a margin are credited in the same transaction: their wallets too.
   const userIds = [...new Set([...buyerIds, ...batch.flatMap((o) => o.margins.map((m) => m.agentId))])];
   const units = new Map<number, number>();
   for (const o of batch) if (o.productType === 'card') units.set(o.skuId, (units.get(o.skuId) ?? 0) + o.quantity);
-  const skuIds = [...new Set(batch.map((o) => o.skuId))];
-  const walletsOf = () => tx.all<{ id: number; user_id: number; balance: number }>(`SELECT id, user_id, balance FROM accounts WHERE code IN ${list(tx, userIds.map(walletCode))} ORDER BY id${lock}`);
-  const [skuRows, walletRows, buyerRows, keyRows, seq] = await Promise.all([
-    tx.all<{ id: number; price: number; stock: number; enabled: number }>(`SELECT id, price, stock, enabled FROM skus WHERE id IN ${list(tx, skuIds)}${lock}`),
-    walletsOf(),
-    lifts ? tx.all<{ id: number; spend_total: number; level_id: number | null }>(`SELECT id, spend_total, level_id FROM users WHERE id IN ${list(tx, buyerIds)}${lock}`) : null,
-    Promise.all(
-      [...units].map(([skuId, n]) =>
-        tx.all<{ id: number; secret: string }>(
-          `SELECT id, secret FROM card_keys WHERE sku_id = ${tx.lit(skuId)} AND status = 'available' ORDER BY id LIMIT ${tx.lit(n)}${tx.dialect === 'mysql' ? ' FOR UPDATE SKIP LOCKED' : ''}`,
-        ),
-      ),
-    ),
-    tx.dialect === 'sqlite' ? tx.all<{ seq: number }>(`SELECT seq FROM sqlite_sequence WHERE name = 'orders'`) : null,
-  ]);
-  const state: BatchState = {
-    skus: new Map(skuRows.map((r) => [Number(r.id), { price: Number(r.price), stock: Number(r.stock), enabled: Boolean(r.enabled) }])),
-    wallets: new Map(walletRows.map((r) => [Number(r.user_id), { id: Number(r.id), balance: Number(r.balance) }])),
-    buyers: new Map(buyerIds.map((id) => [id, { spent: 0, levelId: null, amount: 0 }])),
-    keys: new Map([...units.keys()].map((skuId, i) => [skuId, keyRows[i]!.map((r) => ({ id: Number(r.id), secret: r.secret }))])),
-    nextOrderId: seq ? Number(seq[0]?.seq ?? 0) + 1 : null,
-  };
-  for (const r of buyerRows ?? []) state.buyers.set(Number(r.id), { spent: Number(r.spend_total), levelId: r.level_id === null ? null : Number(r.level_id), amount: 0 });
-  // A buyer without a wallet has nothing to pay with; an agent without one gets one for its margin.
-  const agentsWithout = userIds.filter((id) => !state.wallets.has(id) && !buyerIds.includes(id));
-  if (agentsWithout.length) {
-    const now = deps.now();
-    const currency = deps.config.shop.currency;
-    for (const step of insertRows(tx, 'accounts', agentsWithout.map((id) => ({ code: walletCode(id), kind: 'wallet', user_id: id, balance: 0, currency, created_at: now })), { ignoreDuplicates: true })) await tx.run(step.sql);
-    for (const r of await walletsOf()) state.wallets.set(Number(r.user_id), { id: Number(r.id), balance: Number(r.balance) });
-  }
-  return state;
+  return { skuIds: [...new Set(batch.map((o) => o.skuId))], buyerIds, userIds, units };
 }
 
-/** Decides each order against the figures read, in arrival order; returns those accepted. */
-function decide(tx: RawTx, batch: PlacedOrder[], state: BatchState, outcomes: Array<Outcome<CheckoutResult>>, now: number): Accepted[] {
+/** Decides each order against the figures, in arrival order, taking what it uses from them. */
+function decide(q: Sql, batch: PlacedOrder[], f: Figures, outcomes: Array<Outcome<CheckoutResult>>, now: number): Accepted[] {
   const accepted: Accepted[] = [];
-  let nextId = state.nextOrderId;
   for (const [index, order] of batch.entries()) {
-    const sku = state.skus.get(order.skuId);
-    const wallet = state.wallets.get(order.userId!);
+    const sku = f.skus.get(order.skuId);
+    const wallet = f.wallets.get(order.userId!);
     const counted = order.productType === 'card';
     if (!sku?.enabled) outcomes[index] = errors.notFound('error.sku_not_found');
     else if (sku.price !== order.retail) outcomes[index] = new ShopError('price_changed', 409, 'error.price_changed');
@@ -120,16 +162,17 @@ function decide(tx: RawTx, batch: PlacedOrder[], state: BatchState, outcomes: Ar
     else {
       if (counted) sku.stock -= order.quantity;
       wallet.balance -= order.amount;
-      state.buyers.get(order.userId!)!.amount += order.amount;
+      f.buyers.get(order.userId!)!.amount += order.amount;
       const no = newOrderNo(now);
-      accepted.push({ index, order, no, token: randomToken(24), ref: nextId === null ? `(SELECT id FROM orders WHERE no = ${tx.lit(no)})` : String(nextId++) });
+      const ref = f.nextOrderId === null ? `(SELECT id FROM orders WHERE no = ${q.lit(no)})` : String(f.nextOrderId++);
+      accepted.push({ index, order, no, token: randomToken(24), ref });
     }
   }
   return accepted;
 }
 
-/** Every write of the batch, in the order the database must run them. */
-function writes(deps: Deps, tx: RawTx, state: BatchState, accepted: Accepted[], revenue: number, lifted: Array<[number, number]>, now: number) {
+/** Every write of the batch, in the order the database must run them; takes the keys it gives. */
+function writes(deps: Deps, q: Sql, f: Figures, accepted: Accepted[], revenue: number, lifted: Array<[number, number]>, now: number) {
   const steps: Step[] = [];
   const sold = new Map<number, { units: number; reserved: number; counted: boolean }>();
   const debits = new Map<number, number>();
@@ -139,50 +182,18 @@ function writes(deps: Deps, tx: RawTx, state: BatchState, accepted: Accepted[], 
     s.units += order.quantity;
     if (counted && order.review) s.reserved += order.quantity;
     sold.set(order.skuId, s);
-    const wallet = state.wallets.get(order.userId!)!.id;
+    const wallet = f.wallets.get(order.userId!)!.id;
     debits.set(wallet, (debits.get(wallet) ?? 0) + order.amount);
   }
 
-  // Stock, wallets and spend first: the statements that may find a row moved.
-  for (const [skuId, s] of sold) {
+  // Stock and wallets first, in id order (two MySQL batches then lock in the same order).
+  for (const [skuId, s] of [...sold].sort((a, b) => a[0] - b[0])) {
     // Units held for review leave the stock now but count as sold only once delivered.
-    const stock = s.counted ? `stock = stock - ${tx.lit(s.units)}, ` : '';
-    steps.push({ sql: `UPDATE skus SET ${stock}sold = sold + ${tx.lit(s.units - s.reserved)} WHERE id = ${tx.lit(skuId)}${s.counted ? ` AND stock >= ${tx.lit(s.units)}` : ''}`, expect: 1 });
+    const stock = s.counted ? `stock = stock - ${q.lit(s.units)}, ` : '';
+    steps.push({ sql: `UPDATE skus SET ${stock}sold = sold + ${q.lit(s.units - s.reserved)} WHERE id = ${q.lit(skuId)}${s.counted ? ` AND stock >= ${q.lit(s.units)}` : ''}`, expect: 1 });
   }
-  const debit = caseOf(tx, [...debits].map(([id, amount]) => [id, tx.lit(amount)]));
-  steps.push({ sql: `UPDATE accounts SET balance = balance - ${debit} WHERE id IN ${list(tx, [...debits.keys()])} AND balance >= ${debit}`, expect: debits.size });
-  const spenders = [...state.buyers].filter(([, b]) => b.amount > 0);
-  const levels = lifted.length ? `, level_id = CASE id ${lifted.map(([id, level]) => `WHEN ${tx.lit(id)} THEN ${tx.lit(level)}`).join(' ')} ELSE level_id END` : '';
-  steps.push({ sql: `UPDATE users SET spend_total = spend_total + ${caseOf(tx, spenders.map(([id, b]) => [id, tx.lit(b.amount)]))}${levels} WHERE id IN ${list(tx, spenders.map(([id]) => id))}` });
-
-  steps.push(
-    ...insertRows(
-      tx,
-      'orders',
-      accepted.map((a) => ({
-        ...(state.nextOrderId === null ? {} : { id: Number(a.ref) }),
-        ...orderRow(deps, a, now),
-        // A card order held for review keeps its keys reserved until an admin decides.
-        reserved: a.order.productType === 'card' && a.order.review ? a.order.quantity : 0,
-      })),
-    ),
-  );
-
-  // Keys, oldest first, to the orders in arrival order; held orders' keys only reserved.
-  const keys = new Map<Accepted, PickedKey[]>();
-  for (const [skuId, s] of sold) {
-    if (!s.counted) continue;
-    const picked = state.keys.get(skuId) ?? [];
-    if (picked.length < s.units) throw new Error(`stock counter of sku ${skuId} is ahead of its keys (${picked.length} < ${s.units})`);
-    let at = 0;
-    for (const a of accepted) if (a.order.skuId === skuId) keys.set(a, picked.slice(at, (at += a.order.quantity)));
-  }
-  for (const held of [false, true]) {
-    const claims = [...keys].filter(([a]) => Boolean(a.order.review) === held).flatMap(([a, ks]) => ks.map((k): [number, string] => [k.id, a.ref]));
-    if (!claims.length) continue;
-    const status = held ? `'reserved', sold_at = NULL` : `'sold', sold_at = ${tx.lit(now)}`;
-    steps.push({ sql: `UPDATE card_keys SET status = ${status}, order_id = ${caseOf(tx, claims)} WHERE id IN ${list(tx, claims.map(([id]) => id))} AND status = 'available'`, expect: claims.length });
-  }
+  const debit = caseOf(q, [...debits].map(([id, amount]) => [id, q.lit(amount)]));
+  steps.push({ sql: `UPDATE accounts SET balance = balance - ${debit} WHERE id IN ${list(q, [...debits.keys()])} AND balance >= ${debit}`, expect: debits.size });
 
   // A delivered order (a card in stock) pays its agents their margins in the same journal
   // transaction as the sale; an order delivered later pays them then (pricing/margins.ts).
@@ -190,37 +201,71 @@ function writes(deps: Deps, tx: RawTx, state: BatchState, accepted: Accepted[], 
   const journal: Array<JournalTxn & { ref: string }> = accepted.map((a) => {
     const shares = deliveredAtOnce(a.order) ? a.order.margins.filter((m) => m.amount > 0) : [];
     const entries = [
-      { accountId: state.wallets.get(a.order.userId!)!.id, amount: -a.order.amount },
+      { accountId: f.wallets.get(a.order.userId!)!.id, amount: -a.order.amount },
       { accountId: revenue, amount: a.order.amount - shares.reduce((sum, m) => sum + m.amount, 0) },
-      ...shares.map((m) => ({ accountId: state.wallets.get(m.agentId)!.id, amount: m.amount })),
+      ...shares.map((m) => ({ accountId: f.wallets.get(m.agentId)!.id, amount: m.amount })),
     ];
-    // The wallet was debited above; the other side is credited below, in one statement.
+    for (const m of shares) f.wallets.get(m.agentId)!.balance += m.amount;
+    // The wallet is debited above; the other side is credited here, in one statement.
     for (const e of entries.slice(1)) credits.set(e.accountId, (credits.get(e.accountId) ?? 0) + e.amount);
     return { id: `order:${a.no}:pay`, kind: 'purchase', ref: a.ref, entries };
   });
-  steps.push(...insertRows(tx, 'journal_transactions', journal.map((t) => ({ id: t.id, kind: t.kind, order_id: { sql: t.ref }, memo: null, actor_id: null, created_at: now }))));
-  steps.push(...insertRows(tx, 'journal_entries', journal.flatMap((t) => t.entries.map((e) => ({ txn_id: t.id, account_id: e.accountId, amount: e.amount, created_at: now })))));
   const credited = [...credits].filter(([, amount]) => amount !== 0);
-  if (credited.length) {
-    steps.push({ sql: `UPDATE accounts SET balance = balance + ${caseOf(tx, credited.map(([id, amount]) => [id, tx.lit(amount)]))} WHERE id IN ${list(tx, credited.map(([id]) => id))}` });
-  }
+  // Before the journal rows, whose foreign keys would otherwise share-lock these accounts on MySQL.
+  if (credited.length) steps.push({ sql: `UPDATE accounts SET balance = balance + ${caseOf(q, credited.map(([id, amount]) => [id, q.lit(amount)]))} WHERE id IN ${list(q, credited.map(([id]) => id))}` });
+
+  const spenders = [...f.buyers].filter(([, b]) => b.amount > 0);
+  const levels = lifted.length ? `, level_id = CASE id ${lifted.map(([id, level]) => `WHEN ${q.lit(id)} THEN ${q.lit(level)}`).join(' ')} ELSE level_id END` : '';
+  steps.push({ sql: `UPDATE users SET spend_total = spend_total + ${caseOf(q, spenders.map(([id, b]) => [id, q.lit(b.amount)]))}${levels} WHERE id IN ${list(q, spenders.map(([id]) => id))}` });
+
   steps.push(
     ...insertRows(
-      tx,
+      q,
+      'orders',
+      accepted.map((a) =>
+        Object.assign(orderRow(deps, a, now), {
+          ...(f.nextOrderId === null ? {} : { id: Number(a.ref) }),
+          // A card order held for review keeps its keys reserved until an admin decides.
+          reserved: a.order.productType === 'card' && a.order.review ? a.order.quantity : 0,
+        }),
+      ),
+    ),
+  );
+
+  // Keys, oldest first, to the orders in arrival order; held orders' keys only reserved.
+  const keys = new Map<Accepted, PickedKey[]>();
+  for (const [skuId, s] of sold) {
+    if (!s.counted) continue;
+    const next = f.keys.get(skuId) ?? [];
+    if (next.length < s.units) throw new Error(`stock counter of sku ${skuId} is ahead of its keys (${next.length} < ${s.units})`);
+    for (const a of accepted) if (a.order.skuId === skuId) keys.set(a, next.splice(0, a.order.quantity));
+  }
+  for (const held of [false, true]) {
+    const claims = [...keys].filter(([a]) => Boolean(a.order.review) === held).flatMap(([a, ks]) => ks.map((k): [number, string] => [k.id, a.ref]));
+    if (!claims.length) continue;
+    const status = held ? `'reserved', sold_at = NULL` : `'sold', sold_at = ${q.lit(now)}`;
+    steps.push({ sql: `UPDATE card_keys SET status = ${status}, order_id = ${caseOf(q, claims)} WHERE id IN ${list(q, claims.map(([id]) => id))} AND status = 'available'`, expect: claims.length });
+  }
+
+  steps.push(...insertRows(q, 'journal_transactions', journal.map((t) => ({ id: t.id, kind: t.kind, order_id: { sql: t.ref }, memo: null, actor_id: null, created_at: now }))));
+  steps.push(...insertRows(q, 'journal_entries', journal.flatMap((t) => t.entries.map((e) => ({ txn_id: t.id, account_id: e.accountId, amount: e.amount, created_at: now })))));
+  steps.push(
+    ...insertRows(
+      q,
       'order_margins',
       accepted.flatMap((a) => marginRows(0, a.order.amount, a.order.margins, deliveredAtOnce(a.order), now).map((m) => ({ ...m, order_id: { sql: a.ref } }))),
     ),
   );
   // Orders not delivered here are delivered by a worker: their job commits with the payment (held
   // for review: it waits for an admin); cards delivered here with a callback URL get their webhook.
-  const jobs = accepted.flatMap((a): Array<NewJob & { ref: string; orderRef: string }> => {
+  const jobs = accepted.flatMap((a): Array<NewJob & { orderRef: string }> => {
     const order = { id: 0, no: a.no, callback_url: a.order.api?.callbackUrl ?? null };
     const made = deliveredAtOnce(a.order) ? webhookJobs(order, 'order.delivered') : [{ ...deliveryJob(order), held: Boolean(a.order.review) }];
     return made.map((j) => ({ ...j, orderRef: a.ref }));
   });
   steps.push(
     ...insertRows(
-      tx,
+      q,
       'delivery_jobs',
       jobs.map((j) => ({
         kind: j.kind,
@@ -246,40 +291,129 @@ export interface BatchOutcome {
   jobs: boolean;
 }
 
-/** Commits a batch of wallet checkouts (see the top of this file). */
-export async function commitBatch(deps: Deps, batch: PlacedOrder[]): Promise<BatchOutcome> {
-  const revenue = await systemAccountId(deps, deps.db.read, SYSTEM_ACCOUNTS.revenue);
+/** Decides a batch, writes it with `send`, and answers each order. */
+async function commitWith(
+  deps: Deps,
+  q: Sql,
+  batch: PlacedOrder[],
+  f: Figures,
+  /** Writes the steps; answers the orders' ids by number where the database chose them. */
+  send: (steps: Step[], nos: string[]) => Promise<Map<string, number> | null>,
+): Promise<BatchOutcome & { lifted: number }> {
+  const now = deps.now();
+  const outcomes: Array<Outcome<CheckoutResult>> = new Array(batch.length);
+  const accepted = decide(q, batch, f, outcomes, now);
+  if (!accepted.length) return { outcomes, jobs: false, lifted: 0 };
   const pricing = await pricingSnapshot(deps);
-  // The buyers' spend and level matter only where a level is reached by spending.
-  const lifts = pricing.levels.some((l) => l.upgradeSpend !== null);
-  let lifted: Array<[number, number]> = [];
-  const result = await rawTransaction(deps.db, async (tx) => {
-    const now = deps.now();
-    const outcomes: Array<Outcome<CheckoutResult>> = new Array(batch.length);
-    const state = await readState(deps, tx, batch, lifts);
-    const accepted = decide(tx, batch, state, outcomes, now);
-    if (!accepted.length) return { outcomes, jobs: false };
-    lifted = lifts ? levelLifts(pricing, new Map([...state.buyers].filter(([, b]) => b.amount > 0))) : [];
-    const { steps, keys, jobs } = writes(deps, tx, state, accepted, revenue, lifted, now);
-    await tx.commit(steps);
-    const ids = state.nextOrderId === null ? await orderIds(tx, accepted.map((a) => a.no)) : new Map(accepted.map((a) => [a.no, Number(a.ref)]));
-    for (const a of accepted) {
-      const status = deliveredAtOnce(a.order) ? 'delivered' : 'paid';
-      const delivered: CardKey[] = status === 'delivered' ? (keys.get(a) ?? []).map((k) => openKey(deps, k.secret)) : [];
-      outcomes[a.index] = { token: a.token, order: newOrderView(deps, a.order, { id: ids.get(a.no)!, no: a.no, status, now, keys: delivered }) };
-    }
-    return { outcomes, jobs: jobs > 0 };
-  });
-  // A buyer lifted to a better level pays its new prices from its next order on.
-  if (lifted.length) invalidatePricing(deps);
-  return result;
+  const buying = new Map([...f.buyers].filter(([, b]) => b.amount > 0));
+  const lifted = pricing.levels.some((l) => l.upgradeSpend !== null) ? levelLifts(pricing, buying) : [];
+  const revenue = await systemAccountId(deps, deps.db.read, SYSTEM_ACCOUNTS.revenue);
+  const { steps, keys, jobs } = writes(deps, q, f, accepted, revenue, lifted, now);
+  for (const b of buying.values()) (b.spent += b.amount), (b.amount = 0);
+  for (const [id, level] of lifted) f.buyers.get(id)!.levelId = level;
+  const ids = (await send(steps, accepted.map((a) => a.no))) ?? new Map(accepted.map((a) => [a.no, Number(a.ref)]));
+  for (const a of accepted) {
+    const status = deliveredAtOnce(a.order) ? 'delivered' : 'paid';
+    const delivered: CardKey[] = status === 'delivered' ? (keys.get(a) ?? []).map((k) => openKey(deps, k.secret)) : [];
+    outcomes[a.index] = { token: a.token, order: newOrderView(deps, a.order, { id: ids.get(a.no)!, no: a.no, status, now, keys: delivered }) };
+  }
+  return { outcomes, jobs: jobs > 0, lifted: lifted.length };
 }
 
-/** The ids the database gave the orders (MySQL, where other processes insert orders too). */
-async function orderIds(tx: RawTx, nos: string[]): Promise<Map<string, number>> {
+const emptyFigures = (): Figures => ({ skus: new Map(), wallets: new Map(), buyers: new Map(), keys: new Map(), nextOrderId: null });
+
+/** MySQL: the figures read and locked inside the batch's own transaction. */
+function mysqlBatches(deps: Deps) {
+  return (batch: PlacedOrder[]) =>
+    rawTransaction(deps.db, async (tx) => {
+      const t = touched(batch);
+      const f = emptyFigures();
+      const lifts = (await pricingSnapshot(deps)).levels.some((l) => l.upgradeSpend !== null);
+      await readFigures(deps, tx, { ...t, buyerIds: lifts ? t.buyerIds : [], keys: [...t.units].map(([skuId, limit]) => ({ skuId, after: 0, limit })), nextOrderId: false }, f);
+      for (const id of t.buyerIds) if (!f.buyers.has(id)) f.buyers.set(id, { spent: 0, levelId: null, amount: 0 });
+      return commitWith(deps, tx, batch, f, async (steps, nos) => {
+        await tx.commit(steps);
+        return orderIds(tx, nos);
+      });
+    });
+}
+
+/** The ids MySQL gave the orders just written (other processes insert orders too). */
+async function orderIds(q: Sql, nos: string[]): Promise<Map<string, number>> {
   const ids = new Map<string, number>();
   for (let i = 0; i < nos.length; i += 500) {
-    for (const r of await tx.all<{ id: number; no: string }>(`SELECT id, no FROM orders WHERE no IN ${list(tx, nos.slice(i, i + 500))}`)) ids.set(r.no, Number(r.id));
+    for (const r of await q.all<{ id: number; no: string }>(`SELECT id, no FROM orders WHERE no IN ${list(q, nos.slice(i, i + 500))}`)) ids.set(r.no, Number(r.id));
   }
   return ids;
+}
+
+/** Keys read ahead for a card SKU, so most batches find theirs already read. */
+const KEYS_AHEAD = 1024;
+
+/**
+ * SQLite: the figures kept between batches while the lane holds the writer (see the top). What is
+ * not kept is read from the reader pool, which does not wait behind the writer: anything this lane
+ * sent that touches it is already among the kept figures, or has finished (`settled`) before the
+ * figures were dropped. Keys are read past the last one read, so a key given by a program still
+ * running is never read again.
+ */
+function sqliteBatches(deps: Deps) {
+  const lane = createLane(deps.db);
+  const reader: Sql = { dialect: 'sqlite', lit: sqliteLiteral, all: async <T>(sql: string) => (await deps.db.read.raw(sql)) as T[] };
+  let kept = { epoch: -1, figures: emptyFigures(), after: new Map<number, number>() };
+  const attempt = (batch: PlacedOrder[]) =>
+    lane.run(async (tx) => {
+      // A new epoch, or so many buyers kept that reading them again is cheaper than keeping them.
+      if (kept.epoch !== tx.epoch || kept.figures.wallets.size > 20_000) {
+        await tx.settled();
+        kept = { epoch: tx.epoch, figures: emptyFigures(), after: new Map() };
+      }
+      const f = kept.figures;
+      const t = touched(batch);
+      const lifts = (await pricingSnapshot(deps)).levels.some((l) => l.upgradeSpend !== null);
+      const want: Wanted = {
+        skuIds: t.skuIds.filter((id) => !f.skus.has(id)),
+        userIds: t.userIds.filter((id) => !f.wallets.has(id)),
+        buyerIds: lifts ? t.buyerIds.filter((id) => !f.buyers.has(id)) : [],
+        keys: [...t.units].filter(([skuId, n]) => (f.keys.get(skuId)?.length ?? 0) < n).map(([skuId, n]) => ({ skuId, after: kept.after.get(skuId) ?? 0, limit: Math.max(n, KEYS_AHEAD) })),
+        nextOrderId: f.nextOrderId === null,
+      };
+      // Before refusing anyone for stock or balance, read those figures again, once the programs
+      // sent have finished: another process may have added keys or credited a wallet meanwhile.
+      const short = batch.filter((o) => (o.productType === 'card' && (f.skus.get(o.skuId)?.stock ?? Infinity) < o.quantity) || (f.wallets.get(o.userId!)?.balance ?? Infinity) < o.amount);
+      if (short.length) {
+        await tx.settled();
+        for (const o of short) {
+          if (!want.skuIds.includes(o.skuId)) want.skuIds.push(o.skuId);
+          if (!want.userIds.includes(o.userId!)) want.userIds.push(o.userId!);
+        }
+      }
+      await readFigures(deps, reader, want, f, tx);
+      for (const k of want.keys) kept.after.set(k.skuId, f.keys.get(k.skuId)?.at(-1)?.id ?? k.after);
+      for (const id of t.buyerIds) if (!f.buyers.has(id)) f.buyers.set(id, { spent: 0, levelId: null, amount: 0 });
+      return commitWith(deps, tx, batch, f, async (steps) => {
+        await tx.submit(steps);
+        return null;
+      });
+    });
+  return async (batch: PlacedOrder[]) => {
+    for (let n = 1; ; n++) {
+      try {
+        return await attempt(batch);
+      } catch (err) {
+        if (!isRetryable(err) || n >= 5) throw err;
+      }
+    }
+  };
+}
+
+/** Commits batches of wallet checkouts (see the top of this file). */
+export function createBatches(deps: Deps): (batch: PlacedOrder[]) => Promise<BatchOutcome> {
+  const commit = deps.db.dialect === 'sqlite' ? sqliteBatches(deps) : mysqlBatches(deps);
+  return async (batch) => {
+    const { outcomes, jobs, lifted } = await commit(batch);
+    // A buyer lifted to a better level pays its new prices from its next order on.
+    if (lifted) invalidatePricing(deps);
+    return { outcomes, jobs };
+  };
 }

@@ -10,7 +10,7 @@ import { multiply } from '../money/money.js';
 import type { MarginShare } from '../pricing/margins.js';
 import { invalidatePricing, priceList } from '../pricing/pricing.js';
 import type { ProductTypeDefinition } from '../delivery/product-type.js';
-import { commitBatch } from './batch.js';
+import { createBatches } from './batch.js';
 import { GroupCommit } from './group-commit.js';
 import { hashOrderToken } from './numbers.js';
 import type { OrderView } from './orders.js';
@@ -261,14 +261,16 @@ export function createCheckout(
   /** Called after a batch wrote delivery or webhook jobs, so a worker starts on them now. */
   jobsWritten: () => void = () => {},
 ): Checkout {
+  const commit = createBatches(deps);
   const run = async (batch: PlacedOrder[]) => {
-    const { outcomes, jobs } = await commitBatch(deps, batch);
+    const { outcomes, jobs } = await commit(batch);
     if (jobs) jobsWritten();
     return outcomes;
   };
   const queue = new GroupCommit<PlacedOrder, CheckoutResult>(run, {
     maxBatch: deps.config.checkout.maxBatch,
-    concurrency: deps.db.dialect === 'sqlite' ? 1 : 4,
+    // SQLite: one batch runs while the next is decided and queued behind it (orders/batch.ts).
+    concurrency: deps.db.dialect === 'sqlite' ? 2 : 4,
     waitMs: deps.config.checkout.batchWaitMs,
   });
   const checkout = async (buyer: User | undefined, input: CheckoutInput, request?: RequestInfo) => {
