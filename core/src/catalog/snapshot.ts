@@ -3,13 +3,15 @@ import type { Database } from '../db/connect.js';
 import { errors } from '../errors.js';
 import { invalidatePricing } from '../pricing/pricing.js';
 import type { CategoryView, ProductType, ProductView, SkuView } from './catalog.js';
+import { stockBoard } from './stock-board.js';
 import type { InputField } from './fields.js';
 
 /**
  * The storefront reads the catalog from an in-memory snapshot, reloaded (three queries) at most
  * once a second or as soon as this process changes the catalog. Another process's change shows
- * within a second. Stock is not taken from the snapshot: pages overlay the live counters
- * (`withLiveStock`), and checkout re-reads price and stock inside its transaction.
+ * within a second. A reload that finds nothing changed keeps the snapshot it had (and its
+ * `version`, which page caches key on). Stock is not taken from the snapshot: listings overlay the
+ * counters of the stock board (stock-board.ts), and checkout decides on its own figures.
  */
 
 const TTL_MS = 1000;
@@ -24,7 +26,9 @@ function groupBy<T, K>(items: T[], key: (item: T) => K): Map<K, T[]> {
   return out;
 }
 
-interface Snapshot {
+export interface Snapshot {
+  /** Changes only when what the snapshot holds does. */
+  version: number;
   categories: CategoryView[];
   products: ProductView[];
   /** By id and by slug. */
@@ -35,6 +39,8 @@ interface Snapshot {
 }
 
 const cache = new WeakMap<Database, { loadedAt: number; snapshot: Promise<Snapshot> }>();
+/** The last snapshot loaded, with what it was built from, so an unchanged reload keeps it. */
+const last = new WeakMap<Database, { rows: string; snapshot: Snapshot }>();
 
 export function invalidateCatalog(deps: Deps): void {
   cache.delete(deps.db);
@@ -48,11 +54,11 @@ interface SkuRow {
   code: string;
   name: string;
   price: number | string;
-  stock: number;
   min_quantity: number;
   max_quantity: number | null;
 }
 
+/** A SKU as the snapshot keeps it: a card's stock is filled in from the stock board where shown. */
 function skuView(row: SkuRow, type: ProductType): SkuView {
   const counted = type === 'card';
   return {
@@ -60,8 +66,8 @@ function skuView(row: SkuRow, type: ProductType): SkuView {
     code: row.code,
     name: row.name,
     price: Number(row.price),
-    stock: counted ? row.stock : null,
-    inStock: counted ? row.stock > 0 : true,
+    stock: counted ? 0 : null,
+    inStock: !counted,
     minQuantity: row.min_quantity,
     maxQuantity: row.max_quantity,
   };
@@ -77,8 +83,14 @@ async function load(deps: Deps): Promise<Snapshot> {
       .where('products.enabled', true)
       .andWhere('categories.enabled', true)
       .orderBy([{ column: 'products.sort' }, { column: 'products.id' }]),
-    knex('skus').where('enabled', true).orderBy([{ column: 'sort' }, { column: 'id' }]) as Promise<SkuRow[]>,
+    knex('skus')
+      .where('enabled', true)
+      .orderBy([{ column: 'sort' }, { column: 'id' }])
+      .select('id', 'product_id', 'code', 'name', 'price', 'min_quantity', 'max_quantity') as Promise<SkuRow[]>,
   ]);
+  const rows = JSON.stringify([categoryRows, productRows, skuRows]);
+  const before = last.get(deps.db);
+  if (before?.rows === rows) return before.snapshot;
   const skusOf = groupBy(skuRows, (s) => s.product_id);
   const products: ProductView[] = [];
   for (const p of productRows) {
@@ -107,12 +119,13 @@ async function load(deps: Deps): Promise<Snapshot> {
     imageUrl: c.image_url,
     products: productsOf.get(c.id) ?? [],
   }));
-  const snapshot: Snapshot = { categories, products, productByKey: new Map(), categoryByKey: new Map(), skuByKey: new Map() };
+  const snapshot: Snapshot = { version: (before?.snapshot.version ?? 0) + 1, categories, products, productByKey: new Map(), categoryByKey: new Map(), skuByKey: new Map() };
   for (const c of categories) snapshot.categoryByKey.set(String(c.id), c).set(c.slug, c);
   for (const p of products) {
     snapshot.productByKey.set(String(p.id), p).set(p.slug, p);
     for (const sku of p.skus) snapshot.skuByKey.set(String(sku.id), { product: p, sku }).set(sku.code, { product: p, sku });
   }
+  last.set(deps.db, { rows, snapshot });
   return snapshot;
 }
 
@@ -126,14 +139,14 @@ function snapshot(deps: Deps): Promise<Snapshot> {
   return fresh;
 }
 
-/** Copies of the products with each card SKU's stock read now (one query). */
+/** The version of the catalog as this process holds it now (page caches key on it). */
+export async function catalogVersion(deps: Deps): Promise<number> {
+  return (await snapshot(deps)).version;
+}
+
+/** Copies of the products with each card SKU's stock as of now (stock-board.ts). */
 async function withLiveStock(deps: Deps, products: ProductView[]): Promise<ProductView[]> {
-  const ids = products.filter((p) => p.type === 'card').flatMap((p) => p.skus.map((s) => s.id));
-  const stock = new Map<number, number>();
-  for (let i = 0; i < ids.length; i += 900) {
-    const rows = await deps.db.read('skus').whereIn('id', ids.slice(i, i + 900)).select('id', 'stock');
-    for (const r of rows as Array<{ id: number; stock: number }>) stock.set(r.id, Number(r.stock));
-  }
+  const { stock } = await stockBoard(deps);
   return products.map((p) => {
     if (p.type !== 'card') return p;
     const skus = p.skus.map((s) => {

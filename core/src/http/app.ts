@@ -95,18 +95,18 @@ export function createApp(shop: Shop, plugins: ShopRouter): Koa {
   // Sub-shops first: a `/s/<code>` prefix comes off the path before any route matches.
   app.use(resolveSite);
   // Before the body parser: payment notifies are verified over their raw bytes.
-  for (const r of [health(), assets(), payRoutes()]) app.use(r.routes());
-  app.use(
-    bodyParser({
-      enableTypes: ['json', 'form'],
-      jsonLimit: '32kb',
-      formLimit: '32kb',
-      jsonStrict: true,
-      onError(err) {
-        throw bodyError(err);
-      },
-    }),
-  );
+  app.use(dispatch([health(), assets(), payRoutes()], { allowedMethods: false }));
+  const parseBody = bodyParser({
+    enableTypes: ['json', 'form'],
+    jsonLimit: '32kb',
+    formLimit: '32kb',
+    jsonStrict: true,
+    onError(err) {
+      throw bodyError(err);
+    },
+  });
+  // Most requests are page views, which have no body to parse.
+  app.use((ctx, next) => (ctx.method === 'GET' || ctx.method === 'HEAD' ? next() : parseBody(ctx, next)));
   app.use(loadSession);
   app.use(
     dispatch([storeApi(), storeAgentApi(), storeWalletApi(), agentApi(), adminApi(), adminAgentsApi(), adminInventoryApi(), adminUsersApi(), supplierRoutes(), adminPages(), adminDashboard(), adminOrders(), adminInsight(), adminPayments(), adminAgents(), adminCatalog(), adminInventory(), adminUsers(), adminSettings(), agentPages(), shopPages(), plugins]),

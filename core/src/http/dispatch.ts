@@ -39,11 +39,11 @@ const matches = ([a, b]: [string, string], [x, y]: [string, string]) => (a === W
 /** The dispatching middleware, with its routers (tests list every route from them). */
 export type Dispatch = Middleware & { routers: ShopRouter[] };
 
-export function dispatch(routers: ShopRouter[]): Dispatch {
+export function dispatch(routers: ShopRouter[], opts: { allowedMethods?: boolean } = {}): Dispatch {
   const filed: Filed[] = routers.map((router) => {
     const prefix = (router as unknown as { opts: { prefix?: string } }).opts.prefix;
     const paths = prefix ? [`${prefix}/${prefix.split('/').length > 2 ? '' : WILD}`] : router.stack.map((l) => String(l.path));
-    return { keys: paths.map(keyOf), chain: [router.routes(), router.allowedMethods()] as Middleware[] };
+    return { keys: paths.map(keyOf), chain: (opts.allowedMethods === false ? [router.routes()] : [router.routes(), router.allowedMethods()]) as Middleware[] };
   });
   const chains = new Map<Key, Chain>();
   const chainFor = (path: string): Chain => {

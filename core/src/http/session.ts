@@ -51,13 +51,23 @@ export async function loadSession(ctx: ShopContext, next: () => Promise<void>): 
     return next();
   }
 
+  // Worked out (and the browser's cookie set) only where a page or a form check asks for it: a
+  // page from the cache carries no token, so a visitor who only browses costs no cookie.
+  let csrf: string | undefined;
+  Object.defineProperty(ctx.state, 'csrf', {
+    enumerable: true,
+    get: () => (csrf ??= csrfToken(ctx)),
+  });
+  return next();
+}
+
+function csrfToken(ctx: ShopContext): string {
   let seed = signedCookie(ctx, CSRF_COOKIE);
   if (!seed) {
     seed = randomToken(18);
     ctx.cookies.set(CSRF_COOKIE, seed, cookieOptions(ctx));
   }
-  ctx.state.csrf = hmacHex(ctx.shop.keys.tokens, `csrf:${seed}`, 20);
-  return next();
+  return hmacHex(ctx.shop.keys.tokens, `csrf:${seed}`, 20);
 }
 
 /** For HTML form posts: the token in the body must match this browser's. */

@@ -2,6 +2,8 @@ import Router from '@koa/router';
 import { authenticate, createUser, credentialsSchema, loginSchema } from '../agents/users.js';
 import { fieldsOfSku } from '../catalog/catalog.js';
 import { findSku, getCategory, getProduct, listStorefront } from '../catalog/snapshot.js';
+import { shownStock } from '../catalog/stock-board.js';
+import { cachedPage } from './page-cache.js';
 import { priceProducts } from '../pricing/pricing.js';
 import type { InputField } from '../catalog/fields.js';
 import { ShopError } from '../errors.js';
@@ -128,23 +130,27 @@ function renderQuery(ctx: ShopContext, data: { no?: string; error?: string | nul
 export function shopPages(): ShopRouter {
   const r: ShopRouter = new Router();
 
-  r.get('/', async (ctx) => {
-    const prices = await pricesFor(ctx);
-    const categories = (await listStorefront(ctx.shop)).map((c) => ({ ...c, products: priceProducts(prices, c.products) }));
-    await renderPage(ctx, 'home', { title: '', categories });
-  });
+  // Served from the page cache (page-cache.ts): what they show depends on the prices, not the buyer.
+  r.get('/', (ctx) =>
+    cachedPage(ctx, 'home', async (prices) => ({
+      title: '',
+      categories: (await listStorefront(ctx.shop)).map((c) => ({ ...c, products: shownStock(priceProducts(prices, c.products)) })),
+    })),
+  );
 
-  r.get('/category/:slug', async (ctx) => {
-    const category = await getCategory(ctx.shop, ctx.params.slug!);
-    category.products = priceProducts(await pricesFor(ctx), category.products);
-    await renderPage(ctx, 'category', { title: category.name, category });
-  });
+  r.get('/category/:slug', (ctx) =>
+    cachedPage(ctx, 'category', async (prices) => {
+      const category = await getCategory(ctx.shop, ctx.params.slug!);
+      return { title: category.name, category: { ...category, products: shownStock(priceProducts(prices, category.products)) } };
+    }),
+  );
 
-  r.get('/product/:slug', async (ctx) => {
-    const product = priceProducts(await pricesFor(ctx), [await getProduct(ctx.shop, ctx.params.slug!)])[0]!;
-    const defaultSku = product.skus.find((s) => s.inStock)?.code;
-    await renderPage(ctx, 'product', { title: product.name, product, defaultSku });
-  });
+  r.get('/product/:slug', (ctx) =>
+    cachedPage(ctx, 'product', async (prices) => {
+      const product = shownStock(priceProducts(prices, [await getProduct(ctx.shop, ctx.params.slug!)]))[0]!;
+      return { title: product.name, product, defaultSku: product.skus.find((s) => s.inStock)?.code };
+    }),
+  );
 
   r.get('/checkout', async (ctx) => {
     await renderCheckout(ctx, ctx.query as Record<string, unknown>);

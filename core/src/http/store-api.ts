@@ -1,6 +1,8 @@
 import Router from '@koa/router';
 import { authenticate, createSession, createUser, credentialsSchema, destroySession, loginSchema } from '../agents/users.js';
-import { getProduct, listProducts } from '../catalog/snapshot.js';
+import { catalogVersion, getProduct, listProducts } from '../catalog/snapshot.js';
+import { stockBoard } from '../catalog/stock-board.js';
+import { memo, sendTagged, tagged } from './page-cache.js';
 import { errors } from '../errors.js';
 import { kycStatus, ownKycView, submitKyc } from '../kyc/kyc.js';
 import { getOrder, listOrders } from '../orders/orders.js';
@@ -36,10 +38,15 @@ const body = (ctx: ShopContext) => (ctx.request.body ?? {}) as Record<string, un
 export function storeApi(): ShopRouter {
   const r: ShopRouter = new Router({ prefix: '/api/store' });
 
+  // Kept as JSON for each prices key, category, catalog version and stock (page-cache.ts).
+  const listings = memo<ReturnType<typeof tagged>>(200);
   r.get('/products', async (ctx) => {
     const category = Number(ctx.query.category);
-    const products = await listProducts(ctx.shop, Number.isInteger(category) && category > 0 ? { categoryId: category } : {});
-    ctx.body = { products: priceProducts(await pricesFor(ctx), products) };
+    const filter = Number.isInteger(category) && category > 0 ? { categoryId: category } : {};
+    const [prices, catalog, board] = await Promise.all([pricesFor(ctx), catalogVersion(ctx.shop), stockBoard(ctx.shop)]);
+    const key = `${prices.key}\x1e${filter.categoryId ?? ''}\x1e${catalog}\x1e${board.version}`;
+    const body = await listings(key, async () => tagged(JSON.stringify({ products: priceProducts(prices, await listProducts(ctx.shop, filter)) })));
+    await sendTagged(ctx, body, 'json');
   });
 
   r.get('/products/:id', async (ctx) => {

@@ -24,6 +24,8 @@ export interface Level {
 }
 
 export interface PricingSnapshot extends PricingTables {
+  /** Changes only when the tables do (a reload that finds them the same keeps the snapshot). */
+  version: number;
   /** Lowest rank first. */
   levels: Level[];
   levelById: ReadonlyMap<number, Level>;
@@ -34,6 +36,8 @@ export interface PricingSnapshot extends PricingTables {
 
 interface Caches {
   tables?: { at: number; value: Promise<PricingSnapshot> };
+  /** The last tables loaded and what they were built from. */
+  last?: { rows: string; value: PricingSnapshot };
   chains: Map<number, { until: number; chain: ChainLink[] }>;
 }
 const caches = new WeakMap<Database, Caches>();
@@ -65,7 +69,7 @@ export function toLevel(r: Record<string, any>): Level {
   };
 }
 
-async function loadTables(deps: Deps): Promise<PricingSnapshot> {
+async function loadTables(deps: Deps, c: Caches): Promise<PricingSnapshot> {
   const knex = deps.db.read;
   const [levelRows, overrideRows, skuRows] = await Promise.all([
     knex('agent_levels').orderBy('rank'),
@@ -74,9 +78,12 @@ async function loadTables(deps: Deps): Promise<PricingSnapshot> {
       .join('products', 'products.id', 'skus.product_id')
       .select('skus.id', 'products.category_id', 'skus.price', 'skus.cost', 'skus.floor_price', 'skus.ceiling_price'),
   ]);
+  const rows = JSON.stringify([levelRows, overrideRows, skuRows]);
+  if (c.last?.rows === rows) return c.last.value;
   const levels = levelRows.map(toLevel);
   if (!levels.length) throw new Error('no agent levels: run the migrations first');
-  return {
+  const value: PricingSnapshot = {
+    version: (c.last?.value.version ?? 0) + 1,
     levels,
     levelById: new Map(levels.map((l: Level) => [l.id, l])),
     baseLevelId: levels[0]!.id,
@@ -91,13 +98,15 @@ async function loadTables(deps: Deps): Promise<PricingSnapshot> {
       ]),
     ),
   };
+  c.last = { rows, value };
+  return value;
 }
 
 export function pricingSnapshot(deps: Deps): Promise<PricingSnapshot> {
   const c = cachesOf(deps);
   const now = Date.now();
   if (c.tables && now - c.tables.at < TABLES_TTL_MS) return c.tables.value;
-  const value = loadTables(deps);
+  const value = loadTables(deps, c);
   c.tables = { at: now, value };
   value.catch(() => {
     if (c.tables?.value === value) c.tables = undefined;
@@ -143,6 +152,21 @@ async function loadChain(deps: Deps, userId: number, baseLevelId: number): Promi
   return rows.map((r) => ({ userId: Number(r.id), levelId: r.level_id === null ? baseLevelId : Number(r.level_id), markups: markups.get(Number(r.id)) ?? new Map() }));
 }
 
+/**
+ * What makes a chain's prices what they are, for caches of priced pages (see `PriceList.key`): the
+ * buyer's level, then each agent above with its level and the markups it set; not who they are.
+ */
+const linkKeys = new WeakMap<ChainLink, string>();
+function chainKey(chain: readonly ChainLink[]): string {
+  let key = String(chain[0]!.levelId);
+  for (const l of chain.slice(1)) {
+    let k = linkKeys.get(l);
+    if (k === undefined) linkKeys.set(l, (k = `${l.levelId}:${JSON.stringify([...l.markups].sort())}`));
+    key += `>${k}`;
+  }
+  return key;
+}
+
 /** The chain from a user to the top, cached for a few seconds. */
 export async function chainOf(deps: Deps, userId: number): Promise<ChainLink[]> {
   const c = cachesOf(deps);
@@ -166,13 +190,26 @@ export interface Buyer {
 export interface PriceList {
   readonly tables: PricingSnapshot;
   readonly chain: readonly ChainLink[];
+  /**
+   * The same for every buyer who pays the same prices (same level, same agents' markups above),
+   * so a page priced for one is the page for all of them.
+   */
+  readonly key: string;
   /** Undefined for a SKU the pricing snapshot does not know yet (created within the last second). */
   resolve(skuId: number): Resolution | undefined;
 }
 
+/** A guest's chain: the lowest level, no markups; one per tables, so its key is worked out once. */
+const guestChains = new WeakMap<PricingSnapshot, ChainLink[]>();
+function guestChain(tables: PricingSnapshot): ChainLink[] {
+  let chain = guestChains.get(tables);
+  if (!chain) guestChains.set(tables, (chain = [{ userId: null, levelId: tables.baseLevelId, markups: new Map() }]));
+  return chain;
+}
+
 export async function priceList(deps: Deps, buyer: Buyer): Promise<PriceList> {
   const tables = await pricingSnapshot(deps);
-  const own: ChainLink[] = buyer.userId === null ? [{ userId: null, levelId: tables.baseLevelId, markups: new Map() }] : await chainOf(deps, buyer.userId);
+  const own: ChainLink[] = buyer.userId === null ? guestChain(tables) : await chainOf(deps, buyer.userId);
   let chain = own;
   // On a sub-shop, a buyer outside the owner's downline buys as if directly below the owner.
   if (buyer.siteOwnerId && buyer.siteOwnerId !== buyer.userId && !own.some((l) => l.userId === buyer.siteOwnerId)) {
@@ -181,6 +218,7 @@ export async function priceList(deps: Deps, buyer: Buyer): Promise<PriceList> {
   return {
     tables,
     chain,
+    key: `${tables.version}/${chainKey(chain)}`,
     resolve(skuId) {
       const sku = tables.skus.get(skuId);
       return sku && resolvePrice(tables, sku, chain);

@@ -175,6 +175,17 @@ describe('checkTheme', () => {
     expect(report.findings[0]!.message).toMatch(/template "error" fails to render \(zh-CN\): #with requires exactly one argument/);
   });
 
+  it('THEME-015: finds the buyer in a cached template or a partial it includes, not in the layout or other templates', () => {
+    const dir = copyTheme();
+    const line = appendLine(dir, 'partials/product-card.hbs', '<span>{{@root.user.balance}}</span>');
+    appendLine(dir, 'templates/product.hbs', '{{#if csrf}}x{{/if}}');
+    appendLine(dir, 'templates/account.hbs', '{{user.email}}');
+    expect(findings(dir)).toEqual([
+      { rule: 'THEME-015', file: 'partials/product-card.hbs', line },
+      { rule: 'THEME-015', file: 'templates/product.hbs', line: expect.any(Number) },
+    ]);
+  });
+
   it('speaks zh-CN by default', () => {
     const dir = copyTheme();
     rmSync(path.join(dir, 'templates/query.hbs'));

@@ -29,6 +29,7 @@ export const RULES = {
   'THEME-012': { level: 'warning', description: 'no unescaped {{{output}}} except {{{body}}} in the layout' },
   'THEME-013': { level: 'error', description: 'every POST form carries <input type="hidden" name="_csrf">' },
   'THEME-014': { level: 'error', description: 'every required template renders with fixture data in both locales' },
+  'THEME-015': { level: 'error', description: 'home, category and product (cached for everyone at the same prices) and their partials do not use user or csrf' },
 } as const satisfies Record<string, { level: Level; description: string }>;
 export type RuleCode = keyof typeof RULES;
 
@@ -88,6 +89,7 @@ export function checkTheme(dir: string, locale: Locale = DEFAULT_LOCALE): ThemeR
     ...checkAssets(sources),
     ...checkUnescaped(sources),
     ...checkCsrf(sources),
+    ...checkCachedTemplates(sources),
   ];
   // A theme with static errors may not even load; its render failures would only repeat them.
   if (!raw.some((f) => RULES[f.rule].level === 'error')) raw.push(...checkRender(dir));
@@ -402,6 +404,26 @@ function checkCsrf(sources: Source[]): Raw[] {
     if (!posts.length || CSRF_INPUT.test(markupWithPartials(s, partials))) return [];
     return posts.map((m): Raw => ({ rule: 'THEME-013', key: 'theme.csrf', file: s.file, line: lineAt(s.markup, m.index) }));
   });
+}
+
+/** The templates served from the page cache (http/page-cache.ts): rendered once for every buyer at the same prices. */
+const CACHED_TEMPLATES = ['home', 'category', 'product'];
+const BUYER_DATA = /^(?:@root\.)?(?:user|csrf)(?:\.|$)/;
+
+function checkCachedTemplates(sources: Source[]): Raw[] {
+  const partials = new Map(sources.filter((s) => s.file.startsWith('partials/')).map((s) => [s.name, s]));
+  const reached = new Set<Source>();
+  const visit = (s: Source) => {
+    if (reached.has(s)) return;
+    reached.add(s);
+    for (const p of partialCalls(s.ast)) if (partials.has(p.name)) visit(partials.get(p.name)!);
+  };
+  for (const s of sources) if (s.file.startsWith('templates/') && CACHED_TEMPLATES.includes(s.name)) visit(s);
+  return [...reached].flatMap((s) =>
+    nodesOf<hbs.AST.PathExpression>(s.ast, 'PathExpression')
+      .filter((p) => BUYER_DATA.test(p.original))
+      .map((p): Raw => ({ rule: 'THEME-015', key: 'theme.cached_buyer', params: { expr: p.original }, file: s.file, line: lineOf(p) })),
+  );
 }
 
 function markupWithPartials(source: Source, partials: Map<string, Source>, seen = new Set<Source>()): string {

@@ -20,8 +20,8 @@ const phoneField = {
 };
 
 const skus = [
-  { id: 1, code: 'GC-50', name: '50 元', price: 4_900, stock: 12, inStock: true, minQuantity: 1, maxQuantity: 10 },
-  { id: 2, code: 'GC-100', name: '100 元', price: 9_800, stock: 0, inStock: false, minQuantity: 1, maxQuantity: null },
+  { id: 1, code: 'GC-50', name: '50 元', price: 4_900, stock: 10, stockPlus: true, inStock: true, minQuantity: 1, maxQuantity: 10 },
+  { id: 2, code: 'GC-100', name: '100 元', price: 9_800, stock: 0, stockPlus: false, inStock: false, minQuantity: 1, maxQuantity: null },
 ];
 
 const product = {

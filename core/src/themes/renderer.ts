@@ -30,6 +30,10 @@ export interface Theme {
   dir: string;
   /** Renders a template inside the theme's layout. */
   render(template: TemplateName, data: Record<string, unknown>): string;
+  /** The template alone, for `layout` to wrap (the page cache keeps bodies: http/page-cache.ts). */
+  body(template: TemplateName, data: Record<string, unknown>): string;
+  /** The layout around a body rendered before. */
+  layout(data: Record<string, unknown>, body: string): string;
   /** Resolves `/assets/<hash>/<file>` to a file of the theme, or undefined. */
   assetFile(file: string): string | undefined;
   readonly assetPrefix: string;
@@ -133,9 +137,10 @@ export function loadTheme(dir: string): Theme {
     dir,
     assetPrefix,
     render(template, data) {
-      const body = compiled.get(template)!(data);
-      return layout({ ...data, body });
+      return layout({ ...data, body: compiled.get(template)!(data) });
     },
+    body: (template, data) => compiled.get(template)!(data),
+    layout: (data, body) => layout({ ...data, body }),
     assetFile(file) {
       const full = path.resolve(assetsDir, file);
       if (!full.startsWith(assetsDir + path.sep) || !existsSync(full) || !statSync(full).isFile()) return undefined;
