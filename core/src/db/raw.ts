@@ -41,6 +41,7 @@ interface Sqlite3Database {
 interface Mysql2Connection {
   query(sql: string, cb: (err: Error | null, result: unknown) => void): void;
   escape(value: string): string;
+  destroy(): void;
 }
 
 /** A guard that fails aborts the program with this constraint's name (SQLite has no IF in plain SQL). */
@@ -98,12 +99,19 @@ function sqliteTx(conn: Sqlite3Database): RawTx & { begin(): Promise<void>; roll
 function mysqlTx(conn: Mysql2Connection): RawTx & { begin(): Promise<void>; rollback(): Promise<void> } {
   const query = (sql: string) => promise<unknown>((cb) => conn.query(sql, cb));
   const lit = (v: Literal) => (v === null || v === undefined ? 'NULL' : typeof v === 'boolean' ? (v ? '1' : '0') : typeof v === 'number' ? integer(v) : conn.escape(v));
+  // autocommit off rather than START TRANSACTION: a deadlock rolls InnoDB's transaction back,
+  // and the statements already queued behind the one that failed would then commit one by one;
+  // with autocommit off they open a new transaction instead, which the ROLLBACK below ends.
+  const end = async (how: 'COMMIT' | 'ROLLBACK') => {
+    await query(how);
+    await query('SET autocommit = 1');
+  };
   return {
     dialect: 'mysql',
     lit,
-    begin: async () => void (await query('START TRANSACTION')),
+    begin: async () => void (await query('SET autocommit = 0')),
     all: async <T>(sql: string) => (await query(sql)) as T[],
-    run: async (sql) => Number((await query(sql) as { affectedRows?: number }).affectedRows ?? 0),
+    run: async (sql) => Number(((await query(sql)) as { affectedRows?: number }).affectedRows ?? 0),
     async commit(steps) {
       // Sent together: mysql2 queues them on the connection and the server runs them in order.
       const results = await Promise.all(steps.map((s) => query(s.sql)));
@@ -111,9 +119,10 @@ function mysqlTx(conn: Mysql2Connection): RawTx & { begin(): Promise<void>; roll
         const n = Number((results[i] as { affectedRows?: number }).affectedRows ?? 0);
         if (s.expect !== undefined && n !== s.expect) throw new ConflictRetry(`${n} rows changed where ${s.expect} were expected`);
       });
-      await query('COMMIT');
+      await end('COMMIT');
     },
-    rollback: async () => void (await query('ROLLBACK').catch(() => undefined)),
+    // A connection that could not be reset must not go back to the pool half in a transaction.
+    rollback: () => end('ROLLBACK').catch(() => conn.destroy()),
   };
 }
 
