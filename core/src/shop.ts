@@ -10,7 +10,10 @@ import { errors } from './errors.js';
 import { connect } from './db/connect.js';
 import { migrate } from './db/migrate.js';
 import { createApp, pluginRoutes } from './http/app.js';
-import { createCheckout, type Checkout } from './orders/checkout.js';
+import { createCheckout } from './orders/checkout.js';
+import { guardGuestCheckout, type GuardedCheckout } from './orders/guest-guard.js';
+import { proofOfWork, pruneChallenges, type BotDefence } from './security/bot-defence.js';
+import { CHALLENGE_SCRIPT } from './http/challenge.js';
 import { Hooks } from './plugins/hooks.js';
 import { createPluginHost, type PluginHost } from './plugins/host.js';
 import type { NotifyReply, NotifyRequest } from './plugins/payment.js';
@@ -37,7 +40,10 @@ export interface Shop extends Deps {
   readonly theme: Theme;
   /** The shop's theme and those sub-shops may choose (`siteThemes`), by configured name. */
   readonly themes: ReadonlyMap<string, Theme>;
-  readonly checkout: Checkout;
+  /** The checkout, behind the guests' bot defence and order limits (orders/guest-guard.ts). */
+  readonly checkout: GuardedCheckout;
+  /** The bot defence guests' checkout and registration pass: a plugin's, else the built-in proof of work. */
+  readonly botDefence: BotDefence;
   readonly plugins: PluginHost;
   readonly delivery: Delivery;
   readonly app: Koa;
@@ -121,7 +127,9 @@ export function createShop(input: Config | ConfigInput): Shop {
   const themes = new Map([[config.theme, theme], ...config.siteThemes.map((name) => [name, loadCheckedTheme({ ...config, theme: name })] as const)]);
   const routes = pluginRoutes();
   const plugins = createPluginHost(deps, hooks, routes.mount);
-  const checkout = createCheckout(deps, plugins.gateways, plugins.productTypes, () => worker.nudge());
+  const builtInDefence = proofOfWork(deps, { bits: config.botDefence.powBits, minutes: config.botDefence.minutes, fallback: config.botDefence.fallback, script: CHALLENGE_SCRIPT });
+  const defence = () => plugins.botDefence ?? builtInDefence;
+  const checkout = guardGuestCheckout(deps, createCheckout(deps, plugins.gateways, plugins.productTypes, () => worker.nudge()), defence);
   let server: Server | undefined;
   let listeningAt: string | undefined;
   /** This shop's address as suppliers reach it, for callback URLs. */
@@ -161,7 +169,7 @@ export function createShop(input: Config | ConfigInput): Shop {
     if (minutes++ % 60 === 0) {
       chores.push(['pruning expired sessions', () => pruneSessions(deps)]);
       chores.push(['pruning the payment callback log', () => pruneCallbacks(deps)]);
-      chores.push(['pruning look-up counters and codes', () => Promise.all([pruneRateLimits(deps), pruneLookupCodes(deps)])]);
+      chores.push(['pruning look-up counters and codes', () => Promise.all([pruneRateLimits(deps), pruneLookupCodes(deps), pruneChallenges(deps)])]);
     }
     for (const [what, chore] of chores) await chore().catch((err: unknown) => log.warn(`${what} failed; will retry`, err));
   };
@@ -177,6 +185,9 @@ export function createShop(input: Config | ConfigInput): Shop {
     },
     themes,
     checkout,
+    get botDefence() {
+      return defence();
+    },
     plugins,
     delivery: {
       worker,

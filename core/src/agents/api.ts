@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { listStorefront } from '../catalog/snapshot.js';
+import { findCategory, findSku, getProduct, listStorefront } from '../catalog/snapshot.js';
+import type { ProductView, SkuView } from '../catalog/catalog.js';
 import type { Deps } from '../context.js';
 import { isUniqueViolation } from '../db/dialect.js';
 import { errors, fromZod, ShopError } from '../errors.js';
@@ -118,13 +119,31 @@ async function supplierStock(deps: Deps): Promise<Map<number, number | null>> {
   return stock;
 }
 
-/** Every SKU on sale, with the caller's prices; `sku` narrows it to one (404 if not on sale). */
+/** SKUs of a product, each with its category, as the listing below pairs them. */
+type Listed = Array<{ c: { slug: string }; p: ProductView; s: SkuView }>;
+
+/** One SKU on sale by its code, listed or by link only (a link-only SKU is asked for by its code, like a link). */
+async function skuByCode(deps: Deps, code: string): Promise<Listed> {
+  const found = await findSku(deps, code).catch(() => undefined);
+  const c = found && (await findCategory(deps, found.product.categoryId));
+  if (!found || !c) throw unknownSku();
+  const p = await getProduct(deps, found.product.id, { sku: found.sku.code });
+  return [{ c, p, s: p.skus.find((s) => s.id === found.sku.id)! }];
+}
+
+/**
+ * Every listed SKU on sale, with the caller's prices; `sku` asks for one by its code instead
+ * (404 if not on sale), which finds a link-only SKU too.
+ */
 export async function apiProducts(deps: Deps, user: User, filter: { category?: string; sku?: string } = {}): Promise<ApiProduct[]> {
-  const [categories, routed] = await Promise.all([listStorefront(deps), supplierStock(deps)]);
-  const items = categories
-    .filter((c) => !filter.category || c.slug === filter.category)
-    .flatMap((c) => c.products.flatMap((p) => p.skus.filter((s) => !filter.sku || s.code === filter.sku).map((s) => ({ c, p, s }))));
-  if (filter.sku && !items.length) throw unknownSku();
+  const [items, routed]: [Listed, Map<number, number | null>] = await Promise.all([
+    filter.sku
+      ? skuByCode(deps, filter.sku)
+      : listStorefront(deps).then((categories) =>
+          categories.filter((c) => !filter.category || c.slug === filter.category).flatMap((c) => c.products.flatMap((p) => p.skus.map((s) => ({ c, p, s })))),
+        ),
+    supplierStock(deps),
+  ]);
   const prices = await callerPrices(deps, user, items.map((i) => i.s));
   return items.map(({ c, p, s }) => {
     const stock = p.type === 'card' ? s.stock : (routed.get(s.id) ?? null);

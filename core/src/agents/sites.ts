@@ -105,6 +105,11 @@ export async function siteOf(deps: Deps, ownerId: number): Promise<Site | undefi
   return row ? toSite(row) : undefined;
 }
 
+export async function siteByCode(deps: Deps, code: string): Promise<Site | undefined> {
+  const row = await deps.db.read('sites').where('code', code).first();
+  return row ? toSite(row) : undefined;
+}
+
 export async function getSite(deps: Deps, id: number): Promise<Site> {
   const row = await deps.db.read('sites').where('id', id).first();
   if (!row) throw errors.notFound();

@@ -14,6 +14,14 @@ export const PRODUCT_TYPES = ['card', 'direct', 'manual'] as const;
  */
 export type ProductType = (typeof PRODUCT_TYPES)[number] | 'topup' | (string & {});
 
+/**
+ * Who sees a product or SKU: `listed` everywhere; `link` only by its address (its page, its
+ * checkout, the API by its code), never in a list or a search; `hidden` nowhere (404).
+ */
+export const VISIBILITY = ['listed', 'link', 'hidden'] as const;
+export type Visibility = (typeof VISIBILITY)[number];
+const visibility = z.enum(VISIBILITY, { error: 'field.invalid' });
+
 const slug = z.string({ error: 'field.required' }).regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'field.slug');
 const sort = z.number({ error: 'field.integer' }).int('field.integer').min(-1e6, 'field.min').max(1e6, 'field.max').default(0);
 
@@ -37,6 +45,8 @@ export const productInput = z.object({
   fields: inputFieldsSchema.default([]),
   sort,
   enabled: z.boolean().default(true),
+  /** Left out of an update, it stays as it was (`setVisibility` changes it alone). */
+  visibility: visibility.optional(),
 });
 
 export const skuInput = z.object({
@@ -50,6 +60,7 @@ export const skuInput = z.object({
   enabled: z.boolean().default(true),
   /** A payment that finds no keys left: `refund` (to the wallet, or owed to a guest; the default) or `backorder`. */
   oversell: z.enum(['refund', 'backorder'], { error: 'field.invalid' }).optional(),
+  visibility: visibility.optional(),
 });
 
 export interface SkuView {
@@ -62,6 +73,8 @@ export interface SkuView {
   inStock: boolean;
   minQuantity: number;
   maxQuantity: number | null;
+  /** `listed`, or `link` (shown only where its code was asked for). Hidden SKUs are never in a view. */
+  visibility: Exclude<Visibility, 'hidden'>;
 }
 
 export interface ProductView {
@@ -76,6 +89,8 @@ export interface ProductView {
   skus: SkuView[];
   priceFrom: number;
   inStock: boolean;
+  /** `listed`, or `link`: reachable only by its address. */
+  visibility: Exclude<Visibility, 'hidden'>;
 }
 
 export interface CategoryView {
@@ -115,6 +130,7 @@ export async function createProduct(deps: Deps, input: z.input<typeof productInp
     fields: JSON.stringify(p.fields),
     sort: p.sort,
     enabled: p.enabled,
+    visibility: p.visibility ?? 'listed',
     created_at: now,
     updated_at: now,
   });
@@ -135,6 +151,7 @@ export async function createSku(deps: Deps, input: z.input<typeof skuInput>, trx
     sort: s.sort,
     enabled: s.enabled,
     oversell: s.oversell ?? 'refund',
+    visibility: s.visibility ?? 'listed',
     created_at: now,
     updated_at: now,
   });
@@ -221,6 +238,7 @@ export function saveProduct(deps: Deps, id: number | null, input: z.input<typeof
             fields: JSON.stringify(p.fields),
             sort: p.sort,
             enabled: p.enabled,
+            ...(p.visibility ? { visibility: p.visibility } : {}),
             updated_at: deps.now(),
           });
       }
@@ -267,6 +285,7 @@ export function updateSku(deps: Deps, id: number, input: z.input<typeof skuUpdat
         enabled: s.enabled,
         // Left out of a form that does not show it, it stays as it was.
         ...(s.oversell ? { oversell: s.oversell } : {}),
+        ...(s.visibility ? { visibility: s.visibility } : {}),
         updated_at: deps.now(),
       });
     await audit(deps, trx, {
@@ -292,6 +311,19 @@ export function setCatalogEnabled(deps: Deps, kind: CatalogKind, id: number, ena
     await trx(TABLES[kind]).where('id', id).update({ enabled });
     const target = kind === 'sku' ? String(before.code) : id;
     await audit(deps, trx, { actorId: actor.id, action: `${kind}.${enabled ? 'enable' : 'disable'}`, targetType: kind, targetId: target, before: { enabled: !enabled }, after: { enabled }, ip: actor.ip });
+  });
+}
+
+/** Lists a product or SKU, makes it reachable only by its link, or hides it from everyone. */
+export function setVisibility(deps: Deps, kind: 'product' | 'sku', id: number, input: unknown, actor: Actor): Promise<void> {
+  const parsed = visibility.safeParse(input);
+  if (!parsed.success) throw errors.validation({ visibility: 'field.invalid' });
+  return afterCommit(deps, async (trx) => {
+    const before = await rowOf(trx, TABLES[kind], id);
+    if (before.visibility === parsed.data) return;
+    await trx(TABLES[kind]).where('id', id).update({ visibility: parsed.data });
+    const target = kind === 'sku' ? String(before.code) : id;
+    await audit(deps, trx, { actorId: actor.id, action: `${kind}.visibility`, targetType: kind, targetId: target, before: { visibility: before.visibility }, after: { visibility: parsed.data }, ip: actor.ip });
   });
 }
 
@@ -347,9 +379,9 @@ export async function catalogTree(deps: Deps) {
     knex('products')
       .whereNot('type', 'topup')
       .leftJoin('skus', 'skus.product_id', 'products.id')
-      .groupBy('products.id', 'products.category_id', 'products.slug', 'products.name', 'products.type', 'products.enabled', 'products.sort')
+      .groupBy('products.id', 'products.category_id', 'products.slug', 'products.name', 'products.type', 'products.enabled', 'products.visibility', 'products.sort')
       .orderBy([{ column: 'products.sort' }, { column: 'products.id' }])
-      .select('products.id', 'products.category_id', 'products.slug', 'products.name', 'products.type', 'products.enabled', 'products.sort')
+      .select('products.id', 'products.category_id', 'products.slug', 'products.name', 'products.type', 'products.enabled', 'products.visibility', 'products.sort')
       .count({ skus: 'skus.id' }),
   ]);
   return categories.map((c: Record<string, any>) => ({
@@ -362,7 +394,7 @@ export async function catalogTree(deps: Deps) {
     enabled: Boolean(c.enabled),
     products: products
       .filter((p: Record<string, any>) => Number(p.category_id) === Number(c.id))
-      .map((p: Record<string, any>) => ({ id: Number(p.id), slug: String(p.slug), name: String(p.name), type: String(p.type), enabled: Boolean(p.enabled), skus: Number(p.skus) })),
+      .map((p: Record<string, any>) => ({ id: Number(p.id), slug: String(p.slug), name: String(p.name), type: String(p.type), enabled: Boolean(p.enabled), visibility: p.visibility as Visibility, skus: Number(p.skus) })),
   }));
 }
 
@@ -383,6 +415,7 @@ export async function productForAdmin(deps: Deps, id: number) {
     fields: product.fields ? (JSON.parse(product.fields) as InputField[]) : [],
     sort: Number(product.sort),
     enabled: Boolean(product.enabled),
+    visibility: product.visibility as Visibility,
     skus: skus.map((s: Record<string, any>) => ({
       id: Number(s.id),
       code: String(s.code),
@@ -394,6 +427,7 @@ export async function productForAdmin(deps: Deps, id: number) {
       maxQuantity: s.max_quantity === null ? null : Number(s.max_quantity),
       sort: Number(s.sort),
       enabled: Boolean(s.enabled),
+      visibility: s.visibility as Visibility,
     })),
   };
 }

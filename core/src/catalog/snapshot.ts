@@ -29,13 +29,23 @@ function groupBy<T, K>(items: T[], key: (item: T) => K): Map<K, T[]> {
 export interface Snapshot {
   /** Changes only when what the snapshot holds does. */
   version: number;
+  /** Enabled categories, each with its listed products (as `shown`). */
   categories: CategoryView[];
+  /** The listed products with something listed to sell, in category order: what lists and search show. */
   products: ProductView[];
-  /** By id and by slug. */
-  productByKey: Map<string, ProductView>;
+  /** By id and by slug: every product on sale, listed or by link only. */
+  productByKey: Map<string, Entry>;
   categoryByKey: Map<string, CategoryView>;
-  /** By SKU id and by SKU code. */
+  /** By SKU id and by SKU code: every SKU on sale, with its product as seen through it. */
   skuByKey: Map<string, { product: ProductView; sku: SkuView }>;
+  /** Per listed product, its searchable text (catalog/search.ts). */
+  searchable: Array<{ product: ProductView; name: string; skus: string; description: string }>;
+}
+
+/** A product with all its SKUs on sale (`all`), and as lists show it: its listed SKUs only. */
+interface Entry {
+  all: ProductView;
+  shown: ProductView | undefined;
 }
 
 const cache = new WeakMap<Database, { loadedAt: number; snapshot: Promise<Snapshot> }>();
@@ -56,6 +66,7 @@ interface SkuRow {
   price: number | string;
   min_quantity: number;
   max_quantity: number | null;
+  visibility: SkuView['visibility'];
 }
 
 /** A SKU as the snapshot keeps it: a card's stock is filled in from the stock board where shown. */
@@ -70,8 +81,24 @@ function skuView(row: SkuRow, type: ProductType): SkuView {
     inStock: !counted,
     minQuantity: row.min_quantity,
     maxQuantity: row.max_quantity,
+    visibility: row.visibility,
   };
 }
+
+/** The product with only these of its SKUs (its price and stock summary follow them). */
+function withSkus(product: ProductView, skus: SkuView[]): ProductView {
+  return { ...product, skus, priceFrom: Math.min(...skus.map((s) => s.price)), inStock: skus.some((s) => s.inStock) };
+}
+
+/** The product as a page shows it: its listed SKUs, and the link-only one asked for by code. */
+function seenThrough(entry: Entry, code: string | undefined): ProductView | undefined {
+  const asked = code === undefined ? undefined : entry.all.skus.find((s) => s.code === code && s.visibility === 'link');
+  if (!asked) return entry.shown;
+  return withSkus(entry.all, entry.all.skus.filter((s) => s.visibility === 'listed' || s === asked));
+}
+
+/** Text for search: NFKC folds full-width letters and digits (ＳＴＥＡＭ１００ → steam100), then lower case. */
+export const searchText = (s: string) => s.normalize('NFKC').toLowerCase();
 
 async function load(deps: Deps): Promise<Snapshot> {
   const knex = deps.db.read;
@@ -82,34 +109,44 @@ async function load(deps: Deps): Promise<Snapshot> {
       .join('categories', 'categories.id', 'products.category_id')
       .where('products.enabled', true)
       .andWhere('categories.enabled', true)
+      .andWhereNot('products.visibility', 'hidden')
       .orderBy([{ column: 'products.sort' }, { column: 'products.id' }]),
     knex('skus')
       .where('enabled', true)
+      .andWhereNot('visibility', 'hidden')
       .orderBy([{ column: 'sort' }, { column: 'id' }])
-      .select('id', 'product_id', 'code', 'name', 'price', 'min_quantity', 'max_quantity') as Promise<SkuRow[]>,
+      .select('id', 'product_id', 'code', 'name', 'price', 'min_quantity', 'max_quantity', 'visibility') as Promise<SkuRow[]>,
   ]);
   const rows = JSON.stringify([categoryRows, productRows, skuRows]);
   const before = last.get(deps.db);
   if (before?.rows === rows) return before.snapshot;
   const skusOf = groupBy(skuRows, (s) => s.product_id);
-  const products: ProductView[] = [];
+  const entries: Entry[] = [];
   for (const p of productRows) {
     const skus = (skusOf.get(p.id) ?? []).map((s) => skuView(s, p.type));
     if (!skus.length) continue; // nothing to sell
-    products.push({
-      id: p.id,
-      categoryId: p.category_id,
-      slug: p.slug,
-      name: p.name,
-      description: p.description ?? '',
-      imageUrl: p.image_url,
-      type: p.type,
-      fields: p.fields ? (JSON.parse(p.fields) as InputField[]) : [],
+    const all = withSkus(
+      {
+        id: p.id,
+        categoryId: p.category_id,
+        slug: p.slug,
+        name: p.name,
+        description: p.description ?? '',
+        imageUrl: p.image_url,
+        type: p.type,
+        fields: p.fields ? (JSON.parse(p.fields) as InputField[]) : [],
+        skus,
+        priceFrom: 0,
+        inStock: false,
+        visibility: p.visibility,
+      },
       skus,
-      priceFrom: Math.min(...skus.map((s) => s.price)),
-      inStock: skus.some((s) => s.inStock),
-    });
+    );
+    const listed = skus.filter((s) => s.visibility === 'listed');
+    entries.push({ all, shown: listed.length === skus.length ? all : listed.length ? withSkus(all, listed) : undefined });
   }
+  // Lists show listed products with something listed to sell; a link-only one is never in them.
+  const products = entries.flatMap((e) => (e.all.visibility === 'listed' && e.shown ? [e.shown] : []));
   const productsOf = groupBy(products, (p) => p.categoryId);
   const categories: CategoryView[] = categoryRows.map((c: Record<string, any>) => ({
     id: c.id,
@@ -119,12 +156,29 @@ async function load(deps: Deps): Promise<Snapshot> {
     imageUrl: c.image_url,
     products: productsOf.get(c.id) ?? [],
   }));
-  const snapshot: Snapshot = { version: (before?.snapshot.version ?? 0) + 1, categories, products, productByKey: new Map(), categoryByKey: new Map(), skuByKey: new Map() };
+  const snapshot: Snapshot = {
+    version: (before?.snapshot.version ?? 0) + 1,
+    categories,
+    products: categories.flatMap((c) => c.products),
+    productByKey: new Map(),
+    categoryByKey: new Map(),
+    skuByKey: new Map(),
+    searchable: [],
+  };
   for (const c of categories) snapshot.categoryByKey.set(String(c.id), c).set(c.slug, c);
-  for (const p of products) {
-    snapshot.productByKey.set(String(p.id), p).set(p.slug, p);
-    for (const sku of p.skus) snapshot.skuByKey.set(String(sku.id), { product: p, sku }).set(sku.code, { product: p, sku });
+  for (const e of entries) {
+    snapshot.productByKey.set(String(e.all.id), e).set(e.all.slug, e);
+    for (const sku of e.all.skus) {
+      const found = { product: seenThrough(e, sku.code)!, sku };
+      snapshot.skuByKey.set(String(sku.id), found).set(sku.code, found);
+    }
   }
+  snapshot.searchable = snapshot.products.map((p) => ({
+    product: p,
+    name: searchText(p.name),
+    skus: searchText(p.skus.map((s) => `${s.name}\n${s.code}`).join('\n')),
+    description: searchText(p.description),
+  }));
   last.set(deps.db, { rows, snapshot });
   return snapshot;
 }
@@ -145,7 +199,7 @@ export async function catalogVersion(deps: Deps): Promise<number> {
 }
 
 /** Copies of the products with each card SKU's stock as of now (stock-board.ts). */
-async function withLiveStock(deps: Deps, products: ProductView[]): Promise<ProductView[]> {
+export async function withLiveStock(deps: Deps, products: ProductView[]): Promise<ProductView[]> {
   const { stock } = await stockBoard(deps);
   return products.map((p) => {
     if (p.type !== 'card') return p;
@@ -157,11 +211,16 @@ async function withLiveStock(deps: Deps, products: ProductView[]): Promise<Produ
   });
 }
 
-/** Enabled products (with enabled SKUs), in category order, stock as of now. */
+/** Listed products (with their listed SKUs), in category order, stock as of now. */
 export async function listProducts(deps: Deps, filter: { categoryId?: number } = {}): Promise<ProductView[]> {
   const snap = await snapshot(deps);
-  const products = filter.categoryId ? (snap.categoryByKey.get(String(filter.categoryId))?.products ?? []) : snap.categories.flatMap((c) => c.products);
+  const products = filter.categoryId ? (snap.categoryByKey.get(String(filter.categoryId))?.products ?? []) : snap.products;
   return withLiveStock(deps, products);
+}
+
+/** The searchable text of every listed product, for catalog/search.ts. */
+export async function searchIndex(deps: Deps): Promise<Snapshot['searchable']> {
+  return (await snapshot(deps)).searchable;
 }
 
 /** The storefront: enabled categories that have something to sell, each with its products. */
@@ -173,21 +232,31 @@ export async function listStorefront(deps: Deps): Promise<CategoryView[]> {
     .map((c) => ({ ...c, products: c.products.map((p) => live.get(p.id)!) }));
 }
 
+/** An enabled category by id or slug, or undefined (no stock is read). */
+export async function findCategory(deps: Deps, slugOrId: string | number): Promise<CategoryView | undefined> {
+  return (await snapshot(deps)).categoryByKey.get(String(slugOrId));
+}
+
 export async function getCategory(deps: Deps, slugOrId: string): Promise<CategoryView> {
   const category = (await snapshot(deps)).categoryByKey.get(slugOrId);
   if (!category) throw errors.notFound();
   return { ...category, products: await withLiveStock(deps, category.products) };
 }
 
-/** One enabled product by id or slug, with its enabled SKUs. */
-export async function getProduct(deps: Deps, idOrSlug: string | number): Promise<ProductView> {
-  const product = (await snapshot(deps)).productByKey.get(String(idOrSlug));
+/**
+ * A product on sale by id or slug, listed or by link only, with its listed SKUs and the link-only
+ * one `sku` names (a product whose every SKU is link-only shows only by a SKU's link).
+ */
+export async function getProduct(deps: Deps, idOrSlug: string | number, opts: { sku?: string } = {}): Promise<ProductView> {
+  const entry = (await snapshot(deps)).productByKey.get(String(idOrSlug));
+  const product = entry && seenThrough(entry, opts.sku);
   if (!product) throw errors.notFound();
   return (await withLiveStock(deps, [product]))[0]!;
 }
 
 /**
- * An enabled SKU by code or id, with its product, for validating a purchase. Its stock may be a
+ * A SKU on sale by code or id (listed or by link only), with its product as its page shows it, for
+ * validating a purchase. Its stock may be a
  * second old: the checkout transaction decides.
  */
 export async function findSku(deps: Deps, codeOrId: string | number): Promise<{ product: ProductView; sku: SkuView }> {

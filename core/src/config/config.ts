@@ -70,6 +70,26 @@ export const configSchema = z
             session: z.number().int().min(0).max(1000).default(3),
           })
           .prefault({}),
+        /** Guest orders one IP address and one contact may place an hour (0: no limit); refusals are 429. */
+        guestOrders: z
+          .object({
+            ip: z.number().int().min(0).max(100_000).default(20),
+            contact: z.number().int().min(0).max(10_000).default(5),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    /** Challenges on guests' checkout and on registration (security/bot-defence.ts). */
+    botDefence: z
+      .object({
+        checkout: z.boolean().default(true),
+        register: z.boolean().default(true),
+        /** Leading zero bits of the built-in proof of work: 18 is about 260,000 SHA-256 hashes, a second or so on a phone. */
+        powBits: z.number().int().min(1).max(28).default(18),
+        /** How long a challenge may be answered. */
+        minutes: z.number().int().min(1).max(1440).default(20),
+        /** For browsers without JavaScript: `captcha` (a sum drawn as SVG to type) or `none` (the form then needs JavaScript). */
+        fallback: z.enum(['captcha', 'none']).default('captcha'),
       })
       .prefault({}),
     payments: z

@@ -14,6 +14,10 @@ import * as siteHosts from './migrations/20261203_031_site_hosts.js';
 import * as consoleIndexes from './migrations/20261203_040_console_indexes.js';
 import * as consoleInventory from './migrations/20261203_045_console_inventory.js';
 import * as reviewHolds from './migrations/20261203_050_review_holds.js';
+import * as visibility from './migrations/20261207_180_visibility.js';
+import * as articles from './migrations/20261207_181_articles.js';
+import * as challengeUses from './migrations/20261207_182_challenge_uses.js';
+import * as markupTemplates from './migrations/20261207_183_markup_templates.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -36,6 +40,10 @@ const CORE_MIGRATIONS: Array<[string, Migration]> = [
   ['20261203_040_console_indexes', consoleIndexes],
   ['20261203_045_console_inventory', consoleInventory],
   ['20261203_050_review_holds', reviewHolds],
+  ['20261207_180_visibility', visibility],
+  ['20261207_181_articles', articles],
+  ['20261207_182_challenge_uses', challengeUses],
+  ['20261207_183_markup_templates', markupTemplates],
 ];
 
 /** Migrations are bundled into the build, so they are listed here instead of read from disk. */

@@ -5,6 +5,7 @@ import type { InputField } from '../catalog/fields.js';
 import type { Deps } from '../context.js';
 import { transaction } from '../db/dialect.js';
 import { invalidatePricing } from '../pricing/pricing.js';
+import { repriceSkus } from '../pricing/templates.js';
 import type { CatalogImport, SupplierConnector, SupplierProduct } from './supplier.js';
 
 /**
@@ -72,7 +73,10 @@ export async function syncSupplierCatalog(deps: Deps, connector: SupplierConnect
       const figures = { name: p.name.slice(0, 120), price, cost: p.cost, min_quantity: p.minQuantity ?? 1, max_quantity: p.maxQuantity ?? null, updated_at: now };
       const route = routes.get(p.sku);
       if (route) {
-        await trx('skus').where('id', route.sku_id).update({ ...figures, enabled: true });
+        // A SKU under a markup template keeps the template's retail price (repriced below).
+        await trx('skus')
+          .where('id', route.sku_id)
+          .update({ ...figures, price: trx.raw('CASE WHEN markup_template_id IS NULL THEN ? ELSE price END', [price]), enabled: true });
         report.updated++;
       } else {
         const code = `${prefix}${p.sku}`.slice(0, 64);
@@ -87,6 +91,8 @@ export async function syncSupplierCatalog(deps: Deps, connector: SupplierConnect
       }
       await trx('sku_suppliers').where({ supplier: connector.id, supplier_sku: p.sku }).update({ cost: p.cost, stock: p.stock, synced_at: now, updated_at: now });
     }
+    // Costs just changed: SKUs under a markup template get their prices recomputed from them.
+    await repriceSkus(deps, trx, wanted.flatMap((p) => (routes.has(p.sku) ? [routes.get(p.sku)!.sku_id] : [])), null);
     const offered = new Set(wanted.map((p) => p.sku));
     const gone = [...routes.values()].filter((r) => !offered.has(r.supplier_sku)).map((r) => r.sku_id);
     if (gone.length) report.disabled = Number(await trx('skus').whereIn('id', gone).andWhere('enabled', true).update({ enabled: false, updated_at: now }));

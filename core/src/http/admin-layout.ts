@@ -22,6 +22,7 @@ hbs.registerHelper('money', (amount: unknown, o: Opts) => (typeof amount === 'nu
 hbs.registerHelper('date', (ms: unknown, o: Opts) =>
   typeof ms === 'number' ? new Intl.DateTimeFormat(localeOf(o), { dateStyle: 'short', timeStyle: 'medium', timeZone: 'Asia/Shanghai' }).format(ms) : '',
 );
+hbs.registerHelper('concat', (...args: unknown[]) => args.slice(0, -1).join(''));
 hbs.registerHelper('json', (v: unknown) => (v === undefined || v === null ? '' : JSON.stringify(v, null, 2)));
 
 export const consoleTemplate = (source: string) => hbs.compile(source, { strict: false });
@@ -36,8 +37,10 @@ const NAV: Array<{ href: string; label: string }> = [
   { href: '/admin/inventory', label: 'admin.nav.inventory' },
   { href: '/admin/agents', label: 'admin.nav.agents' },
   { href: '/admin/levels', label: 'admin.nav.levels' },
+  { href: '/admin/markup-templates', label: 'admin.nav.markupTemplates' },
   { href: '/admin/sites', label: 'admin.nav.sites' },
   { href: '/admin/withdrawals', label: 'admin.nav.withdrawals' },
+  { href: '/admin/articles', label: 'admin.nav.articles' },
   { href: '/admin/insight', label: 'admin.nav.insight' },
   { href: '/admin/audit', label: 'admin.nav.audit' },
   { href: '/admin/plugins', label: 'admin.nav.plugins' },

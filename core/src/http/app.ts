@@ -28,6 +28,11 @@ import { adminUsers, adminUsersApi } from './admin-users.js';
 import { storeApi } from './store-api.js';
 import { agentApi } from './agent-api.js';
 import { supplierRoutes } from './supplier.js';
+import { articleRoutes } from './articles.js';
+import { adminArticles, adminArticlesApi } from './admin-articles.js';
+import { searchPages } from './search.js';
+import { challengeRoutes } from './challenge.js';
+import { adminMarkupTemplates, adminMarkupTemplatesApi } from './admin-markup-templates.js';
 
 const MIME: Record<string, string> = {
   '.css': 'text/css; charset=utf-8',
@@ -108,8 +113,10 @@ export function createApp(shop: Shop, plugins: ShopRouter): Koa {
   // Most requests are page views, which have no body to parse.
   app.use((ctx, next) => (ctx.method === 'GET' || ctx.method === 'HEAD' ? next() : parseBody(ctx, next)));
   app.use(loadSession);
+  // Selling tools first (articles, search, bot-defence challenges, markup templates): their own paths only.
+  const sellingTools = [articleRoutes(), searchPages(), challengeRoutes(), adminArticlesApi(), adminMarkupTemplatesApi(), adminArticles(), adminMarkupTemplates()];
   app.use(
-    dispatch([storeApi(), storeAgentApi(), storeWalletApi(), agentApi(), adminApi(), adminAgentsApi(), adminInventoryApi(), adminUsersApi(), supplierRoutes(), adminPages(), adminDashboard(), adminOrders(), adminInsight(), adminPayments(), adminAgents(), adminCatalog(), adminInventory(), adminUsers(), adminSettings(), agentPages(), shopPages(), plugins]),
+    dispatch([...sellingTools, storeApi(), storeAgentApi(), storeWalletApi(), agentApi(), adminApi(), adminAgentsApi(), adminInventoryApi(), adminUsersApi(), supplierRoutes(), adminPages(), adminDashboard(), adminOrders(), adminInsight(), adminPayments(), adminAgents(), adminCatalog(), adminInventory(), adminUsers(), adminSettings(), agentPages(), shopPages(), plugins]),
   );
   return app as unknown as Koa;
 }

@@ -121,9 +121,9 @@ export function memo<T>(max: number) {
 
 /**
  * Serves `template` from the cache, rendering it with `make`'s data (at the buyer's prices) when
- * this combination has not been rendered yet.
+ * this combination has not been rendered yet. `vary` names whatever else the page is made of.
  */
-export async function cachedPage(ctx: ShopContext, template: TemplateName, make: (prices: PriceList) => Promise<Record<string, unknown>>): Promise<void> {
+export async function cachedPage(ctx: ShopContext, template: TemplateName, make: (prices: PriceList) => Promise<Record<string, unknown>>, vary = ''): Promise<void> {
   const theme = themeOf(ctx);
   const [prices, catalog, board] = await Promise.all([pricesFor(ctx), catalogVersion(ctx.shop), stockBoard(ctx.shop)]);
   const { site, locale, base } = ctx.state;
@@ -141,6 +141,8 @@ export async function cachedPage(ctx: ShopContext, template: TemplateName, make:
     prices.key,
     catalog,
     board.bandVersion,
+    // What else the page is made of, as its route says (the home page's announcements, a link-only SKU).
+    vary,
   ].join('\x1e');
   let cache = caches.get(theme);
   if (!cache) caches.set(theme, (cache = memo<Entry>(MAX_ENTRIES)));

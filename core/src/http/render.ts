@@ -1,3 +1,4 @@
+import { errors } from '../errors.js';
 import type { Theme, TemplateName } from '../themes/renderer.js';
 import { balanceOf } from '../wallet/ledger.js';
 import type { ShopContext } from './context.js';
@@ -34,7 +35,10 @@ export async function pageData(ctx: ShopContext, data: Record<string, unknown>, 
 
 /** Renders a theme template with the data every page gets. */
 export async function renderPage(ctx: ShopContext, template: TemplateName, data: Record<string, unknown>, status = 200): Promise<void> {
-  const html = themeOf(ctx).render(template, await pageData(ctx, data));
+  const theme = themeOf(ctx);
+  // An optional template (search, articles) the theme does not have: the page does not exist there.
+  if (!theme.has(template)) throw errors.notFound();
+  const html = theme.render(template, await pageData(ctx, data));
   ctx.status = status;
   ctx.type = 'html';
   ctx.body = html;

@@ -5,6 +5,7 @@ import { findSku, getCategory, getProduct, listStorefront } from '../catalog/sna
 import { shownStock } from '../catalog/stock-board.js';
 import { cachedPage } from './page-cache.js';
 import { priceProducts } from '../pricing/pricing.js';
+import { announcementsOf } from '../articles/articles.js';
 import type { InputField } from '../catalog/fields.js';
 import { ShopError } from '../errors.js';
 import { kycStatus, ownKycView, submitKyc } from '../kyc/kyc.js';
@@ -23,6 +24,7 @@ import QRCode from 'qrcode';
 import { checkCsrf, grantOrders, isGranted, rememberedToken, rememberOrder } from './session.js';
 import { lookupOrders, requestLookupCode } from '../orders/lookup.js';
 import { endSession, requireUser, startSession } from './store-api.js';
+import { answerOf, challengeFor, checkRegistration } from './challenge.js';
 
 type Form = Record<string, string | undefined>;
 
@@ -75,6 +77,8 @@ async function renderCheckout(ctx: ShopContext, source: Form | Record<string, un
       contact: typeof source.contact === 'string' ? source.contact : '',
       balance: ctx.state.user ? await balanceOf(ctx.shop, ctx.state.user.id) : null,
       gateways: gatewayChoices(ctx),
+      // Guests answer a bot-defence challenge with the order (http/challenge.ts).
+      botCheck: ctx.state.user ? null : await challengeFor(ctx, 'checkout'),
       fieldRows: product.fields.map((f) => ({ ...f, value: values[f.name] ?? '', error: errs[`fields.${f.name}`] })),
       errors: errs,
       error: failure ? translate(ctx.state.locale, failure.messageKey, failure.params) : null,
@@ -131,12 +135,20 @@ export function shopPages(): ShopRouter {
   const r: ShopRouter = new Router();
 
   // Served from the page cache (page-cache.ts): what they show depends on the prices, not the buyer.
-  r.get('/', (ctx) =>
-    cachedPage(ctx, 'home', async (prices) => ({
-      title: '',
-      categories: (await listStorefront(ctx.shop)).map((c) => ({ ...c, products: shownStock(priceProducts(prices, c.products)) })),
-    })),
-  );
+  // The site's announcements are part of the home page: a new, changed or removed one makes a new entry.
+  r.get('/', async (ctx) => {
+    const announcements = await announcementsOf(ctx.shop, ctx.state.site?.id ?? null);
+    await cachedPage(
+      ctx,
+      'home',
+      async (prices) => ({
+        title: '',
+        categories: (await listStorefront(ctx.shop)).map((c) => ({ ...c, products: shownStock(priceProducts(prices, c.products)) })),
+        announcements,
+      }),
+      announcements.map((a) => `${a.id}:${a.updatedAt}`).join(),
+    );
+  });
 
   r.get('/category/:slug', (ctx) =>
     cachedPage(ctx, 'category', async (prices) => {
@@ -145,12 +157,21 @@ export function shopPages(): ShopRouter {
     }),
   );
 
-  r.get('/product/:slug', (ctx) =>
-    cachedPage(ctx, 'product', async (prices) => {
-      const product = shownStock(priceProducts(prices, [await getProduct(ctx.shop, ctx.params.slug!)]))[0]!;
-      return { title: product.name, product, defaultSku: product.skus.find((s) => s.inStock)?.code };
-    }),
-  );
+  // `?sku=CODE` naming a link-only SKU of the product adds it to the page (and preselects it); the
+  // page is cached per such SKU, and any other `sku` is the plain page.
+  r.get('/product/:slug', async (ctx) => {
+    const asked = typeof ctx.query.sku === 'string' ? await findSku(ctx.shop, ctx.query.sku).catch(() => undefined) : undefined;
+    const linked = asked?.sku.visibility === 'link' && (asked.product.slug === ctx.params.slug || String(asked.product.id) === ctx.params.slug) ? asked.sku.code : undefined;
+    await cachedPage(
+      ctx,
+      'product',
+      async (prices) => {
+        const product = shownStock(priceProducts(prices, [await getProduct(ctx.shop, ctx.params.slug!, { sku: linked })]))[0]!;
+        return { title: product.name, product, defaultSku: (product.skus.find((s) => s.code === linked && s.inStock) ?? product.skus.find((s) => s.inStock))?.code };
+      },
+      linked,
+    );
+  });
 
   r.get('/checkout', async (ctx) => {
     await renderCheckout(ctx, ctx.query as Record<string, unknown>);
@@ -170,6 +191,7 @@ export function shopPages(): ShopRouter {
           contact: f.contact || undefined,
           queryPassword: f.queryPassword || undefined,
           payment: f.payment ?? 'wallet',
+          challenge: answerOf(f),
         },
         requestInfo(ctx),
       );
@@ -338,7 +360,7 @@ export function shopPages(): ShopRouter {
 
   /** Login and register: the same form page, shown again with its errors when the post fails. */
   const accountForm = (template: 'login' | 'register', submit: (ctx: ShopContext, f: Form) => Promise<number>) => {
-    const page = (ctx: ShopContext, f: Form, failure?: ShopError) =>
+    const page = async (ctx: ShopContext, f: Form, failure?: ShopError) =>
       renderPage(
         ctx,
         template,
@@ -348,6 +370,7 @@ export function shopPages(): ShopRouter {
           errors: failure ? fieldMessages(ctx, failure) : {},
           error: failure ? translate(ctx.state.locale, failure.messageKey) : null,
           next: f.next ?? '',
+          ...(template === 'register' ? { botCheck: await challengeFor(ctx, 'register') } : {}),
         },
         failure?.status,
       );
@@ -375,7 +398,11 @@ export function shopPages(): ShopRouter {
     const { email, password } = loginSchema.parse(f);
     return (await authenticate(ctx.shop, email, password)).id;
   });
-  accountForm('register', async (ctx, f) => (await createUser(ctx.shop, { ...credentialsSchema.parse(f), uplineId: await uplineForSignup(ctx) })).id);
+  accountForm('register', async (ctx, f) => {
+    const credentials = credentialsSchema.parse(f);
+    await checkRegistration(ctx, answerOf(f));
+    return (await createUser(ctx.shop, { ...credentials, uplineId: await uplineForSignup(ctx) })).id;
+  });
 
   // An agent's invite link: remembered, then on to registration.
   r.get('/i/:code', (ctx) => {

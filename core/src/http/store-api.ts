@@ -3,6 +3,8 @@ import { authenticate, createSession, createUser, credentialsSchema, destroySess
 import { catalogVersion, getProduct, listProducts } from '../catalog/snapshot.js';
 import { stockBoard } from '../catalog/stock-board.js';
 import { memo, sendTagged, tagged } from './page-cache.js';
+import { searchProducts } from '../catalog/search.js';
+import { checkRegistration } from './challenge.js';
 import { errors } from '../errors.js';
 import { kycStatus, ownKycView, submitKyc } from '../kyc/kyc.js';
 import { getOrder, listOrders } from '../orders/orders.js';
@@ -38,23 +40,34 @@ const body = (ctx: ShopContext) => (ctx.request.body ?? {}) as Record<string, un
 export function storeApi(): ShopRouter {
   const r: ShopRouter = new Router({ prefix: '/api/store' });
 
-  // Kept as JSON for each prices key, category, catalog version and stock (page-cache.ts).
+  // Kept as JSON for each prices key, category, catalog version and stock (page-cache.ts); with `q`,
+  // a search of them (catalog/search.ts), not kept: queries are the client's to choose.
   const listings = memo<ReturnType<typeof tagged>>(200);
   r.get('/products', async (ctx) => {
     const category = Number(ctx.query.category);
     const filter = Number.isInteger(category) && category > 0 ? { categoryId: category } : {};
+    if (ctx.query.q !== undefined) {
+      ctx.body = { products: priceProducts(await pricesFor(ctx), await searchProducts(ctx.shop, { q: ctx.query.q }, filter)) };
+      return;
+    }
     const [prices, catalog, board] = await Promise.all([pricesFor(ctx), catalogVersion(ctx.shop), stockBoard(ctx.shop)]);
     const key = `${prices.key}\x1e${filter.categoryId ?? ''}\x1e${catalog}\x1e${board.version}`;
     const body = await listings(key, async () => tagged(JSON.stringify({ products: priceProducts(prices, await listProducts(ctx.shop, filter)) })));
     await sendTagged(ctx, body, 'json');
   });
 
+  // Listed or link-only; `?sku=` adds a link-only SKU to the product's listed ones.
   r.get('/products/:id', async (ctx) => {
-    ctx.body = { product: priceProducts(await pricesFor(ctx), [await getProduct(ctx.shop, ctx.params.id!)])[0] };
+    const sku = typeof ctx.query.sku === 'string' ? ctx.query.sku : undefined;
+    ctx.body = { product: priceProducts(await pricesFor(ctx), [await getProduct(ctx.shop, ctx.params.id!, { sku })])[0] };
   });
 
+  // `challenge`: the answer to `GET /api/store/challenge?purpose=register` (http/challenge.ts).
   r.post('/auth/register', async (ctx) => {
-    const user = await createUser(ctx.shop, { ...credentialsSchema.parse(body(ctx)), uplineId: await uplineForSignup(ctx) });
+    const credentials = credentialsSchema.parse(body(ctx));
+    const answer = body(ctx).challenge;
+    await checkRegistration(ctx, typeof answer === 'string' ? answer : undefined);
+    const user = await createUser(ctx.shop, { ...credentials, uplineId: await uplineForSignup(ctx) });
     await startSession(ctx, user.id);
     ctx.status = 201;
     ctx.body = { user };

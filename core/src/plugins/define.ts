@@ -7,6 +7,7 @@ import type { OrderView } from '../orders/orders.js';
 import type { HeldOrder } from '../orders/review.js';
 import type { HookEvents, Verdict, VetoHooks } from './hooks.js';
 import type { KycProvider } from './kyc.js';
+import type { BotDefence } from '../security/bot-defence.js';
 import type { PaymentGateway } from './payment.js';
 import type { ProductTypeDefinition } from '../delivery/product-type.js';
 import type { SupplierConnector } from '../delivery/supplier.js';
@@ -37,6 +38,12 @@ export interface PluginContext<S> {
   kycProvider(provider: KycProvider): void;
   /** Users' real-name status, for gates and rules (masked; the ID number only as its fingerprint). */
   readonly kyc: { status(userId: number): Promise<KycStatus>; fingerprint(idNumber: string): string };
+  /**
+   * Replaces the built-in proof of work on guests' checkout and registration with another bot
+   * defence (a captcha service); one per shop. Its `challenge()` is what the forms and
+   * `GET /api/store/challenge` show, its `verify()` checks the `challenge` field they send.
+   */
+  botDefence(defence: BotDefence): void;
   /** Offers a supplier to the delivery engine; SKUs route to it by its id (`sku_suppliers`). Callbacks arrive at /supplier/<id>/callback. */
   supplier(connector: SupplierConnector): void;
   /** Adds a product type (validate input, deliver, render the goods) beside card, direct and manual. */

@@ -11,6 +11,7 @@ import type { ConfiguredPlugin, Plugin, PluginContext, PluginDefinition, PluginM
 import { kycFingerprint, kycStatus } from '../kyc/kyc.js';
 import type { Hooks } from './hooks.js';
 import type { KycProvider } from './kyc.js';
+import type { BotDefence } from '../security/bot-defence.js';
 import type { PaymentGateway } from './payment.js';
 import { PRODUCT_TYPES } from '../catalog/catalog.js';
 import type { ProductTypeDefinition } from '../delivery/product-type.js';
@@ -106,6 +107,8 @@ export interface PluginHost {
   readonly productTypes: ReadonlyMap<string, ProductTypeDefinition>;
   /** The real-name verification a plugin offers, if any. */
   readonly kycProvider: KycProvider | undefined;
+  /** The bot defence a plugin offers instead of the built-in proof of work, if any. */
+  readonly botDefence: BotDefence | undefined;
   /** Each loaded plugin's definition and settings input (the config's, overlaid by the admin's). */
   readonly configured: ReadonlyMap<string, { definition: PluginDefinition; input: Record<string, unknown> }>;
   /** Loads, checks and sets up the configured plugins, applies their migrations, then starts them. */
@@ -129,6 +132,7 @@ export function createPluginHost(
   const productTypes = new Map<string, ProductTypeDefinition>();
   const configured = new Map<string, { definition: PluginDefinition; input: Record<string, unknown> }>();
   let kycProvider: KycProvider | undefined;
+  let botDefence: BotDefence | undefined;
   const kyc = { status: (userId: number) => kycStatus(deps, userId), fingerprint: (idNumber: string) => kycFingerprint(deps, idNumber) };
   const orders: PluginContext<unknown>['orders'] = {
     refund: (input) => refundOrder(deps, gateways, { no: input.no, reason: input.reason, actorId: input.actorId ?? null }),
@@ -145,6 +149,9 @@ export function createPluginHost(
     configured,
     get kycProvider() {
       return kycProvider;
+    },
+    get botDefence() {
+      return botDefence;
     },
     async load(entries) {
       const starts: Array<() => void | Promise<void>> = [];
@@ -184,6 +191,11 @@ export function createPluginHost(
             if (!/^[a-z0-9][a-z0-9-]{0,39}$/.test(provider.id)) throw new PluginError(`plugin ${def.name}: KYC provider id "${provider.id}" must be lowercase letters, digits and dashes`);
             if (kycProvider) throw new PluginError(`plugin ${def.name}: a KYC provider ("${kycProvider.id}") is already registered; a shop uses one`);
             kycProvider = provider;
+          },
+          botDefence(defence) {
+            if (!/^[a-z0-9][a-z0-9-]{0,39}$/.test(defence.id)) throw new PluginError(`plugin ${def.name}: bot defence id "${defence.id}" must be lowercase letters, digits and dashes`);
+            if (botDefence) throw new PluginError(`plugin ${def.name}: a bot defence ("${botDefence.id}") is already registered; a shop uses one`);
+            botDefence = defence;
           },
           kyc,
           orders,

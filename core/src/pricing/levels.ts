@@ -8,6 +8,7 @@ import { errors, fromZod, ShopError } from '../errors.js';
 import { postJournal, SYSTEM_ACCOUNTS, systemAccountId, walletAccountId } from '../wallet/ledger.js';
 import { invalidatePricing, pricingSnapshot, toLevel, type Level } from './pricing.js';
 import { RULE_KINDS } from './resolver.js';
+import { repriceSkus } from './templates.js';
 
 /** The operator's side of pricing: levels and their rules, overrides, price protection. */
 
@@ -98,6 +99,8 @@ export async function setOverride(deps: Deps, input: unknown, actor: { id: numbe
     if (!remove) await trx('price_overrides').insert({ ...key, rule_kind: o.ruleKind, rule_value: o.ruleValue });
     const after = remove ? null : { ruleKind: o.ruleKind, ruleValue: o.ruleValue };
     await audit(deps, trx, { actorId: actor.id, action: 'price.override', targetType: o.scope, targetId: `${o.target}@${o.level}`, before: before ?? null, after, ip: actor.ip });
+    // A SKU under a markup template gets the template's price back where a hand-set one was removed.
+    if (remove && o.scope === 'sku') await repriceSkus(deps, trx, [key.scope_id], actor);
   });
   invalidatePricing(deps);
 }
@@ -141,6 +144,8 @@ export async function setSkuPricing(deps: Deps, input: unknown, actor: { id: num
     const before = await trx('skus').where('id', id).first('cost', 'floor_price', 'ceiling_price');
     await trx('skus').where('id', id).update({ cost: p.cost, floor_price: p.floor, ceiling_price: p.ceiling, updated_at: deps.now() });
     await audit(deps, trx, { actorId: actor.id, action: 'sku.pricing', targetType: 'sku', targetId: p.sku, before, after: p, ip: actor.ip });
+    // Under a markup template, a new cost means new prices.
+    await repriceSkus(deps, trx, [id], actor);
   });
   invalidateCatalog(deps);
 }

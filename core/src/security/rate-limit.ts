@@ -7,10 +7,15 @@ import { hmacHex } from './keys.js';
  * so parallel attempts cannot all slip under it. Buckets hold only an HMAC of what they count
  * (an address, an order number), never the value.
  */
-export async function hit(deps: Deps, scope: string, value: string, limit: number, windowMs: number): Promise<boolean> {
-  const bucket = `${scope}:${hmacHex(deps.keys.tokens, `rate:${scope}:${value}`, 16)}`.slice(0, 100);
+const bucketOf = (deps: Deps, scope: string, value: string) => `${scope}:${hmacHex(deps.keys.tokens, `rate:${scope}:${value}`, 16)}`.slice(0, 100);
+const windowOf = (deps: Deps, windowMs: number) => {
   const now = deps.now();
-  const start = now - (now % windowMs);
+  return now - (now % windowMs);
+};
+
+export async function hit(deps: Deps, scope: string, value: string, limit: number, windowMs: number): Promise<boolean> {
+  const bucket = bucketOf(deps, scope, value);
+  const start = windowOf(deps, windowMs);
   const knex = deps.db.knex;
   // MySQL applies the assignments left to right: `hits` must read the old window first.
   await knex('rate_limits')
@@ -19,6 +24,14 @@ export async function hit(deps: Deps, scope: string, value: string, limit: numbe
     .merge({ hits: knex.raw('CASE WHEN window_start = ? THEN hits + 1 ELSE 1 END', [start]), window_start: start });
   const row = await knex('rate_limits').where('bucket', bucket).first('hits', 'window_start');
   return Number(row.window_start) !== start || Number(row.hits) <= limit;
+}
+
+/**
+ * Takes back one attempt counted by `hit` in the current window (the attempt turned out not to be
+ * one: an order refused for its input, say). A window that has moved on since is left alone.
+ */
+export async function unhit(deps: Deps, scope: string, value: string, windowMs: number): Promise<void> {
+  await deps.db.knex('rate_limits').where({ bucket: bucketOf(deps, scope, value), window_start: windowOf(deps, windowMs) }).andWhere('hits', '>', 0).decrement('hits', 1);
 }
 
 /** Drops counters whose window ended more than a day ago (the hourly chore). */

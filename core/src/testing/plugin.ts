@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import type { z } from 'zod';
 import type { Logger } from '../context.js';
 import type { Plugin, PluginContext } from '../plugins/define.js';
+import type { BotDefence } from '../security/bot-defence.js';
 import type { KycProvider } from '../plugins/kyc.js';
 import type { PaymentGateway } from '../plugins/payment.js';
 import type { ProductTypeDefinition } from '../delivery/product-type.js';
@@ -33,13 +34,14 @@ export async function setupPlugin<S extends z.ZodType>(
   plugin: Plugin<S>,
   input: z.input<S>,
   log: Logger = quiet,
-): Promise<{ gateways: PaymentGateway[]; kycProviders: KycProvider[]; suppliers: SupplierConnector[]; productTypes: ProductTypeDefinition[]; settings: z.output<S> }> {
+): Promise<{ gateways: PaymentGateway[]; kycProviders: KycProvider[]; suppliers: SupplierConnector[]; productTypes: ProductTypeDefinition[]; botDefences: BotDefence[]; settings: z.output<S> }> {
   const def = plugin.definition;
   const settings = (def.settings ? def.settings.parse(input) : input) as z.output<S>;
   const gateways: PaymentGateway[] = [];
   const suppliers: SupplierConnector[] = [];
   const productTypes: ProductTypeDefinition[] = [];
   const kycProviders: KycProvider[] = [];
+  const botDefences: BotDefence[] = [];
   const noShop = (what: string) => () => {
     throw new Error(`setupPlugin: plugin ${def.name} uses ${what}; test it in a shop (startTestShop)`);
   };
@@ -58,6 +60,7 @@ export async function setupPlugin<S extends z.ZodType>(
     supplier: (c) => void suppliers.push(c),
     productType: (t) => void productTypes.push(t),
     kycProvider: (p) => void kycProviders.push(p),
+    botDefence: (d) => void botDefences.push(d),
     kyc: { status: noShop('users\' KYC status'), fingerprint: noShop('KYC fingerprints') },
     orders: { refund: noShop('orders'), held: noShop('orders'), approve: noShop('orders'), reject: noShop('orders') },
     rateLimit: noShop('rate limits'),
@@ -71,5 +74,5 @@ export async function setupPlugin<S extends z.ZodType>(
     onStop() {},
   };
   await def.setup(ctx);
-  return { gateways, kycProviders, suppliers, productTypes, settings };
+  return { gateways, kycProviders, suppliers, productTypes, botDefences, settings };
 }

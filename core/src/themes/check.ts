@@ -4,7 +4,7 @@ import Handlebars from 'handlebars';
 import { cliText, type CliKey } from '../cli/messages.js';
 import { DEFAULT_LOCALE, LOCALES, type Locale } from '../i18n/messages.js';
 import { fixtureCases } from './fixtures.js';
-import { loadTheme, REQUIRED_TEMPLATES } from './renderer.js';
+import { loadTheme, OPTIONAL_TEMPLATES, REQUIRED_TEMPLATES } from './renderer.js';
 
 /**
  * `cardshop theme check`: validates a theme the way Ghost's gscan does. Each check is a numbered
@@ -28,8 +28,9 @@ export const RULES = {
   'THEME-011': { level: 'warning', description: 'local files in src= and href= go through {{asset}}' },
   'THEME-012': { level: 'warning', description: 'no unescaped {{{output}}} except {{{body}}} in the layout' },
   'THEME-013': { level: 'error', description: 'every POST form carries <input type="hidden" name="_csrf">' },
-  'THEME-014': { level: 'error', description: 'every required template renders with fixture data in both locales' },
+  'THEME-014': { level: 'error', description: 'every required template, and every optional one present, renders with fixture data in both locales' },
   'THEME-015': { level: 'error', description: 'home, category and product (cached for everyone at the same prices) and their partials do not use user or csrf' },
+  'THEME-016': { level: 'recommendation', description: 'the optional templates (search, articles, article) exist: without them those pages answer 404' },
 } as const satisfies Record<string, { level: Level; description: string }>;
 export type RuleCode = keyof typeof RULES;
 
@@ -90,6 +91,7 @@ export function checkTheme(dir: string, locale: Locale = DEFAULT_LOCALE): ThemeR
     ...checkUnescaped(sources),
     ...checkCsrf(sources),
     ...checkCachedTemplates(sources),
+    ...checkOptionalTemplates(dir),
   ];
   // A theme with static errors may not even load; its render failures would only repeat them.
   if (!raw.some((f) => RULES[f.rule].level === 'error')) raw.push(...checkRender(dir));
@@ -229,6 +231,15 @@ function checkRequiredTemplates(dir: string): Raw[] {
   return REQUIRED_TEMPLATES.filter((t) => !existsSync(path.join(dir, 'templates', `${t}.hbs`))).map((template) => ({
     rule: 'THEME-002',
     key: 'theme.missing_template',
+    params: { template },
+    file: `templates/${template}.hbs`,
+  }));
+}
+
+function checkOptionalTemplates(dir: string): Raw[] {
+  return OPTIONAL_TEMPLATES.filter((t) => !existsSync(path.join(dir, 'templates', `${t}.hbs`))).map((template) => ({
+    rule: 'THEME-016',
+    key: 'theme.missing_optional',
     params: { template },
     file: `templates/${template}.hbs`,
   }));
@@ -434,10 +445,10 @@ function markupWithPartials(source: Source, partials: Map<string, Source>, seen 
   return [source.markup, ...included.map((p) => markupWithPartials(p, partials, seen))].join('\0');
 }
 
-/** Renders each required template inside the layout, as the shop would; reports the first failure of each. */
+/** Renders each template the shop renders (required, and optional ones present) inside the layout; reports the first failure of each. */
 function checkRender(dir: string): Raw[] {
   const theme = loadTheme(dir);
-  return REQUIRED_TEMPLATES.flatMap((template): Raw[] => {
+  return [...REQUIRED_TEMPLATES, ...OPTIONAL_TEMPLATES.filter((t) => theme.has(t))].flatMap((template): Raw[] => {
     for (const data of fixtureCases(template)) {
       try {
         theme.render(template, data);

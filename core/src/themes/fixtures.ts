@@ -1,3 +1,4 @@
+import Handlebars from 'handlebars';
 import { LOCALES, type Locale } from '../i18n/messages.js';
 import type { TemplateName } from './renderer.js';
 
@@ -77,9 +78,32 @@ const order = { ...orderSummary, keys: [{ card: 'AAAA-1111-BBBB', password: 'pw-
 
 const user = { id: 7, email: 'buyer@example.com', role: 'customer', balance: 50_000 };
 
+/** An article as lists show it, and as its page does (`html` is marked safe, as the shop sends it). */
+const articleSummary = { id: 3, title: '春节发货安排', excerpt: '除夕至初三自动发货照常，人工订单顺延。', pinned: true, announcement: true, published: true, publishedAt: AT, updatedAt: AT };
+const article = {
+  ...articleSummary,
+  siteId: null,
+  format: 'markdown',
+  body: '## 发货\n\n- 自动发货照常',
+  html: new Handlebars.SafeString('<h2>发货</h2>\n<ul>\n<li>自动发货照常</li>\n</ul>\n'),
+  createdAt: AT,
+};
+
+/** A bot-defence challenge as guests' checkout and registration forms get it (security/bot-defence.ts). */
+const botCheck = {
+  provider: 'pow',
+  purpose: 'checkout',
+  kind: 'pow',
+  script: '/challenge/pow.js',
+  token: 'p1.checkout.m5x2k1.18.c2FsdHNhbHQ.dGFndGFn',
+  bits: 18,
+  expiresAt: AT,
+  fallback: { kind: 'captcha', token: 'c1.checkout.m5x2k1.c2FsdA.dGFn', image: 'data:image/svg+xml;base64,PHN2Zy8+' },
+};
+
 /** What each template receives on top of the common keys; guests differ where the README says so. */
 const PAGES: Record<TemplateName, (signedIn: boolean) => Record<string, unknown>> = {
-  home: () => ({ path: '/', title: '', categories: [category] }),
+  home: (signedIn) => ({ path: '/', title: '', categories: [category], announcements: signedIn ? [articleSummary, { ...articleSummary, id: 2, pinned: false }] : [] }),
   category: () => ({ path: '/category/cards', title: category.name, category }),
   product: () => ({ path: '/product/gift-card', title: product.name, product, defaultSku: 'GC-50' }),
   checkout: (signedIn) => ({
@@ -97,8 +121,9 @@ const PAGES: Record<TemplateName, (signedIn: boolean) => Record<string, unknown>
       { id: 'epay', label: 'Alipay' },
       { id: 'stripe', label: 'Card' },
     ],
-    errors: { quantity: 'At most 10', contact: 'Enter an e-mail or phone number', 'fields.phone': 'Invalid format', payment: 'Not available' },
+    errors: { quantity: 'At most 10', contact: 'Enter an e-mail or phone number', 'fields.phone': 'Invalid format', payment: 'Not available', challenge: 'The bot check expired' },
     error: 'Some fields are not right',
+    botCheck: signedIn ? null : botCheck,
   }),
   order: (signedIn) =>
     signedIn
@@ -145,8 +170,9 @@ const PAGES: Record<TemplateName, (signedIn: boolean) => Record<string, unknown>
     path: '/register',
     title: 'Sign up',
     values: { email: user.email },
-    errors: { email: 'Already registered', password: 'At least 8 characters' },
+    errors: { email: 'Already registered', password: 'At least 8 characters', challenge: 'The bot check was used already' },
     error: 'Some fields are not right',
+    botCheck: { ...botCheck, purpose: 'register' },
   }),
   error: () => ({ path: '/missing', title: 'Not found', status: 404, code: 'not_found', message: 'That page does not exist' }),
   kyc: (signedIn) => ({
@@ -164,6 +190,9 @@ const PAGES: Record<TemplateName, (signedIn: boolean) => Record<string, unknown>
   }),
   receipt: (signedIn) => ({ path: `/order/${order.no}/receipt`, title: 'Receipt', receipt: signedIn ? receipt : { ...receipt, status: 'refunded' }, verifyQr: 'data:image/png;base64,iVBORw0KGgo=', token: signedIn ? null : 'guest-token-123' }),
   agent: agentPage,
+  search: (signedIn) => ({ path: '/search', title: 'Search', search: signedIn ? { q: 'gift', products: [product], error: null } : { q: '', products: [], error: 'Too long' } }),
+  articles: (signedIn) => ({ path: '/articles', title: 'Articles', articles: signedIn ? [articleSummary, { ...articleSummary, id: 2, pinned: false, announcement: false }] : [], page: 1, pages: signedIn ? 2 : 1, total: signedIn ? 21 : 0 }),
+  article: () => ({ path: '/articles/3', title: article.title, article }),
   'verify-receipt': (signedIn) => ({
     path: '/receipt/verify',
     title: 'Verify a receipt',
@@ -233,6 +262,9 @@ function agentPage(isAgent: boolean): Record<string, unknown> {
     siteUrl: '/s/my-shop/',
     siteOrders: [{ no: order.no, title: order.title, quantity: 2, amount: 9_800, status: 'delivered', margin: 700, marginStatus: 'credited', createdAt: AT }],
     themes: ['@cardshop/theme-default', '@cardshop/theme-wholesale'],
+    // The sub-shop's articles, drafts too, and the article form (`articleForm.id` set: editing one).
+    articles: [articleSummary, { ...articleSummary, id: 2, published: false, pinned: false, publishedAt: null }],
+    articleForm: { id: 3, title: article.title, body: article.body, format: 'markdown', pinned: true, published: true, announcement: true },
   };
 }
 

@@ -23,7 +23,12 @@ export const REQUIRED_TEMPLATES = [
   'verify-receipt',
   'agent',
 ] as const;
-export type TemplateName = (typeof REQUIRED_TEMPLATES)[number];
+/**
+ * Templates a theme may have; a shop whose theme lacks one answers 404 at its pages (themes made
+ * before it existed keep working).
+ */
+export const OPTIONAL_TEMPLATES = ['search', 'articles', 'article'] as const;
+export type TemplateName = (typeof REQUIRED_TEMPLATES)[number] | (typeof OPTIONAL_TEMPLATES)[number];
 
 export interface Theme {
   name: string;
@@ -34,6 +39,8 @@ export interface Theme {
   body(template: TemplateName, data: Record<string, unknown>): string;
   /** The layout around a body rendered before. */
   layout(data: Record<string, unknown>, body: string): string;
+  /** Whether the theme has the template (every required one; an optional one perhaps). */
+  has(template: TemplateName): boolean;
   /** Resolves `/assets/<hash>/<file>` to a file of the theme, or undefined. */
   assetFile(file: string): string | undefined;
   readonly assetPrefix: string;
@@ -141,6 +148,7 @@ export function loadTheme(dir: string): Theme {
     },
     body: (template, data) => compiled.get(template)!(data),
     layout: (data, body) => layout({ ...data, body }),
+    has: (template) => compiled.has(template),
     assetFile(file) {
       const full = path.resolve(assetsDir, file);
       if (!full.startsWith(assetsDir + path.sep) || !existsSync(full) || !statSync(full).isFile()) return undefined;
