@@ -7,6 +7,8 @@ import {
   saveCategory,
   saveProduct,
   setCatalogEnabled,
+  setVisibility,
+  VISIBILITY,
   skuCodeOf,
   skuIdsOfProducts,
   updateSku,
@@ -33,6 +35,9 @@ const notices = `{{#if saved}}<p class="notice" role="status">{{t "admin.saved"}
 
 const enableButton = (action: string, back: string) =>
   `<form method="post" action="${action}"><input type="hidden" name="_csrf" value="{{@root.csrf}}"><input type="hidden" name="back" value="${back}"><input type="hidden" name="enabled" value="{{#if enabled}}0{{else}}1{{/if}}"><button class="small" type="submit">{{#if enabled}}{{t "admin.catalog.disable"}}{{else}}{{t "admin.catalog.enable"}}{{/if}}</button></form>`;
+
+const visibilityForm = (action: string, back: string) =>
+  `<form method="post" action="${action}" class="row" style="margin-top:4px"><input type="hidden" name="_csrf" value="{{@root.csrf}}"><input type="hidden" name="back" value="${back}"><select name="visibility" aria-label="{{t "admin.catalog.visibility"}}" style="max-width:120px">{{#each @root.visibilities}}<option value="{{this}}"{{#if (eq this ../visibility)}} selected{{/if}}>{{t (concat "admin.catalog.visibility." this)}}</option>{{/each}}</select><button class="small" type="submit">{{t "admin.catalog.setVisibility"}}</button></form>`;
 
 const catalogPage = consoleTemplate(`${notices}
 <section aria-labelledby="cat-h"><h2 id="cat-h">{{t "admin.catalog.categories"}}</h2>
@@ -63,7 +68,7 @@ const catalogPage = consoleTemplate(`${notices}
 <table><thead><tr><th><span class="hint">{{t "admin.catalog.pick"}}</span></th><th>{{t "admin.catalog.name"}}</th><th>{{t "admin.catalog.type"}}</th><th>SKU</th><th>{{t "admin.catalog.state"}}</th><th></th></tr></thead><tbody>
 {{#each category.products}}<tr data-product="{{id}}"><td><input type="checkbox" name="product" value="{{id}}" form="bulk" aria-label="{{name}}"></td>
 <td><a href="/admin/catalog/products/{{id}}">{{name}}</a><br><code class="hint">{{slug}}</code></td><td>{{type}}</td><td>{{skus}}</td>
-<td>{{#if enabled}}<span class="ok-cell">{{t "admin.catalog.onSale"}}</span>{{else}}<span class="bad-cell">{{t "admin.catalog.offSale"}}</span>{{/if}}</td>
+<td>{{#if enabled}}<span class="ok-cell">{{t "admin.catalog.onSale"}}</span>{{else}}<span class="bad-cell">{{t "admin.catalog.offSale"}}</span>{{/if}}{{#unless (eq visibility "listed")}} · <span data-visibility="{{visibility}}">{{t (concat "admin.catalog.visibility." visibility)}}</span>{{/unless}}</td>
 <td>${enableButton('/admin/catalog/product/{{id}}/enabled', '/admin/catalog?category={{@root.category.id}}')}</td></tr>
 {{else}}<tr><td colspan="6">{{t "admin.none"}}</td></tr>{{/each}}
 </tbody></table>
@@ -103,6 +108,8 @@ const productPage = consoleTemplate(`${notices}
 <td><input type="text" name="f{{@index}}_options" value="{{options}}" aria-label="{{t "admin.catalog.fieldOptions"}}"></td></tr>{{/each}}
 </tbody></table>
 <button type="submit">{{t "admin.save"}}</button></form>
+<h3>{{t "admin.catalog.visibility"}}</h3>{{#with product}}${visibilityForm('/admin/catalog/product/{{id}}/visibility', '/admin/catalog/products/{{id}}')}{{/with}}
+<p class="hint">{{t "admin.catalog.visibilityHint"}}</p>
 </section>
 
 <section aria-labelledby="s-h"><h2 id="s-h">SKU</h2>
@@ -121,7 +128,8 @@ const productPage = consoleTemplate(`${notices}
 {{#if enabled}}<input type="hidden" name="enabled" value="1">{{/if}}
 <button class="small" type="submit">{{t "admin.save"}}</button></form></td>
 <td>{{#if (eq @root.product.type "card")}}<a href="/admin/inventory/{{code}}">{{stock}}</a>{{else}}–{{/if}}</td>
-<td>{{#if enabled}}<span class="ok-cell">{{t "admin.catalog.onSale"}}</span>{{else}}<span class="bad-cell">{{t "admin.catalog.offSale"}}</span>{{/if}} ${enableButton('/admin/catalog/sku/{{id}}/enabled', '/admin/catalog/products/{{@root.product.id}}')}</td></tr>
+<td>{{#if enabled}}<span class="ok-cell">{{t "admin.catalog.onSale"}}</span>{{else}}<span class="bad-cell">{{t "admin.catalog.offSale"}}</span>{{/if}} ${enableButton('/admin/catalog/sku/{{id}}/enabled', '/admin/catalog/products/{{@root.product.id}}')}
+${visibilityForm('/admin/catalog/sku/{{id}}/visibility', '/admin/catalog/products/{{@root.product.id}}')}</td></tr>
 {{else}}<tr><td colspan="5">{{t "admin.none"}}</td></tr>{{/each}}
 </tbody></table>
 <h3>{{t "admin.catalog.addSku"}}</h3>
@@ -187,6 +195,7 @@ async function renderProduct(ctx: ShopContext, failure?: ShopError, id = idParam
     fieldTypes: FIELD_TYPES,
     routes,
     suppliers: [...ctx.shop.plugins.suppliers.keys()],
+    visibilities: VISIBILITY,
   });
   renderConsole(ctx, { title: product.name, body, status: failure?.status });
 }
@@ -276,6 +285,13 @@ export function adminCatalog(): ShopRouter {
     const kind = param(ctx, 'kind') as CatalogKind;
     if (!['category', 'product', 'sku'].includes(kind)) throw errors.notFound();
     await setCatalogEnabled(ctx.shop, kind, idParam(ctx), one(f.enabled) === '1', actorOf(ctx));
+    return withQuery(backOf(f), 'saved=1');
+  });
+
+  consolePost(r, '/catalog/:kind/:id/visibility', showBack, async (ctx, f) => {
+    const kind = param(ctx, 'kind');
+    if (kind !== 'product' && kind !== 'sku') throw errors.notFound();
+    await setVisibility(ctx.shop, kind, idParam(ctx), one(f.visibility), actorOf(ctx));
     return withQuery(backOf(f), 'saved=1');
   });
 

@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import { becomeAgent, downline, isAgent } from '../agents/tree.js';
 import { saveSite, siteOf, siteOrders } from '../agents/sites.js';
+import { agentSiteId, deleteArticle, getArticle, listArticles, saveArticle } from '../articles/articles.js';
 import { ShopError } from '../errors.js';
 import { translate } from '../i18n/messages.js';
 import { parseMoney, toDecimalString } from '../money/money.js';
@@ -42,6 +43,16 @@ const markupsFromForm = (f: Form) =>
 
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 
+/** The article form's fields as `saveArticle` takes them (checkboxes: `on` when ticked). */
+const articleFromForm = (f: Form) => ({
+  title: str(f.title) ?? '',
+  body: str(f.body) ?? '',
+  format: str(f.format) || 'text',
+  pinned: f.pinned === 'on',
+  published: f.published === 'on',
+  announcement: f.announcement === 'on',
+});
+
 async function renderAgent(ctx: ShopContext, opts: { failure?: ShopError; form?: string; saved?: string; submitted?: Form } = {}) {
   const user = ctx.state.user!;
   const locale = ctx.state.locale;
@@ -73,6 +84,14 @@ async function renderAgent(ctx: ShopContext, opts: { failure?: ShopError; form?:
     siteOf(ctx.shop, user.id),
   ]);
   const submittedSite = opts.form === 'site' ? opts.submitted : undefined;
+  // The sub-shop's articles (drafts too) and the article form: as typed when refused, else the one `?article=` opens.
+  const editing = Number(ctx.query.article);
+  const articleForm =
+    opts.form === 'articles'
+      ? { ...articleFromForm(opts.submitted ?? {}), id: Number(opts.submitted?.id) || null }
+      : site && Number.isSafeInteger(editing) && editing > 0
+        ? await getArticle(ctx.shop, site.id, editing, { drafts: true }).catch(() => null)
+        : null;
   await renderPage(
     ctx,
     'agent',
@@ -93,6 +112,8 @@ async function renderAgent(ctx: ShopContext, opts: { failure?: ShopError; form?:
       siteUrl: site ? (site.host && site.hostApproved ? `//${site.host}/` : `/s/${site.code}/`) : null,
       siteOrders: site ? await siteOrders(ctx.shop, site, { limit: 20 }) : [],
       themes: [ctx.shop.config.theme, ...ctx.shop.config.siteThemes],
+      articles: site ? (await listArticles(ctx.shop, site.id, { drafts: true, pageSize: 50 })).articles : [],
+      articleForm: articleForm ?? { id: null, title: '', body: '', format: 'text', pinned: false, published: true, announcement: false },
     },
     opts.failure?.status,
   );
@@ -138,6 +159,15 @@ export function agentPages(): ShopRouter {
       ctx.ip,
     ),
   );
+
+  // Articles of the agent's sub-shop: `id` set edits that one; `delete` removes it.
+  action('/agent/articles', 'articles', async (ctx, f) => {
+    const siteId = await agentSiteId(ctx.shop, ctx.state.user);
+    const id = Number(f.id) || null;
+    const actor = { id: ctx.state.user!.id, ip: ctx.ip };
+    if (id && f.delete === '1') return deleteArticle(ctx.shop, siteId, id, actor);
+    return saveArticle(ctx.shop, siteId, id, articleFromForm(f), actor);
+  });
 
   return r;
 }
