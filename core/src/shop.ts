@@ -127,9 +127,11 @@ export function createShop(input: Config | ConfigInput): Shop {
   const themes = new Map([[config.theme, theme], ...config.siteThemes.map((name) => [name, loadCheckedTheme({ ...config, theme: name })] as const)]);
   const routes = pluginRoutes();
   const plugins = createPluginHost(deps, hooks, routes.mount);
-  const builtInDefence = proofOfWork(deps, { bits: config.botDefence.powBits, minutes: config.botDefence.minutes, fallback: config.botDefence.fallback, script: CHALLENGE_SCRIPT });
+  // Challenges and guest limits read the clock through the shop object (which tests may move), like the routes do.
+  const viaShop: Deps = { ...deps, now: () => shop.now() };
+  const builtInDefence = proofOfWork(viaShop, { bits: config.botDefence.powBits, minutes: config.botDefence.minutes, fallback: config.botDefence.fallback, script: CHALLENGE_SCRIPT });
   const defence = () => plugins.botDefence ?? builtInDefence;
-  const checkout = guardGuestCheckout(deps, createCheckout(deps, plugins.gateways, plugins.productTypes, () => worker.nudge()), defence);
+  const checkout = guardGuestCheckout(viaShop, createCheckout(deps, plugins.gateways, plugins.productTypes, () => worker.nudge()), defence);
   let server: Server | undefined;
   let listeningAt: string | undefined;
   /** This shop's address as suppliers reach it, for callback URLs. */

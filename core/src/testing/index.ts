@@ -85,10 +85,11 @@ export async function startTestShop(opts: { dialect?: TestDialect; config?: Conf
     database: mysql?.url ?? `sqlite:${path.join(root, 'shop.db')}`,
     secret: randomBytes(32).toString('hex'),
     logLevel: 'error',
-    // Every test request comes from 127.0.0.1: limits on unpaid orders per address and contact
-    // apply only in the tests that set them.
-    checkout: { maxUnpaid: { contact: 0, ip: 0, session: 0 } },
+    // Every test request comes from 127.0.0.1: limits on unpaid orders and guest orders per
+    // address and contact, and the bot-defence challenges, apply only in the tests that set them.
     ...opts.config,
+    checkout: { maxUnpaid: { contact: 0, ip: 0, session: 0 }, guestOrders: { ip: 0, contact: 0 }, ...opts.config?.checkout },
+    botDefence: { checkout: false, register: false, ...opts.config?.botDefence },
   };
   let shop = createShop(config);
   const cleanUp = async () => {
