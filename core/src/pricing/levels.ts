@@ -102,7 +102,8 @@ export async function setOverride(deps: Deps, input: unknown, actor: { id: numbe
     // A SKU under a markup template gets the template's price back where a hand-set one was removed.
     if (remove && o.scope === 'sku') await repriceSkus(deps, trx, [key.scope_id], actor);
   });
-  invalidatePricing(deps);
+  // The template may have set the retail price again: the catalog too, not only the prices.
+  invalidateCatalog(deps);
 }
 
 export async function listOverrides(deps: Deps) {
