@@ -10,10 +10,14 @@ export { migrate } from './db/migrate.js';
 export { ShopError } from './errors.js';
 export { formatMoney, parseMoney, toDecimalString } from './money/money.js';
 export { findSku, getProduct, listProducts, listStorefront } from './catalog/snapshot.js';
+export { searchProducts } from './catalog/search.js';
 export {
   createCategory,
   createProduct,
   createSku,
+  setVisibility,
+  VISIBILITY,
+  type Visibility,
   type CategoryView,
   type ProductView,
   type SkuView,
@@ -28,6 +32,9 @@ export { audit, listAudit, type AuditEntry, type AuditRecord } from './audit/aud
 export { becomeAgent, downline, inviteCodeOf, moveUser, type Member } from './agents/tree.js';
 export { listSites, saveSite, setSiteDisabled, siteOf, type Site } from './agents/sites.js';
 export { assignLevel, buyLevel, listLevels, listOverrides, saveLevel, setOverride, setSkuPricing } from './pricing/levels.js';
+export { applyTemplate, deleteTemplate, detachSkus, listTemplates, previewTemplate, roundPrice, saveTemplate, templatePrice, type MarkupTemplate, type TemplateInput } from './pricing/templates.js';
+export { announcementsOf, deleteArticle, getArticle, listArticles, saveArticle, type ArticleSummary, type ArticleView } from './articles/articles.js';
+export { proofOfWork, type BotDefence, type ChallengePurpose, type ChallengeRefusal, type ChallengeView } from './security/bot-defence.js';
 export { listMarkups, setMarkups, type MarkupInput, type MarkupView } from './pricing/markups.js';
 export { priceList, priceProducts, type Buyer, type Level, type PriceList } from './pricing/pricing.js';
 export { levelPrice, resolvePrice, type ChainLink, type PriceRule, type Resolution, type SkuPricing } from './pricing/resolver.js';
