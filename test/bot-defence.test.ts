@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import { dummyPayments, startTestShop, TEST_DIALECTS, type TestClient, type TestShop } from '@cardshop/core/testing';
+import { dummyPayments, solveProofOfWork, startTestShop, TEST_DIALECTS, type TestClient, type TestShop } from '@cardshop/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cardSku } from './fixtures.js';
 
@@ -14,10 +14,8 @@ function zeroBits(text: string): number {
   return bits;
 }
 
-/** What the browser's script does: try nonces until SHA-256 of `token:nonce` has the bits asked for. */
-function solve(token: string, bits: number): string {
-  for (let n = 0; ; n++) if (zeroBits(`${token}:${n}`) >= bits) return `${token}:${n}`;
-}
+/** What the browser's script does (@cardshop/core/testing's solver). */
+const solve = solveProofOfWork;
 
 async function challenge(client: TestClient, purpose: 'checkout' | 'register') {
   const r = await client.get(`/api/store/challenge?purpose=${purpose}`);

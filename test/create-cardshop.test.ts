@@ -185,7 +185,9 @@ describe('npx create-cardshop, installing from packed tarballs', () => {
       expect(ours.price).toBe(Math.ceil(theirs.price * 1.2));
 
       const buyer = new TestClient(url);
-      expect((await buyer.post('/api/store/auth/register', { email: 'buyer@example.com', password: 'buyer-password-1' })).status).toBe(201);
+      // A new shop asks for the bot-defence challenge on registration and guests' checkout.
+      expect((await buyer.post('/api/store/auth/register', { email: 'buyer@example.com', password: 'buyer-password-1' })).status).toBe(400);
+      expect((await buyer.post('/api/store/auth/register', { email: 'buyer@example.com', password: 'buyer-password-1', challenge: await buyer.challenge('register') })).status).toBe(201);
       const topUp = run(['wallet', 'adjust', '--email', 'buyer@example.com', '--amount', '100.00', '--reason', 'test top-up']);
       expect(topUp.status).toBe(0);
       const bought = await buyer.post('/api/store/checkout', { sku: 'STEAM-50', quantity: 1, payment: 'wallet' });
@@ -206,7 +208,8 @@ describe('npx create-cardshop, installing from packed tarballs', () => {
       const ledger = run(['ledger', 'verify']);
       expect(ledger.stdout).toContain('ledger OK');
 
-      const guest = await new TestClient(url).post('/api/store/checkout', { sku: 'STEAM-50', quantity: 1, contact: 'guest@example.com', payment: 'epay' });
+      const visitor = new TestClient(url);
+      const guest = await visitor.post('/api/store/checkout', { sku: 'STEAM-50', quantity: 1, contact: 'guest@example.com', payment: 'epay', challenge: await visitor.challenge('checkout') });
       expect(guest.status).toBe(201);
       expect(guest.body.payment.url).toMatch(/^https:\/\/pay\.example\.com\/submit\.php\?/);
     } finally {

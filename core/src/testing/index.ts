@@ -3,7 +3,7 @@
  * temporary SQLite file or a fresh MySQL database, listening on a free port, and an HTTP client
  * that keeps cookies like a browser.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -135,6 +135,23 @@ export async function startTestShop(opts: { dialect?: TestDialect; config?: Conf
   };
 }
 
+/**
+ * Solves the built-in proof of work as the browser's script does: tries nonces until SHA-256 of
+ * `token:nonce` starts with `bits` zero bits. Returns the answer to send as `challenge`.
+ */
+export function solveProofOfWork(token: string, bits: number): string {
+  for (let n = 0; ; n++) {
+    const answer = `${token}:${n}`;
+    const digest = createHash('sha256').update(answer).digest();
+    let zeros = 0;
+    for (const byte of digest) {
+      zeros += byte ? Math.clz32(byte) - 24 : 8;
+      if (byte) break;
+    }
+    if (zeros >= bits) return answer;
+  }
+}
+
 export interface TestResponse<T = any> {
   status: number;
   headers: Headers;
@@ -190,6 +207,19 @@ export class TestClient {
     const r = await this.post('/api/store/auth/login', { email, password });
     if (r.status !== 200) throw new Error(`login failed: ${r.status} ${r.text}`);
     return this;
+  }
+
+  /**
+   * A solved bot-defence challenge for a guest's checkout or a registration, as the page's script
+   * would send it (`challenge` in the body); undefined when the shop asks for none.
+   */
+  async challenge(purpose: 'checkout' | 'register'): Promise<string | undefined> {
+    const r = await this.get(`/api/store/challenge?purpose=${purpose}`);
+    if (r.status !== 200) throw new Error(`no challenge: ${r.status} ${r.text}`);
+    const c = r.body.challenge as { kind: string; token: string; bits: number } | null;
+    if (!c) return undefined;
+    if (c.kind !== 'pow') throw new Error(`cannot solve a "${c.kind}" challenge`);
+    return solveProofOfWork(c.token, c.bits);
   }
 
   /** The CSRF token of the current browser, read from a page's form. */
