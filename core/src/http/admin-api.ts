@@ -17,6 +17,16 @@ export function requireAdmin(ctx: ShopContext) {
   return user;
 }
 
+/** A router of admin JSON endpoints under `prefix`, every route behind `requireAdmin`. */
+export function adminJsonRouter(prefix: string): ShopRouter {
+  const r: ShopRouter = new Router({ prefix });
+  r.use(async (ctx, next) => {
+    requireAdmin(ctx);
+    await next();
+  });
+  return r;
+}
+
 const adjustSchema = z.object({
   amount: z.number({ error: 'field.integer' }).int('field.integer').refine((n) => n !== 0 && Math.abs(n) <= 1e12, 'field.invalid'),
   reason: z.string({ error: 'field.required' }).trim().min(1, 'field.required').max(255, 'field.too_long'),

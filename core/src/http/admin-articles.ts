@@ -1,11 +1,10 @@
-import Router from '@koa/router';
 import { deleteArticle, getArticle, listArticles, saveArticle, type ArticleView } from '../articles/articles.js';
 import { siteByCode } from '../agents/sites.js';
 import { errors, type ShopError } from '../errors.js';
 import { translate } from '../i18n/messages.js';
 import { actorOf, consolePost, failureText, formOf, idParam, one, type Form } from './admin-forms.js';
 import { consoleData, consoleRouter, consoleTemplate, renderConsole } from './admin-layout.js';
-import { requireAdmin } from './admin-api.js';
+import { adminJsonRouter } from './admin-api.js';
 import type { ShopContext, ShopRouter } from './context.js';
 
 /**
@@ -95,11 +94,7 @@ export function adminArticles(): ShopRouter {
 
 /** `/api/admin/articles[?site=code]`: list (drafts too), `POST` `{ site?, …article }`, `PUT|DELETE /:id[?site=code]`. */
 export function adminArticlesApi(): ShopRouter {
-  const r: ShopRouter = new Router({ prefix: '/api/admin/articles' });
-  r.use(async (ctx, next) => {
-    requireAdmin(ctx);
-    await next();
-  });
+  const r = adminJsonRouter('/api/admin/articles');
   const site = (ctx: ShopContext) => siteOfForm(ctx, typeof ctx.query.site === 'string' ? ctx.query.site : '');
   const actor = (ctx: ShopContext) => ({ id: ctx.state.user!.id, ip: ctx.ip });
   r.get('/', async (ctx) => {

@@ -1,4 +1,3 @@
-import Router from '@koa/router';
 import { catalogTree } from '../catalog/catalog.js';
 import type { ShopError } from '../errors.js';
 import { translate } from '../i18n/messages.js';
@@ -18,7 +17,7 @@ import {
   type MarkupTemplate,
   type TemplateInput,
 } from '../pricing/templates.js';
-import { requireAdmin } from './admin-api.js';
+import { adminJsonRouter } from './admin-api.js';
 import { actorOf, consolePost, failureText, formOf, idParam, one, percentBp, yuan, type Form } from './admin-forms.js';
 import { consoleData, consoleRouter, consoleTemplate, renderConsole } from './admin-layout.js';
 import type { ShopContext, ShopRouter } from './context.js';
@@ -142,11 +141,7 @@ type Body = { template?: unknown; id?: unknown; category?: unknown; skus?: unkno
 const target = (b: Body) => ({ category: typeof b.category === 'string' || typeof b.category === 'number' ? b.category : undefined, skus: Array.isArray(b.skus) ? (b.skus as string[]) : undefined });
 
 export function adminMarkupTemplatesApi(): ShopRouter {
-  const r: ShopRouter = new Router({ prefix: '/api/admin/markup-templates' });
-  r.use(async (ctx, next) => {
-    requireAdmin(ctx);
-    await next();
-  });
+  const r = adminJsonRouter('/api/admin/markup-templates');
   const body = (ctx: ShopContext) => (ctx.request.body ?? {}) as Body;
   const actor = (ctx: ShopContext) => ({ id: ctx.state.user!.id, ip: ctx.ip });
   r.get('/', async (ctx) => {
