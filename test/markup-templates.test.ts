@@ -124,4 +124,18 @@ describe.each(TEST_DIALECTS)('markup templates (%s)', (dialect) => {
     expect((await t.shop.db.knex('skus').where('code', 'A').first('markup_template_id')).markup_template_id).toBeNull();
     expect(await t.shop.db.knex('audit_log').where('action', 'template.delete').count({ n: '*' }).first()).toMatchObject({ n: 1 });
   });
+
+  it('the console writes a template from its form, and shows a refusal with what was typed', async () => {
+    const csrf = await admin.csrf('/admin/markup-templates');
+    const form = (fields: Record<string, string>) => admin.post('/admin/markup-templates', new URLSearchParams({ _csrf: csrf, name: 'console', step: '100', mode: 'nearest', ...fields }));
+    const refused = await form({ ending: '1.00', lv_gold_kind: 'percent', lv_gold_value: '12.5' });
+    expect(refused.status).toBe(400);
+    expect(refused.text).toContain('尾数必须小于取整单位');
+    expect(refused.text).toContain('value="12.5"');
+    const saved = await form({ ending: '0.90', lv_gold_kind: 'percent', lv_gold_value: '12.5', retail_kind: 'fixed', retail_value: '3' });
+    expect(saved.status).toBe(303);
+    const made = (await admin.get('/api/admin/markup-templates')).body.templates.find((x: { name: string }) => x.name === 'console');
+    expect(made).toMatchObject({ retail: { kind: 'fixed', value: 300 }, levels: { gold: { kind: 'percent', value: 1250 } }, rounding: { step: 100, ending: 90, mode: 'nearest' }, skus: 0 });
+    expect((await admin.get(saved.headers.get('location')!)).text).toContain('value="console"');
+  });
 });
