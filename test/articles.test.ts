@@ -121,7 +121,9 @@ describe.each(TEST_DIALECTS)('articles and announcements per site (%s)', (dialec
   });
 
   it('the Store API pages the list, pinned first', async () => {
-    for (let i = 0; i < 22; i++) await admin.post('/api/admin/articles', { title: `Note ${i}`, body: 'b', published: true });
+    // Twenty-two more, in one insert.
+    const at = Date.now();
+    await t.shop.db.knex('articles').insert(Array.from({ length: 22 }, (_, i) => ({ title: `Note ${i}`, format: 'text', body: 'b', html: '<p>b</p>', published: true, published_at: at - i, created_at: at, updated_at: at })));
     const first = (await t.client().get('/api/store/articles')).body;
     expect(first).toMatchObject({ page: 1, pages: 2, total: 24 });
     expect(first.articles[0].title).toBe('春节发货安排');

@@ -47,7 +47,7 @@ describe.each(TEST_DIALECTS)('an operator runs the shop from the console in a re
     await page.waitForURL(/\/login/);
     await page.fill('input[name=email]', admin.email);
     await page.fill('input[name=password]', admin.password);
-    await page.click('form button[type=submit]');
+    await page.click('main form button[type=submit]');
     await page.waitForURL(/\/admin\/inventory$/);
     const stockCell = () => page.textContent(`tr[data-sku="${code}"] [data-stock]`);
     expect((await stockCell())?.trim()).toMatch(/^0\b/);

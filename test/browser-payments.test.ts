@@ -41,7 +41,7 @@ describe.each(TEST_DIALECTS)('an operator fixes payment trouble in a real browse
     await page.waitForURL(/\/login/);
     await page.fill('input[name=email]', admin.email);
     await page.fill('input[name=password]', admin.password);
-    await page.click('form button[type=submit]');
+    await page.click('main form button[type=submit]');
     await page.waitForURL(/\/admin\/payments$/);
 
     // The failed notify, with its reason.

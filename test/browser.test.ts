@@ -65,7 +65,7 @@ describe.each(TEST_DIALECTS)('buyers in a real browser (%s)', (dialect) => {
       await page.goto(`${t.url}/register`);
       await page.fill('input[name=email]', email);
       await page.fill('input[name=password]', 'password123');
-      await page.click('form button[type=submit]');
+      await page.click('main form button[type=submit]');
       await page.waitForURL(/\/account$/);
       const user = await findUserByEmail(t.shop, email);
       await adjustWallet(t.shop, { userId: user!.id, amount: 100_000, reason: 'browser test' });
@@ -114,7 +114,7 @@ describe.each(TEST_DIALECTS)('buyers in a real browser (%s)', (dialect) => {
       await page.goto(`${t.url}/login`);
       await page.fill('input[name=email]', 'nobody@test.local');
       await page.fill('input[name=password]', 'password123');
-      await page.click('form button[type=submit]');
+      await page.click('main form button[type=submit]');
       expect(await page.textContent('main')).toContain('Wrong e-mail or password');
       await context.close();
     });
