@@ -22,6 +22,8 @@ describe.each(TEST_DIALECTS)('articles and announcements per site (%s)', (dialec
   afterAll(() => t?.close());
 
   it('the operator writes the main shop\'s in the console; drafts stay hidden; the home page shows announcements', async () => {
+    // The home page is cached: seen once before, it must still show the announcement at once.
+    expect((await t.client().get('/')).text).not.toContain('春节发货安排');
     const csrf = await admin.csrf('/admin/articles');
     const post = (fields: Record<string, string>, path = '/admin/articles') => admin.post(path, new URLSearchParams({ _csrf: csrf, site: '', format: 'text', ...fields }));
     expect((await post({ title: '春节发货安排', body: '除夕照常发货。\n\n人工订单顺延。', published: '1', announcement: '1', pinned: '1' })).status).toBe(303);

@@ -71,6 +71,10 @@ describe.each(TEST_DIALECTS)('hidden and link-only products, and search (%s)', (
     // The listed product's page shows the link-only SKU only when its link names it.
     expect((await guest.get('/product/qq')).text).not.toContain('QB-VIP');
     expect((await guest.get('/product/qq?sku=QB-VIP')).text).toContain('value="QB-VIP"');
+    // The product page is cached: the plain page never gets the link-only SKU, and a made-up code is the plain page.
+    expect((await guest.get('/product/qq')).text).not.toContain('QB-VIP');
+    expect((await guest.get('/product/qq?sku=NOPE')).text).not.toContain('QB-VIP');
+    expect((await guest.get('/product/qq?sku=QB-10')).text).not.toContain('QB-VIP');
     expect(codes({ products: [(await guest.get('/api/store/products/qq?sku=QB-VIP')).body.product] })).toEqual(['QB-10', 'QB-VIP']);
     expect((await guest.get('/checkout?sku=QB-VIP')).status).toBe(200);
     const bought = await admin.post('/api/store/checkout', { sku: 'QB-VIP', payment: 'wallet' });
