@@ -1,7 +1,7 @@
 // Shared helpers for the cardshop benchmarks: env knobs, a load run, a koa hello server, tables.
+import { fork } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
 
 /** A positive number from the environment, or the default. */
 export function num(name, fallback) {
@@ -40,22 +40,22 @@ export function helloServer() {
 }
 
 /**
- * autocannon in a worker thread. `cookies` (optional) are handed out one per connection, round
- * robin. Returns autocannon's result plus `errorBodies` (first body per unexpected status) and `bad`
+ * autocannon in a child process. `cookies` (optional) are handed out one per connection, round
+ * robin. `rate` (optional) caps the requests per second of all connections together (an open
+ * load, for latency at a given rate); without it every connection sends as fast as it is answered. Returns autocannon's result plus `errorBodies` (first body per unexpected status) and `bad`
  * (expected status whose body lacked `expectText`).
  */
-export function load({ url, path = '/', method = 'GET', body, headers, cookies, expect = 200, expectText, connections = CONNECTIONS, seconds = SECONDS }) {
+export function load({ url, path = '/', method = 'GET', body, headers, cookies, expect = 200, expectText, connections = CONNECTIONS, seconds = SECONDS, rate }) {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./load-worker.mjs', import.meta.url), {
-      workerData: { url, path, method, body, headers, cookies, expect, expectText, connections, duration: seconds },
-    });
+    const child = fork(new URL('./load-worker.mjs', import.meta.url), { execArgv: [] });
     let before;
-    worker.on('message', (m) => {
-      if (m.tid) before = { tid: m.tid, at: performance.now(), ticks: threadTicks() };
-      else resolve({ ...m, cpu: before && cpuSince(before) });
+    child.on('message', (m) => {
+      if (m.started) before = { at: performance.now(), ticks: threadTicks() };
+      else resolve({ ...m, cpu: before && { ...cpuSince(before), load: m.loadCpu } });
     });
-    worker.once('error', reject);
-    worker.once('exit', (code) => code && reject(new Error(`load worker exited with ${code}`)));
+    child.once('error', reject);
+    child.once('exit', (code) => code && reject(new Error(`load generator exited with ${code}`)));
+    child.send({ url, path, method, body, headers, cookies, expect, expectText, connections, duration: seconds, rate });
   });
 }
 
@@ -75,18 +75,18 @@ function threadTicks() {
 
 /**
  * Where the CPU went during a load, in cores (1 = one core busy all the time): the server's main
- * thread, the load generator's thread, and the rest (libuv's pool running SQLite and zlib, GC helpers).
+ * thread and its other threads (libuv's pool running SQLite and zlib, GC helpers); the load
+ * generator's process adds its own.
  */
-function cpuSince({ tid, at, ticks }) {
+function cpuSince({ at, ticks }) {
   const now = threadTicks();
   const seconds = (performance.now() - at) / 1000;
   const TICK = 100; // USER_HZ
   const used = (t) => ((now.get(t) ?? 0) - (ticks.get(t) ?? 0)) / TICK / seconds;
   const main = used(String(process.pid));
-  const load = used(tid);
   let all = 0;
   for (const t of now.keys()) all += used(t);
-  return { main, load, other: all - main - load };
+  return { main, other: all - main };
 }
 
 /** The figures we report from one autocannon result. */
@@ -103,7 +103,7 @@ export function figures(r, expect = 200) {
     otherCodes: others.join(' ') || '-',
     errors: r.errors,
     timeouts: r.timeouts,
-    cpu: r.cpu ? `${r.cpu.main.toFixed(2)} / ${r.cpu.load.toFixed(2)} / ${r.cpu.other.toFixed(2)}` : '-',
+    cpu: r.cpu ? `${r.cpu.main.toFixed(2)} / ${r.cpu.other.toFixed(2)} / ${r.cpu.load.toFixed(2)}` : '-',
     p50: r.latency.p50,
     p99: r.latency.p99,
     max: r.latency.max,

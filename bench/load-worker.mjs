@@ -1,10 +1,9 @@
-// Runs one autocannon load in a worker thread, so the load generator has its own event loop and
-// does not steal the server's. Each connection gets its own request object (and cookie, if given).
+// Runs one autocannon load in a child process of its own, so the load generator has its own event
+// loop and its own file descriptors (10,000 connections need 10,000 at each end). Each connection
+// gets its own request object (and cookie, if given). It reports the CPU it used itself.
 import autocannon from 'autocannon';
-import { readlinkSync } from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
 
-const { url, connections, duration, method, path, body, headers = {}, cookies = [], expect, expectText } = workerData;
+const { url, connections, duration, method, path, body, headers = {}, cookies = [], expect, expectText, rate } = await new Promise((r) => process.once('message', r));
 const samples = {}; // status -> first response body seen with it (autocannon has its own `samples`)
 let bad = 0; // expected status, but the body lacked `expectText`
 let next = 0;
@@ -25,12 +24,16 @@ const opts = {
   connections,
   duration,
   requests: [request()],
+  ...(rate ? { overallRate: rate } : {}),
   setupClient(client) {
     if (cookies.length) client.setRequests([request(cookies[next++ % cookies.length])]);
   },
 };
-// The main thread measures CPU per thread from here on; it tells this one by its thread id.
-parentPort.postMessage({ tid: readlinkSync('/proc/thread-self').split('/').pop() });
-// Off the main thread autocannon returns raw histograms; aggregate them as the main thread would.
-const result = autocannon.aggregateResult([await autocannon(opts)], { url, connections, duration });
-parentPort.postMessage(JSON.parse(JSON.stringify({ ...result, errorBodies: samples, bad })));
+// The parent measures its own threads from here on.
+process.send({ started: true });
+const cpu = process.cpuUsage();
+const started = performance.now();
+const result = await autocannon(opts);
+const used = process.cpuUsage(cpu);
+const load = (used.user + used.system) / 1e6 / ((performance.now() - started) / 1000);
+process.send(JSON.parse(JSON.stringify({ ...result, errorBodies: samples, bad, loadCpu: load })), () => process.exit(0));

@@ -212,7 +212,8 @@ export function createShop(input: Config | ConfigInput): Shop {
     },
     listen(port = config.port, host = config.host) {
       return new Promise((resolve, reject) => {
-        server = shop.app.listen(port, host);
+        // A deep accept queue: a burst of thousands of new connections waits instead of being dropped.
+        server = shop.app.listen({ port, host, backlog: 4096 });
         server.once('error', reject);
         server.once('listening', () => {
           void tidy();

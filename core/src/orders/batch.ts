@@ -300,14 +300,14 @@ async function commitWith(
   /** Writes the steps; answers the orders' ids by number where the database chose them. */
   send: (steps: Step[], nos: string[]) => Promise<Map<string, number> | null>,
 ): Promise<BatchOutcome & { lifted: number }> {
+  const [pricing, revenue] = await Promise.all([pricingSnapshot(deps), systemAccountId(deps, deps.db.read, SYSTEM_ACCOUNTS.revenue)]);
+  // From deciding to sending, nothing waits: the figures change only by what this batch takes.
   const now = deps.now();
   const outcomes: Array<Outcome<CheckoutResult>> = new Array(batch.length);
   const accepted = decide(q, batch, f, outcomes, now);
   if (!accepted.length) return { outcomes, jobs: false, lifted: 0 };
-  const pricing = await pricingSnapshot(deps);
   const buying = new Map([...f.buyers].filter(([, b]) => b.amount > 0));
   const lifted = pricing.levels.some((l) => l.upgradeSpend !== null) ? levelLifts(pricing, buying) : [];
-  const revenue = await systemAccountId(deps, deps.db.read, SYSTEM_ACCOUNTS.revenue);
   const { steps, keys, jobs } = writes(deps, q, f, accepted, revenue, lifted, now);
   for (const b of buying.values()) (b.spent += b.amount), (b.amount = 0);
   for (const [id, level] of lifted) f.buyers.get(id)!.levelId = level;
@@ -347,8 +347,8 @@ async function orderIds(q: Sql, nos: string[]): Promise<Map<string, number>> {
   return ids;
 }
 
-/** Keys read ahead for a card SKU, so most batches find theirs already read. */
-const KEYS_AHEAD = 1024;
+/** Keys read ahead for a card SKU, so batches find theirs already read; more are read in the background below half. */
+const KEYS_AHEAD = 4096;
 
 /**
  * SQLite: the figures kept between batches while the lane holds the writer (see the top). What is
@@ -360,13 +360,22 @@ const KEYS_AHEAD = 1024;
 function sqliteBatches(deps: Deps) {
   const lane = createLane(deps.db);
   const reader: Sql = { dialect: 'sqlite', lit: sqliteLiteral, all: async <T>(sql: string) => (await deps.db.read.raw(sql)) as T[] };
-  let kept = { epoch: -1, figures: emptyFigures(), after: new Map<number, number>() };
+  const fresh = (epoch: number) => ({ epoch, figures: emptyFigures(), after: new Map<number, number>(), reading: new Map<number, Promise<void>>() });
+  let kept = fresh(-1);
+  /** Reads the next keys of a SKU past the last one read; one read at a time per SKU. */
+  const readKeys = (k: typeof kept, skuId: number, limit: number) => {
+    const read = readFigures(deps, reader, { skuIds: [], userIds: [], buyerIds: [], keys: [{ skuId, after: k.after.get(skuId) ?? 0, limit }], nextOrderId: false }, k.figures)
+      .then(() => void k.after.set(skuId, k.figures.keys.get(skuId)?.at(-1)?.id ?? k.after.get(skuId) ?? 0))
+      .finally(() => k.reading.delete(skuId));
+    k.reading.set(skuId, read);
+    return read;
+  };
   const attempt = (batch: PlacedOrder[]) =>
     lane.run(async (tx) => {
       // A new epoch, or so many buyers kept that reading them again is cheaper than keeping them.
       if (kept.epoch !== tx.epoch || kept.figures.wallets.size > 20_000) {
         await tx.settled();
-        kept = { epoch: tx.epoch, figures: emptyFigures(), after: new Map() };
+        kept = fresh(tx.epoch);
       }
       const f = kept.figures;
       const t = touched(batch);
@@ -375,7 +384,7 @@ function sqliteBatches(deps: Deps) {
         skuIds: t.skuIds.filter((id) => !f.skus.has(id)),
         userIds: t.userIds.filter((id) => !f.wallets.has(id)),
         buyerIds: lifts ? t.buyerIds.filter((id) => !f.buyers.has(id)) : [],
-        keys: [...t.units].filter(([skuId, n]) => (f.keys.get(skuId)?.length ?? 0) < n).map(([skuId, n]) => ({ skuId, after: kept.after.get(skuId) ?? 0, limit: Math.max(n, KEYS_AHEAD) })),
+        keys: [],
         nextOrderId: f.nextOrderId === null,
       };
       // Before refusing anyone for stock or balance, read those figures again, once the programs
@@ -388,8 +397,14 @@ function sqliteBatches(deps: Deps) {
           if (!want.userIds.includes(o.userId!)) want.userIds.push(o.userId!);
         }
       }
-      await readFigures(deps, reader, want, f, tx);
-      for (const k of want.keys) kept.after.set(k.skuId, f.keys.get(k.skuId)?.at(-1)?.id ?? k.after);
+      const k = kept;
+      const keysRead = [...t.units].map(async ([skuId, n]) => {
+        await k.reading.get(skuId);
+        if ((f.keys.get(skuId)?.length ?? 0) < n) await readKeys(k, skuId, Math.max(n, KEYS_AHEAD));
+      });
+      await Promise.all([readFigures(deps, reader, want, f, tx), ...keysRead]);
+      // Running low: the next keys are read while this batch and the next are written.
+      for (const [skuId, n] of t.units) if (!k.reading.has(skuId) && (f.keys.get(skuId)?.length ?? 0) - n < KEYS_AHEAD / 2) void readKeys(k, skuId, KEYS_AHEAD).catch(() => undefined);
       for (const id of t.buyerIds) if (!f.buyers.has(id)) f.buyers.set(id, { spent: 0, levelId: null, amount: 0 });
       return commitWith(deps, tx, batch, f, async (steps) => {
         await tx.submit(steps);
