@@ -11,6 +11,8 @@ export function num(name, fallback) {
 
 export const SECONDS = num('BENCH_SECONDS', 10);
 export const CONNECTIONS = num('BENCH_CONNECTIONS', 100);
+/** Seconds of load before each measured one (connections opening, code warming up), not counted. */
+export const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 
 /** Kills the process if a benchmark hangs; does not keep it alive. */
 export function watchdog(ms) {
@@ -41,13 +43,15 @@ export function helloServer() {
 
 /**
  * autocannon in a child process. `cookies` (optional) are handed out one per connection, round
- * robin. `rate` (optional) caps the requests per second of all connections together (an open
- * load, for latency at a given rate); without it every connection sends as fast as it is answered. Returns autocannon's result plus `errorBodies` (first body per unexpected status) and `bad`
+ * robin. `rate` (optional) makes it an open load: requests leave evenly at that many per second
+ * over the connections, answered or not, for the latency at a given rate; without it autocannon
+ * has every connection send as fast as it is answered. Returns autocannon's result plus `errorBodies` (first body per unexpected status) and `bad`
  * (expected status whose body lacked `expectText`).
  */
-export function load({ url, path = '/', method = 'GET', body, headers, cookies, expect = 200, expectText, connections = CONNECTIONS, seconds = SECONDS, rate }) {
+export function load({ url, path = '/', method = 'GET', body, headers, cookies, expect = 200, expectText, connections = CONNECTIONS, seconds = SECONDS, rate, warmup = WARMUP }) {
   return new Promise((resolve, reject) => {
-    const child = fork(new URL('./load-worker.mjs', import.meta.url), { execArgv: [] });
+    // A rate is an open load, paced evenly (paced-worker.mjs); without one, autocannon.
+    const child = fork(new URL(rate ? './paced-worker.mjs' : './load-worker.mjs', import.meta.url), { execArgv: [] });
     let before;
     child.on('message', (m) => {
       if (m.started) before = { at: performance.now(), ticks: threadTicks() };
@@ -55,7 +59,7 @@ export function load({ url, path = '/', method = 'GET', body, headers, cookies, 
     });
     child.once('error', reject);
     child.once('exit', (code) => code && reject(new Error(`load generator exited with ${code}`)));
-    child.send({ url, path, method, body, headers, cookies, expect, expectText, connections, duration: seconds, rate });
+    child.send({ url, path, method, body, headers, cookies, expect, expectText, connections, duration: seconds, rate, warmup });
   });
 }
 

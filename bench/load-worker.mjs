@@ -3,7 +3,7 @@
 // gets its own request object (and cookie, if given). It reports the CPU it used itself.
 import autocannon from 'autocannon';
 
-const { url, connections, duration, method, path, body, headers = {}, cookies = [], expect, expectText, rate } = await new Promise((r) => process.once('message', r));
+const { url, connections, duration, method, path, body, headers = {}, cookies = [], expect, expectText, warmup = 0 } = await new Promise((r) => process.once('message', r));
 const samples = {}; // status -> first response body seen with it (autocannon has its own `samples`)
 let bad = 0; // expected status, but the body lacked `expectText`
 let next = 0;
@@ -24,11 +24,15 @@ const opts = {
   connections,
   duration,
   requests: [request()],
-  ...(rate ? { overallRate: rate } : {}),
   setupClient(client) {
     if (cookies.length) client.setRequests([request(cookies[next++ % cookies.length])]);
   },
 };
+// Connections opening and code warming up are not measured: a first run of `warmup` seconds.
+if (warmup) await autocannon({ ...opts, duration: warmup, setupClient: opts.setupClient });
+for (const k of Object.keys(samples)) delete samples[k];
+bad = 0;
+next = 0;
 // The parent measures its own threads from here on.
 process.send({ started: true });
 const cpu = process.cpuUsage();

@@ -20,6 +20,7 @@ import { CORE_VERSION, PluginError } from '../plugins/host.js';
 import { checkTheme, type Finding } from '../themes/check.js';
 import { ThemeError } from '../themes/renderer.js';
 import { adjustWallet, ensureSystemAccounts, verifyLedger } from '../wallet/ledger.js';
+import { isServingChild, supervise } from './cluster.js';
 import { settleRebates } from '../pricing/rebates.js';
 
 // A shop's folder keeps its secrets in .env (create-cardshop writes one); the real environment wins.
@@ -124,9 +125,17 @@ function stopSignal(): Promise<void> {
 const COMMANDS: Record<string, Command> = {
   start: {
     summary: 'cmd.start',
-    usage: 'cardshop start [--port 3000] [--host 127.0.0.1] [--demo]',
-    options: { port: { type: 'string' }, host: { type: 'string' }, demo: { type: 'boolean' } },
+    usage: 'cardshop start [--port 3000] [--host 127.0.0.1] [--demo] [--workers N]',
+    options: { port: { type: 'string' }, host: { type: 'string' }, demo: { type: 'boolean' }, workers: { type: 'string' } },
     async run({ values }) {
+      // This process supervises; the shop runs in its child processes (cli/cluster.ts).
+      if (!isServingChild()) {
+        const workers = values.workers === undefined ? 1 : Number(values.workers);
+        if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw usage('err.workers', { value: values.workers });
+        const config = await loadConfig(process.cwd(), { demo: values.demo ? true : undefined });
+        if (workers > 1 && !config.database.startsWith('mysql:')) throw usage('err.workers_sqlite');
+        return supervise(workers, { restarting: (pid, how) => say('restarting', { pid, how }), givingUp: (pid, how) => say('giving_up', { pid, how }) });
+      }
       const shop = await open({ port: port(values.port), host: values.host as string | undefined, demo: values.demo ? true : undefined });
       try {
         await migrateLoud(shop);
@@ -410,6 +419,8 @@ export async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    // A serving child's channel to its supervisor would keep it alive (cli/cluster.ts).
+    if (isServingChild()) process.disconnect();
   },
   (err: unknown) => {
     if (err instanceof UsageError) process.stderr.write(`cardshop: ${err.message}\n`);
