@@ -17,6 +17,10 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Test files share their worker process: the core's modules load once per worker instead of
+    // once per file, and test shops reuse the theme check and the migrated template databases.
+    // Nothing in the suite mocks modules or changes globals, which is what isolation is for.
+    isolate: false,
     // Most tests wait on sockets, databases and child processes, not the CPU: on CI's two cores,
     // four test files at a time finish sooner than two.
     maxWorkers: 4,

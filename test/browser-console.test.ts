@@ -55,7 +55,14 @@ describe.each(TEST_DIALECTS)('an operator runs the shop from the console in a re
     // Paste five keys, one of them twice: four added, one duplicate; the stock shows four.
     await page.fill('#imp-sku', code);
     await page.fill('#imp-keys', ['PASTED-0001', 'PASTED-0002', 'PASTED-0003', 'PASTED-0001', 'PASTED-0004'].join('\n'));
-    await page.click('form[action="/admin/inventory/import"] button[type=submit]');
+    // Preview first: the figures, nothing written; then import.
+    const importForm = 'form[action="/admin/inventory/import"]';
+    await page.click(`${importForm} button[name=dryRun]`);
+    await page.waitForSelector('[data-preview]');
+    expect(await page.textContent('[data-preview] [data-added]')).toBe('4');
+    expect(await page.textContent('[data-preview] [data-in-file]')).toBe('1');
+    expect((await stockCell())?.trim()).toMatch(/^0\b/);
+    await page.click(`${importForm} button[type=submit]:not([name=dryRun])`);
     await page.waitForSelector('[data-report]');
     expect(await page.textContent('[data-added]')).toBe('4');
     expect(await page.textContent('[data-duplicates]')).toBe('1');

@@ -32,6 +32,8 @@ describe.each(TEST_DIALECTS)('search, articles and the proof of work on a phone 
       });
       await seedDemoCatalog(t.shop);
       const admin = await t.createUser({ role: 'admin' });
+      const operator = await t.client().login(admin.email, admin.password);
+      expect((await operator.post('/api/admin/coupons', { code: 'PHONE-20', kind: 'percent', value: 20 })).status).toBe(201);
       await saveArticle(t.shop, null, null, { title: '春节发货安排', body: '## 发货\n\n- 自动发货**照常**\n- 人工订单顺延到初四，请耐心等待客服处理，感谢理解与支持', format: 'markdown', published: true, announcement: true, pinned: true }, { id: admin.id });
     });
     afterAll(() => t?.close());
@@ -85,6 +87,37 @@ describe.each(TEST_DIALECTS)('search, articles and the proof of work on a phone 
       expect(await t.shop.db.knex('challenge_uses').count({ n: '*' }).first()).toMatchObject({ n: 2 });
       await context.close();
       await guest.close();
+    });
+
+    it('buys with a coupon: the discount is shown before paying, charged, and on the order page', async () => {
+      const context = await browser.newContext({ viewport: PHONE, locale: 'zh-CN' });
+      const page = await context.newPage();
+      const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${theme}-phone-${name}-${dialect}.png`), fullPage: true });
+      const price = Number((await t.shop.db.knex('skus').where('code', 'STEAM-50').first('price')).price);
+      const discount = Math.floor((price * 20) / 100);
+      await page.goto(`${t.url}/checkout?sku=STEAM-50&quantity=1`);
+      await page.fill('input[name=coupon]', 'nope-nope');
+      await page.click('.coupon-form button[type=submit]');
+      await page.waitForURL(/coupon=nope-nope/);
+      expect(await page.textContent('#coupon-error')).toBe('没有这个优惠码');
+
+      await page.fill('input[name=coupon]', 'phone-20');
+      await page.press('input[name=coupon]', 'Enter');
+      await page.waitForURL(/coupon=phone-20/);
+      expect(await page.textContent('.coupon-applied')).toContain(`已优惠 ¥${(discount / 100).toFixed(2)}`);
+      expect(await page.textContent('main form[method=post] button[type=submit]')).toContain(`¥${((price - discount) / 100).toFixed(2)}`);
+      await noOverflow(page);
+      await shot('coupon');
+      await page.fill('input[name=contact]', `coupon-${theme}@test.local`);
+      // Enter in the pay form pays (the coupon's Apply button is in a form of its own).
+      await page.press('input[name=contact]', 'Enter');
+      await page.waitForURL(/\/order\/.+placed=1/);
+      const no = /\/order\/([^?]+)/.exec(page.url())![1]!;
+      expect(await t.shop.db.knex('orders').where('no', no).first('amount', 'discount', 'coupon_code')).toMatchObject({ amount: price - discount, discount, coupon_code: 'PHONE-20' });
+      expect(await page.textContent('main')).toContain('PHONE-20');
+      await noOverflow(page);
+      await shot('coupon-order');
+      await context.close();
     });
   });
 });

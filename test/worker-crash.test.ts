@@ -55,7 +55,7 @@ describe.each(TEST_DIALECTS)('a worker process killed mid-delivery (%s)', (diale
     writeFileSync(
       path.join(root, 'cardshop.config.mjs'),
       `import httpSupplier from ${JSON.stringify(PLUGIN)};\n` +
-        `export default { logLevel: 'error', publicUrl: 'http://127.0.0.1:9', delivery: { concurrency: 4, pollMs: 100, timeoutMs: 3000, backoffMs: 0, maxAttempts: 20 }, plugins: [httpSupplier(${JSON.stringify(settings)})] };\n`,
+        `export default { logLevel: 'error', publicUrl: 'http://127.0.0.1:9', delivery: { concurrency: 4, supplierConcurrency: 4, pollMs: 100, timeoutMs: 3000, backoffMs: 0, maxAttempts: 20 }, plugins: [httpSupplier(${JSON.stringify(settings)})] };\n`,
     );
     await otherSku(t.shop, 'direct', 'SLOW', 1000);
     await otherSku(t.shop, 'direct', 'QUICK', 1000);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import type Koa from 'koa';
 import { ConfigError, loadConfig, parseConfig, type Config, type ConfigInput } from './config/config.js';
@@ -15,13 +15,17 @@ import { guardGuestCheckout, type GuardedCheckout } from './orders/guest-guard.j
 import { proofOfWork, pruneChallenges, type BotDefence } from './security/bot-defence.js';
 import { CHALLENGE_SCRIPT } from './http/challenge.js';
 import { Hooks } from './plugins/hooks.js';
+import { listenForAlerts, operatorAlerts, type OperatorAlerts } from './alerts/alerts.js';
 import { createPluginHost, type PluginHost } from './plugins/host.js';
 import type { NotifyReply, NotifyRequest } from './plugins/payment.js';
 import { deliveryStrategies } from './delivery/engine.js';
 import { createWorker, type Worker } from './delivery/worker.js';
+import { supplierHealth, type SupplierHealthView } from './delivery/health.js';
 import { webhookHandler } from './delivery/webhooks.js';
 import { supplierChores, syncSupplierCatalog, type SyncReport } from './delivery/catalog-sync.js';
 import { checkStock, restockHandler } from './delivery/restock.js';
+import { buyerMail } from './notices/buyer-mail.js';
+import { checkWatches } from './notices/watches.js';
 import { pruneNonces } from './agents/api-keys.js';
 import { deriveKeys, hmacHex } from './security/keys.js';
 import { pruneSessions } from './agents/users.js';
@@ -29,6 +33,7 @@ import { sweepPending } from './orders/payments.js';
 import { fillBackorders } from './orders/backorders.js';
 import { pruneCallbacks } from './orders/callbacks.js';
 import { pruneLookupCodes } from './orders/lookup.js';
+import { raiseStuck } from './orders/repair.js';
 import { pruneRateLimits } from './security/rate-limit.js';
 import { ensureSystemAccounts } from './wallet/ledger.js';
 import { ensureTopupProduct } from './wallet/topup.js';
@@ -45,7 +50,11 @@ export interface Shop extends Deps {
   /** The bot defence guests' checkout and registration pass: a plugin's, else the built-in proof of work. */
   readonly botDefence: BotDefence;
   readonly plugins: PluginHost;
+  /** The operator's alert channels (plugins) and the alerts they are sent. */
+  readonly alerts: OperatorAlerts;
   readonly delivery: Delivery;
+  /** Buyers' stock and price notices: `check()` queues the mails now (the minute chore does it too); returns how many. */
+  readonly notices: { check(): Promise<number> };
   readonly app: Koa;
   /** Makes an installed theme the shop's (settings/settings.ts activateTheme). */
   setTheme(name: string, theme: Theme): void;
@@ -70,6 +79,8 @@ export interface Delivery {
   syncCatalog(supplierId: string): Promise<SyncReport>;
   /** Raises `stock.low` and writes restock jobs now (the minute chore does it too); returns how many SKUs need one. */
   checkStock(): Promise<number>;
+  /** Each supplier's breaker and figures of the last hour, as this process sees them (delivery/health.ts). */
+  health(): Promise<SupplierHealthView[]>;
 }
 
 /**
@@ -126,25 +137,38 @@ export function createShop(input: Config | ConfigInput): Shop {
   let theme = loadCheckedTheme(config);
   const themes = new Map([[config.theme, theme], ...config.siteThemes.map((name) => [name, loadCheckedTheme({ ...config, theme: name })] as const)]);
   const routes = pluginRoutes();
-  const plugins = createPluginHost(deps, hooks, routes.mount);
+  const alerts = operatorAlerts(deps, () => worker.nudge());
+  listenForAlerts(deps, alerts);
+  const plugins = createPluginHost(deps, hooks, routes.mount, alerts);
   // Challenges and guest limits read the clock through the shop object (which tests may move), like the routes do.
   const viaShop: Deps = { ...deps, now: () => shop.now() };
   const builtInDefence = proofOfWork(viaShop, { bits: config.botDefence.powBits, minutes: config.botDefence.minutes, fallback: config.botDefence.fallback, script: CHALLENGE_SCRIPT });
   const defence = () => plugins.botDefence ?? builtInDefence;
   const checkout = guardGuestCheckout(viaShop, createCheckout(deps, plugins.gateways, plugins.productTypes, () => worker.nudge()), defence);
   let server: Server | undefined;
+  /** Responses not sent yet: when the shop stops, each is told to close its connection after it. */
+  const unanswered = new Set<ServerResponse>();
+  let stopping = false;
   let listeningAt: string | undefined;
   /** This shop's address as suppliers reach it, for callback URLs. */
   const baseUrl = () => config.publicUrl ?? listeningAt ?? `http://${config.host}:${config.port}`;
   const lowStock = new Set<number>();
+  // Its cool-downs read the clock through the shop object, which tests may move.
+  const health = supplierHealth(viaShop);
   const strategies = deliveryStrategies(deps, {
     gateways: plugins.gateways,
     suppliers: plugins.suppliers,
     productTypes: plugins.productTypes,
+    health,
     baseUrl,
   });
   const suppliersDue = supplierChores(deps, plugins.suppliers);
-  const worker = createWorker(deps, { deliver: strategies.deliver, webhook: webhookHandler(deps), restock: restockHandler(deps, plugins.suppliers, baseUrl) }, config.delivery);
+  const mail = buyerMail(deps, { mailer: () => plugins.mailer, baseUrl, nudge: () => worker.nudge() });
+  const worker = createWorker(
+    deps,
+    { deliver: strategies.deliver, webhook: webhookHandler(deps), restock: restockHandler(deps, plugins.suppliers, health, baseUrl), alert: alerts.handler, mail },
+    config.delivery,
+  );
   // A job this process just wrote starts now, not at the next poll (the checkout says when it wrote one).
   hooks.on('order.paid', ({ order }) => {
     if (order.status !== 'delivered') worker.nudge();
@@ -165,6 +189,8 @@ export function createShop(input: Config | ConfigInput): Shop {
       ['pruning API nonces', () => pruneNonces(deps)],
       ['syncing suppliers', suppliersDue],
       ['checking low stock', () => checkStock(deps, plugins.suppliers, lowStock)],
+      ['announcing stuck orders', () => raiseStuck(deps, plugins.gateways)],
+      ['mailing stock and price notices', () => shop.notices.check()],
       // Another app process may have saved them in the console.
       ['reading site settings', () => applySavedSettings(shop)],
     ];
@@ -191,6 +217,7 @@ export function createShop(input: Config | ConfigInput): Shop {
       return defence();
     },
     plugins,
+    alerts,
     delivery: {
       worker,
       handleCallback: strategies.handleCallback,
@@ -200,7 +227,9 @@ export function createShop(input: Config | ConfigInput): Shop {
         return syncSupplierCatalog(deps, connector, connector.catalog);
       },
       checkStock: () => checkStock(deps, plugins.suppliers, lowStock),
+      health: () => health.view(plugins.suppliers.keys()),
     },
+    notices: { check: async () => (plugins.mailer ? checkWatches(deps, () => worker.nudge()) : 0) },
     app: undefined as unknown as Koa,
     async ready() {
       const applied = await migrate(db);
@@ -212,8 +241,20 @@ export function createShop(input: Config | ConfigInput): Shop {
     },
     listen(port = config.port, host = config.host) {
       return new Promise((resolve, reject) => {
+        // A client that trickles its headers or body (slowloris) is cut off after the configured
+        // time, checked every second, so it cannot hold sockets that others need.
+        const { headersTimeoutMs, requestTimeoutMs } = config.http;
+        server = createServer({ headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: 1_000 }, shop.app.callback());
         // A deep accept queue: a burst of thousands of new connections waits instead of being dropped.
-        server = shop.app.listen({ port, host, backlog: 4096 });
+        server.listen({ port, host, backlog: 4096 });
+        server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+          if (stopping) {
+            res.setHeader('Connection', 'close');
+            return;
+          }
+          unanswered.add(res);
+          res.once('finish', () => unanswered.delete(res)).once('close', () => unanswered.delete(res));
+        });
         server.once('error', reject);
         server.once('listening', () => {
           void tidy();
@@ -236,6 +277,9 @@ export function createShop(input: Config | ConfigInput): Shop {
       clearInterval(housekeeping);
       if (server) {
         const s = server;
+        stopping = true;
+        // A kept-alive connection would otherwise hold the close open until the client drops it.
+        for (const res of unanswered) if (!res.headersSent) res.setHeader('Connection', 'close');
         await new Promise<void>((resolve) => {
           s.close(() => resolve());
           s.closeIdleConnections();

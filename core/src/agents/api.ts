@@ -6,8 +6,9 @@ import { isUniqueViolation } from '../db/dialect.js';
 import { errors, fromZod, ShopError } from '../errors.js';
 import type { Checkout } from '../orders/checkout.js';
 import { getOrder, type OrderView } from '../orders/orders.js';
-import { priceList } from '../pricing/pricing.js';
+import { priceList, priceSku } from '../pricing/pricing.js';
 import { balanceOf } from '../wallet/ledger.js';
+import { pickInput } from '../inventory/picks.js';
 import type { User } from './users.js';
 
 /**
@@ -43,6 +44,13 @@ export const apiProduct = z
     in_stock: z.boolean(),
     min_quantity: z.number().int(),
     max_quantity: z.number().int().nullable(),
+    tiers: z
+      .array(z.object({ min_quantity: z.number().int(), percent_off: z.number().int().meta({ description: 'Basis points: 500 is 5 % off' }), price: z.number().int() }))
+      .meta({ description: "Wholesale brackets: an order of min_quantity units or more pays price per unit (the caller's price less percent_off); deepest last" }),
+    flash: z
+      .object({ price: z.number().int(), starts_at: z.number().int(), ends_at: z.number().int(), left: z.number().int(), per_buyer: z.number().int().nullable() })
+      .nullable()
+      .meta({ description: 'A flash sale not over yet: price per unit from starts_at until ends_at (ms), while left units last, at most per_buyer units a buyer' }),
     fields: z.array(field).meta({ description: "What the buyer must give (account, server…), sent as POST /orders' fields" }),
   })
   .register(apiSchemas, { id: 'Product' });
@@ -50,8 +58,16 @@ export const apiProduct = z
 export const apiOrderInput = z
   .object({
     sku: z.string({ error: 'field.required' }).min(1, 'field.required').max(64, 'field.too_long'),
-    quantity: z.number({ error: 'field.integer' }).int('field.integer').min(1, 'field.min').max(100_000, 'field.max').default(1),
+    quantity: z
+      .number({ error: 'field.integer' })
+      .int('field.integer')
+      .min(1, 'field.min')
+      .max(100_000, 'field.max')
+      .optional()
+      .meta({ description: 'Default 1, or the number of keys picked' }),
     fields: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+    pick: pickInput.optional().meta({ description: 'Ids of keys picked from GET /products/{sku}/picks (a SKU that offers it), one unit each' }),
+    coupon: z.string().trim().max(40, 'coupon.unknown').optional().meta({ description: 'A coupon code; refused with 422 coupon_invalid or 409 coupon_used_up naming the field coupon' }),
     callback_url: z
       .url({ protocol: /^https?$/, error: 'field.invalid' })
       .max(500, 'field.too_long')
@@ -69,7 +85,9 @@ export const apiOrder = z
     title: z.string(),
     quantity: z.number().int(),
     unit_price: z.number().int(),
-    amount: z.number().int(),
+    amount: z.number().int().meta({ description: 'quantity × unit_price less discount' }),
+    coupon: z.string().nullable(),
+    discount: z.number().int(),
     currency: z.string(),
     fields: z.record(z.string(), z.string()),
     keys: z.array(z.object({ card: z.string(), password: z.string().optional() })),
@@ -103,9 +121,10 @@ export type ApiOrder = z.infer<typeof apiOrder>;
  * The caller's price of every SKU in a listing, in one call per listing (not per product): the
  * agent price resolver's, the same price the checkout charges.
  */
-async function callerPrices(deps: Deps, user: User, skus: Array<{ id: number; price: number }>): Promise<Map<number, number>> {
+async function callerPrices(deps: Deps, user: User, skus: SkuView[]): Promise<Map<number, SkuView>> {
   const list = await priceList(deps, { userId: user.id });
-  return new Map(skus.map((s) => [s.id, list.resolve(s.id)?.price ?? s.price]));
+  const now = Date.now();
+  return new Map(skus.map((s) => [s.id, priceSku(list, s, now)]));
 }
 
 /** Stock of SKUs filled by suppliers, as their last sync saw it: the best route's, or null if any is unknown. */
@@ -147,6 +166,7 @@ export async function apiProducts(deps: Deps, user: User, filter: { category?: s
   const prices = await callerPrices(deps, user, items.map((i) => i.s));
   return items.map(({ c, p, s }) => {
     const stock = p.type === 'card' ? s.stock : (routed.get(s.id) ?? null);
+    const priced = prices.get(s.id)!;
     return {
       sku: s.code,
       name: s.name,
@@ -154,8 +174,10 @@ export async function apiProducts(deps: Deps, user: User, filter: { category?: s
       category: c.slug,
       description: p.description,
       type: p.type,
-      price: prices.get(s.id)!,
+      price: priced.price,
       currency: deps.config.shop.currency,
+      tiers: (priced.tiers ?? []).map((t) => ({ min_quantity: t.minQuantity, percent_off: t.percentOff, price: t.price })),
+      flash: priced.flash ? { price: priced.flash.price, starts_at: priced.flash.startsAt, ends_at: priced.flash.endsAt, left: priced.flash.left, per_buyer: priced.flash.perBuyer } : null,
       stock,
       in_stock: stock === null ? s.inStock : stock >= s.minQuantity,
       min_quantity: s.minQuantity,
@@ -182,6 +204,8 @@ function toApiOrder(order: OrderView, extra: { sku: string; idempotencyKey: stri
     quantity: order.quantity,
     unit_price: order.unitPrice,
     amount: order.amount,
+    coupon: order.coupon,
+    discount: order.discount,
     currency: order.currency,
     fields: order.fields,
     keys: order.keys,
@@ -227,13 +251,14 @@ export async function placeApiOrder(
   const parsed = apiOrderInput.safeParse(input);
   if (!parsed.success) throw fromZod(parsed.error);
   const req = parsed.data;
+  const quantity = req.quantity ?? req.pick?.length ?? 1;
   const { user } = caller;
   const replay = async () => {
     const order = await apiOrderOf(deps, user, { idempotencyKey }).catch((err: unknown) => {
       if (err instanceof ShopError && err.status === 404) return undefined;
       throw err;
     });
-    if (order && (order.sku !== req.sku || order.quantity !== req.quantity)) throw new ShopError('idempotency_conflict', 409, 'error.idempotency_conflict');
+    if (order && (order.sku !== req.sku || order.quantity !== quantity)) throw new ShopError('idempotency_conflict', 409, 'error.idempotency_conflict');
     return order;
   };
   const done = await replay();
@@ -252,7 +277,7 @@ export async function placeApiOrder(
     const fields = req.fields && Object.fromEntries(Object.entries(req.fields).map(([k, v]) => [k, String(v)]));
     const result = await checkout(
       user,
-      { sku: req.sku, quantity: req.quantity, fields, payment: 'wallet' },
+      { sku: req.sku, quantity, pick: req.pick, fields, coupon: req.coupon, payment: 'wallet' },
       { origin: '', api: { keyId: caller.apiKeyId, idempotencyKey, callbackUrl: req.callback_url ?? null } },
     );
     return toApiOrder(result.order, { sku: req.sku, idempotencyKey });

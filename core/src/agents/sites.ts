@@ -6,6 +6,7 @@ import { isUniqueViolation, transaction } from '../db/dialect.js';
 import { errors, fromZod, ShopError } from '../errors.js';
 import { requireAgent } from './tree.js';
 import type { User } from './users.js';
+import { pageNumber } from '../db/paging.js';
 
 /**
  * Sub-shops (分站): an agent's own storefront over the main catalog, at the agent's prices. A
@@ -184,7 +185,7 @@ export async function setSiteDisabled(deps: Deps, input: { siteId: number; disab
 
 export async function listSites(deps: Deps, opts: { page?: number; pageSize?: number } = {}) {
   const pageSize = Math.min(opts.pageSize ?? 50, 200);
-  const page = Math.max(opts.page ?? 1, 1);
+  const page = pageNumber(opts.page);
   const [rows, count] = await Promise.all([
     deps.db.read('sites as s').join('users as u', 'u.id', 's.owner_id').orderBy('s.id').limit(pageSize).offset((page - 1) * pageSize).select('s.*', 'u.email as owner_email'),
     deps.db.read('sites').count({ n: '*' }).first(),

@@ -6,6 +6,7 @@ import { errors, ShopError } from '../errors.js';
 import { chainOf, invalidatePricing, pricingSnapshot } from '../pricing/pricing.js';
 import { randomToken } from '../security/keys.js';
 import { forgetUser, type User } from './users.js';
+import { pageNumber } from '../db/paging.js';
 
 /**
  * The agent tree: every user has at most one upline. A user joins below an agent by its invite
@@ -122,7 +123,7 @@ export async function downline(
   const parentId = opts.parentId ?? agent.id;
   if (parentId !== agent.id && !(await chainOf(deps, parentId)).some((l) => l.userId === agent.id)) throw errors.notFound();
   const pageSize = Math.min(Math.max(opts.pageSize ?? 50, 1), 200);
-  const page = Math.max(opts.page ?? 1, 1);
+  const page = pageNumber(opts.page);
   const knex = deps.db.read;
   const [rows, count, { levelById, baseLevelId }] = await Promise.all([
     knex('users').where('upline_id', parentId).orderBy('id').limit(pageSize).offset((page - 1) * pageSize).select('id', 'email', 'level_id', 'created_at'),

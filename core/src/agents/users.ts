@@ -6,6 +6,7 @@ import { affected, isUniqueViolation, transaction } from '../db/dialect.js';
 import { errors, ShopError } from '../errors.js';
 import { randomToken } from '../security/keys.js';
 import { hashPassword, verifyPassword } from '../security/password.js';
+import { hit, unhit } from '../security/rate-limit.js';
 import { walletAccountId } from '../wallet/ledger.js';
 
 /** `staff` may use the console's orders and inventory pages only (http/admin-layout.ts). */
@@ -75,10 +76,26 @@ export async function createUser(
 // Compared against when the e-mail is unknown, so a login takes as long either way.
 let dummyHash: Promise<string> | undefined;
 
-export async function authenticate(deps: Deps, email: string, password: string): Promise<User> {
-  const row = await deps.db.knex('users').where('email', email.trim().toLowerCase()).first();
+/**
+ * Guessing passwords: every attempt counts against the asking address and the e-mail asked about,
+ * and a successful one takes its count back, so only failures add up (an office behind one address
+ * signing in all day is not refused). Over a limit, the password is not even checked.
+ */
+export const LOGIN_LIMITS = { ip: 30, account: 10, windowMs: 15 * 60_000 };
+
+export async function authenticate(deps: Deps, email: string, password: string, from: { ip: string }): Promise<User> {
+  const account = email.trim().toLowerCase();
+  const counted: Array<[string, string]> = [];
+  for (const [scope, value, limit] of [['login:ip', from.ip, LOGIN_LIMITS.ip], ['login:account', account, LOGIN_LIMITS.account]] as const) {
+    counted.push([scope, value]);
+    if (!(await hit(deps, scope, value, limit, LOGIN_LIMITS.windowMs))) {
+      throw new ShopError('too_many_attempts', 429, 'security.too_many_logins', undefined, { minutes: LOGIN_LIMITS.windowMs / 60_000 });
+    }
+  }
+  const row = await deps.db.knex('users').where('email', account).first();
   const ok = await verifyPassword(password, row?.password_hash ?? (await (dummyHash ??= hashPassword('dummy-password'))));
   if (!row || !ok) throw new ShopError('invalid_credentials', 401, 'error.invalid_credentials');
+  for (const [scope, value] of counted) await unhit(deps, scope, value, LOGIN_LIMITS.windowMs);
   if (row.disabled) throw new ShopError('account_disabled', 403, 'error.account_disabled');
   return toUser(row);
 }

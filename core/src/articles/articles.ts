@@ -9,6 +9,7 @@ import type { Database } from '../db/connect.js';
 import { affected, transaction } from '../db/dialect.js';
 import { errors, fromZod } from '../errors.js';
 import { plainText, renderBody, type ArticleFormat } from './markdown.js';
+import { pageNumber } from '../db/paging.js';
 
 /**
  * Articles and announcements (文章与公告) per site: the main shop's (site null), written by the
@@ -104,7 +105,7 @@ export interface ArticlePage {
 /** A site's articles, a page at a time: published only, unless `drafts` (their writers' view). */
 export async function listArticles(deps: Deps, siteId: number | null, opts: { page?: number; pageSize?: number; drafts?: boolean; announcements?: boolean } = {}): Promise<ArticlePage> {
   const pageSize = Math.min(Math.max(opts.pageSize ?? 20, 1), 100);
-  const page = Math.max(Math.floor(opts.page ?? 1) || 1, 1);
+  const page = pageNumber(opts.page);
   const filtered = () => {
     const q = ofSite(deps.db.read('articles'), siteId);
     if (!opts.drafts) q.where('published', true);

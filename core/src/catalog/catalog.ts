@@ -6,6 +6,7 @@ import { isUniqueViolation, transaction } from '../db/dialect.js';
 import { errors } from '../errors.js';
 import { inputFieldsSchema, type InputField } from './fields.js';
 import { invalidateCatalog } from './snapshot.js';
+import { tiersOf } from '../pricing/pricing.js';
 
 export const PRODUCT_TYPES = ['card', 'direct', 'manual'] as const;
 /**
@@ -23,13 +24,15 @@ export type Visibility = (typeof VISIBILITY)[number];
 const visibility = z.enum(VISIBILITY, { error: 'field.invalid' });
 
 const slug = z.string({ error: 'field.required' }).regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'field.slug');
+// http(s) only: a `javascript:` or `data:` address is no picture of a product.
+const imageUrl = z.url({ protocol: /^https?$/, error: 'field.url' }).max(500, 'field.too_long').optional();
 const sort = z.number({ error: 'field.integer' }).int('field.integer').min(-1e6, 'field.min').max(1e6, 'field.max').default(0);
 
 export const categoryInput = z.object({
   slug,
   name: z.string({ error: 'field.required' }).min(1, 'field.required').max(120, 'field.too_long'),
   description: z.string().max(5000, 'field.too_long').optional(),
-  imageUrl: z.url('field.url').max(500, 'field.too_long').optional(),
+  imageUrl,
   sort,
   enabled: z.boolean().default(true),
 });
@@ -39,7 +42,7 @@ export const productInput = z.object({
   slug,
   name: z.string({ error: 'field.required' }).min(1, 'field.required').max(200, 'field.too_long'),
   description: z.string().max(20000, 'field.too_long').optional(),
-  imageUrl: z.url('field.url').max(500, 'field.too_long').optional(),
+  imageUrl,
   // card, direct, manual, or a type a plugin registers (orders of an unknown type wait in the dead letter).
   type: z.string({ error: 'field.required' }).regex(/^[a-z][a-z0-9-]{1,15}$/, 'field.invalid'),
   fields: inputFieldsSchema.default([]),
@@ -75,6 +78,14 @@ export interface SkuView {
   maxQuantity: number | null;
   /** `listed`, or `link` (shown only where its code was asked for). Hidden SKUs are never in a view. */
   visibility: Exclude<Visibility, 'hidden'>;
+  /** A card SKU whose key every buyer gets a copy of (循环卡密); its stock is a count the operator sets. */
+  shared: boolean;
+  /** A SKU whose buyers may pick their keys (卡密预选): what each key picked adds to the price; null where they may not. */
+  pick: { surcharge: number } | null;
+  /** At the buyer's prices (pricing.ts `priceProducts`): the wholesale brackets, deepest last (批发价). */
+  tiers?: Array<{ minQuantity: number; percentOff: number; price: number }>;
+  /** At the buyer's prices: a flash sale (限时秒杀) not over yet, with the units left at its price. */
+  flash?: { price: number; startsAt: number; endsAt: number; left: number; perBuyer: number | null } | null;
 }
 
 export interface ProductView {
@@ -428,6 +439,7 @@ export async function productForAdmin(deps: Deps, id: number) {
       sort: Number(s.sort),
       enabled: Boolean(s.enabled),
       visibility: s.visibility as Visibility,
+      tiers: tiersOf(s.wholesale_tiers),
     })),
   };
 }

@@ -4,6 +4,7 @@ import { errors } from '../errors.js';
 import { invalidatePricing } from '../pricing/pricing.js';
 import type { CategoryView, ProductType, ProductView, SkuView } from './catalog.js';
 import { stockBoard } from './stock-board.js';
+import { pickRuleOf } from '../inventory/picks.js';
 import type { InputField } from './fields.js';
 
 /**
@@ -67,11 +68,16 @@ interface SkuRow {
   min_quantity: number;
   max_quantity: number | null;
   visibility: SkuView['visibility'];
+  key_mode: string;
+  pick_shown: string | null;
+  pick_chars: number;
+  pick_surcharge: number | string;
 }
 
 /** A SKU as the snapshot keeps it: a card's stock is filled in from the stock board where shown. */
 function skuView(row: SkuRow, type: ProductType): SkuView {
   const counted = type === 'card';
+  const pick = counted ? pickRuleOf(row) : null;
   return {
     id: row.id,
     code: row.code,
@@ -82,6 +88,8 @@ function skuView(row: SkuRow, type: ProductType): SkuView {
     minQuantity: row.min_quantity,
     maxQuantity: row.max_quantity,
     visibility: row.visibility,
+    shared: row.key_mode === 'shared',
+    pick: pick && { surcharge: pick.surcharge },
   };
 }
 
@@ -115,7 +123,7 @@ async function load(deps: Deps): Promise<Snapshot> {
       .where('enabled', true)
       .andWhereNot('visibility', 'hidden')
       .orderBy([{ column: 'sort' }, { column: 'id' }])
-      .select('id', 'product_id', 'code', 'name', 'price', 'min_quantity', 'max_quantity', 'visibility') as Promise<SkuRow[]>,
+      .select('id', 'product_id', 'code', 'name', 'price', 'min_quantity', 'max_quantity', 'visibility', 'key_mode', 'pick_shown', 'pick_chars', 'pick_surcharge') as Promise<SkuRow[]>,
   ]);
   const rows = JSON.stringify([categoryRows, productRows, skuRows]);
   const before = last.get(deps.db);

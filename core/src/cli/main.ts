@@ -12,7 +12,7 @@ import { migrate, pendingMigrations } from '../db/migrate.js';
 import { ShopError } from '../errors.js';
 import { translate } from '../i18n/messages.js';
 import { cliLocale, cliText, type CliKey } from './messages.js';
-import { importKeys } from '../inventory/keys.js';
+import { importKeys, previewImport, type ImportReport } from '../inventory/keys.js';
 import { fillBackorders } from '../orders/backorders.js';
 import { parseMoney, toDecimalString } from '../money/money.js';
 import { createShop, type Shop } from '../shop.js';
@@ -30,6 +30,12 @@ const LOCALE = cliLocale();
 const text = (key: CliKey | string, params?: object) => cliText(LOCALE, key as CliKey, params);
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const say = (key: CliKey, params?: object) => out(text(key, params));
+
+/** The first rejected lines of an import (or its preview) with their reasons. */
+function sayRejections(report: ImportReport): void {
+  for (const r of report.rejections.slice(0, 20)) say('import_line', { line: r.line, reason: text(r.reason as CliKey) });
+  if (report.rejected > 20) say('import_more', { n: report.rejected - 20 });
+}
 
 /** A mistake in how the command was called: one line on stderr, exit code 2. */
 class UsageError extends Error {}
@@ -114,11 +120,19 @@ function port(value: unknown): number | undefined {
   return n;
 }
 
-/** Resolves on SIGINT or SIGTERM: the long-running commands stop gracefully then. */
+/**
+ * Resolves on SIGINT or SIGTERM: the long-running commands stop gracefully then. Both handlers go
+ * at the first, so a second signal of either kind ends the process at once (the default action).
+ */
 function stopSignal(): Promise<void> {
   return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   });
 }
 
@@ -223,8 +237,8 @@ const COMMANDS: Record<string, Command> = {
   },
   keys: {
     summary: 'cmd.keys',
-    usage: 'cardshop keys import FILE --sku SKU [--format text|csv]',
-    options: { sku: { type: 'string' }, format: { type: 'string' } },
+    usage: 'cardshop keys import FILE --sku SKU [--format text|csv] [--dry-run]',
+    options: { sku: { type: 'string' }, format: { type: 'string' }, 'dry-run': { type: 'boolean' } },
     positionals: 2,
     async run({ values, positionals }) {
       const [sub, file] = positionals;
@@ -240,6 +254,14 @@ const COMMANDS: Record<string, Command> = {
         throw usage('err.cannot_read', { file });
       }
       return withShop({}, async (shop) => {
+        if (values['dry-run']) {
+          // Counts only: nothing is written, so the command can be run again and again.
+          const preview = await previewImport(shop, { sku: String(values.sku), format, lines: linesOf(createReadStream(file)) });
+          say('keys.preview', preview);
+          if (!preview.dedupe) say('keys.no_dedupe');
+          sayRejections(preview);
+          return 0;
+        }
         const stream = createReadStream(file);
         const { progressBar } = await import('./progress.js');
         const bar = progressBar(text('importing', { file: path.basename(file) }), size);
@@ -254,8 +276,7 @@ const COMMANDS: Record<string, Command> = {
         // Orders paid while the SKU was out of stock get their keys now, oldest first.
         if (report.added) await fillBackorders(shop);
         say('import_summary', report);
-        for (const r of report.rejections.slice(0, 20)) say('import_line', { line: r.line, reason: text(r.reason as CliKey) });
-        if (report.rejected > 20) say('import_more', { n: report.rejected - 20 });
+        sayRejections(report);
         return 0;
       });
     },

@@ -98,6 +98,8 @@ const zh = {
   'role.agent': '代理',
   'role.staff': '员工（订单与库存）',
   'role.admin': '管理员',
+  'keys.preview': '{sku}（预览，未写入）：将新增 {added}，文件内重复 {duplicatesInFile}，与已有卡密重复 {duplicatesInStock}，拒绝 {rejected}（共 {lines} 行）',
+  'keys.no_dedupe': '  该规格已关闭去重：重复的卡密也会导入',
 } as const;
 
 export type CliKey = keyof typeof zh;
@@ -199,6 +201,8 @@ const en: Record<CliKey, string> = {
   'role.agent': 'agent',
   'role.staff': 'staff (orders and inventory)',
   'role.admin': 'admin',
+  'keys.preview': '{sku} (preview, nothing written): {added} would be added, {duplicatesInFile} repeated within the file, {duplicatesInStock} already in the SKU, {rejected} rejected ({lines} lines)',
+  'keys.no_dedupe': '  this SKU does not dedupe: repeated keys would be imported too',
 };
 
 /** CARDSHOP_LOCALE, else the terminal's LANG (zh_* → zh-CN, en_* → en), else zh-CN. */

@@ -25,8 +25,18 @@ export const configSchema = z
     demo: z.boolean().default(false),
     host: z.string().default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(3000),
-    /** Behind a reverse proxy (nginx, a CDN): trust its X-Forwarded-Proto/-For for HTTPS and client IPs. */
-    trustProxy: z.boolean().default(false),
+    /**
+     * Behind a reverse proxy (nginx, a CDN): trust its X-Forwarded-Proto/-For/-Host for HTTPS, client
+     * IPs and host names. `true` trusts every peer; a list of addresses trusts only those peers.
+     */
+    trustProxy: z.union([z.boolean(), z.array(z.string().min(1)).min(1)]).default(false),
+    /** Slow clients (slowloris): the longest a request's headers, and the whole request, may take to arrive. */
+    http: z
+      .object({
+        headersTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+        requestTimeoutMs: z.number().int().min(100).max(3_600_000).default(30_000),
+      })
+      .prefault({}),
     /** Public address of the shop, used in links that leave the site. */
     publicUrl: z.url().optional(),
     shop: z
@@ -116,6 +126,13 @@ export const configSchema = z
         backoffMaxMs: z.number().int().min(0).max(86_400_000).default(3_600_000),
         /** How often a supplier is asked about an order it has not finished (when no callback came). */
         supplierPollMs: z.number().int().min(10).max(3_600_000).default(30_000),
+        /** Times one supplier is sent an order it is known not to have taken before the next supplier is tried. */
+        routeAttempts: z.number().int().min(1).max(100).default(3),
+        /** Calls one process makes to one supplier at once: a supplier that hangs holds at most this many job slots. */
+        supplierConcurrency: z.number().int().min(1).max(64).default(2),
+        /** Consecutive failed calls that open a supplier's circuit breaker: it is not called for breakerCoolDownMs, then tried once. */
+        breakerFailures: z.number().int().min(1).max(1000).default(5),
+        breakerCoolDownMs: z.number().int().min(10).max(3_600_000).default(30_000),
       })
       .prefault({}),
     logLevel: z.enum(['silent', 'error', 'warn', 'info', 'debug']).default('info'),
@@ -146,7 +163,7 @@ const ENV_KEYS: Array<[string, string[], (v: string) => unknown]> = [
   ['PORT', ['port'], Number],
   ['CARDSHOP_PORT', ['port'], Number],
   ['CARDSHOP_PUBLIC_URL', ['publicUrl'], String],
-  ['CARDSHOP_TRUST_PROXY', ['trustProxy'], (v) => v === 'true' || v === '1'],
+  ['CARDSHOP_TRUST_PROXY', ['trustProxy'], (v) => (v === 'true' || v === '1' ? true : /^\d|:/.test(v) ? v.split(',').map((a) => a.trim()) : false)],
   ['CARDSHOP_THEME', ['theme'], String],
   ['CARDSHOP_SHOP_NAME', ['shop', 'name'], String],
   ['CARDSHOP_LOCALE', ['shop', 'locale'], String],

@@ -26,3 +26,16 @@ it('opens SQLite with WAL, a busy timeout and foreign keys, and migrates idempot
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+it('takes the busy timeout from the SQLite URL, on the writer and the readers', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cardshop-db-'));
+  const db = connect('sqlite:shop.db?busyTimeout=250', dir);
+  try {
+    expect(db.label).toBe(`sqlite:${path.join(dir, 'shop.db')}`);
+    for (const pool of [db.knex, db.read]) expect(Object.values((await pool.raw('PRAGMA busy_timeout'))[0])[0]).toBe(250);
+    expect(() => connect('sqlite:shop.db?busyTimeout=soon', dir)).toThrow(/busyTimeout must be a number/);
+  } finally {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

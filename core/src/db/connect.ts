@@ -42,10 +42,10 @@ function sqlitePool(filename: string, size: number, pragmas: string[], min: numb
   });
 }
 
-const SQLITE_PRAGMAS = [
+const sqlitePragmas = (busyMs: number) => [
   'PRAGMA journal_mode = WAL',
   'PRAGMA synchronous = NORMAL',
-  'PRAGMA busy_timeout = 10000',
+  `PRAGMA busy_timeout = ${busyMs}`,
   'PRAGMA foreign_keys = ON',
   // 64 MiB of page cache: random-keyed indexes (key fingerprints) stay in memory on big imports.
   'PRAGMA cache_size = -65536',
@@ -82,13 +82,18 @@ async function checkpoint(pool: Knex): Promise<void> {
  */
 export function connect(url: string, root = process.cwd()): Database {
   if (url.startsWith('sqlite:')) {
-    const rest = url.slice('sqlite:'.length);
+    // `?busyTimeout=<ms>`: how long a statement waits for a lock another process holds (default
+    // 10 s); past it the request is answered 503 (db/dialect.ts).
+    const [rest = '', query = ''] = url.slice('sqlite:'.length).split('?');
+    const busyMs = Number(new URLSearchParams(query).get('busyTimeout') ?? 10_000);
+    if (!Number.isSafeInteger(busyMs) || busyMs < 0) throw new Error(`busyTimeout must be a number of milliseconds: ${url}`);
     const filename = rest === ':memory:' ? rest : path.resolve(root, rest);
     if (filename !== ':memory:') mkdirSync(path.dirname(filename), { recursive: true });
-    const knex = sqlitePool(filename, 1, [...SQLITE_PRAGMAS, ...WRITER_PRAGMAS], 1);
+    const pragmas = sqlitePragmas(busyMs);
+    const knex = sqlitePool(filename, 1, [...pragmas, ...WRITER_PRAGMAS], 1);
     // An in-memory database exists once per connection, so it cannot have a separate reader.
     // Readers open on first use: a short-lived command (a CLI call) then never opens one it does not need.
-    const read = filename === ':memory:' ? knex : sqlitePool(filename, 3, [...SQLITE_PRAGMAS.slice(2), 'PRAGMA query_only = ON'], 0);
+    const read = filename === ':memory:' ? knex : sqlitePool(filename, 3, [...pragmas.slice(2), 'PRAGMA query_only = ON'], 0);
     let checkpointing: Promise<unknown> = Promise.resolve();
     const checkpoints =
       read === knex

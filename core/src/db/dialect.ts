@@ -32,6 +32,27 @@ export function isRetryable(err: unknown): boolean {
   );
 }
 
+/** mysql2's codes for a server that cannot be reached or dropped the connection (with `fatal` set). */
+const CONNECTION_LOST = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT']);
+/** Codes of a database that is up but takes no work for now: too many connections, shutting down, locked, read-only. */
+const REFUSING = new Set(['ER_CON_COUNT_ERROR', 'ER_SERVER_SHUTDOWN', 'SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_READONLY', 'SQLITE_CANTOPEN', 'SQLITE_IOERR']);
+
+/**
+ * The database is away or refuses work for a while (after the retries above): not a bug, and
+ * nothing was written, so the caller gets a 503 and may try again. Network codes count only on a
+ * database driver's error (`fatal`), so a supplier's reset connection is not taken for one.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; name?: string; fatal?: boolean };
+  return REFUSING.has(e?.code ?? '') || (e?.fatal === true && CONNECTION_LOST.has(e.code ?? '')) || e?.name === 'KnexTimeoutError';
+}
+
+/** The disk (or the table space) is full: SQLite's SQLITE_FULL, MySQL's "table is full", ENOSPC. */
+export function isStorageFull(err: unknown): boolean {
+  const e = err as { code?: string };
+  return e?.code === 'SQLITE_FULL' || e?.code === 'ENOSPC' || e?.code === 'ER_RECORD_FILE_FULL' || e?.code === 'ER_DISK_FULL';
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Database } from './connect.js';
 import * as init from './migrations/20261202_001_init.js';
@@ -18,6 +19,15 @@ import * as visibility from './migrations/20261207_180_visibility.js';
 import * as articles from './migrations/20261207_181_articles.js';
 import * as challengeUses from './migrations/20261207_182_challenge_uses.js';
 import * as markupTemplates from './migrations/20261207_183_markup_templates.js';
+import * as notices from './migrations/20261207_260_notices.js';
+import * as keyDedupe from './migrations/20261207_240_key_dedupe.js';
+import * as sharedKeys from './migrations/20261207_241_shared_keys.js';
+import * as keyPicks from './migrations/20261207_242_key_picks.js';
+import * as coupons from './migrations/20261207_300_coupons.js';
+import * as wholesaleTiers from './migrations/20261207_320_wholesale_tiers.js';
+import * as flashSales from './migrations/20261207_321_flash_sales.js';
+import * as productWatches from './migrations/20261207_340_product_watches.js';
+import * as supplierHealth from './migrations/20261207_390_supplier_health.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -44,7 +54,25 @@ const CORE_MIGRATIONS: Array<[string, Migration]> = [
   ['20261207_181_articles', articles],
   ['20261207_182_challenge_uses', challengeUses],
   ['20261207_183_markup_templates', markupTemplates],
+  ['20261207_260_notices', notices],
+  ['20261207_240_key_dedupe', keyDedupe],
+  ['20261207_241_shared_keys', sharedKeys],
+  ['20261207_242_key_picks', keyPicks],
+  ['20261207_300_coupons', coupons],
+  ['20261207_320_wholesale_tiers', wholesaleTiers],
+  ['20261207_321_flash_sales', flashSales],
+  ['20261207_340_product_watches', productWatches],
+  ['20261207_390_supplier_health', supplierHealth],
 ];
+
+/**
+ * A fingerprint of the core schema: the migrations' names and code. Test helpers key databases
+ * migrated once and copied per test by it, so an edited migration never meets a stale copy.
+ */
+export function schemaFingerprint(): string {
+  const text = CORE_MIGRATIONS.map(([name, m]) => `${name}\n${String(m.up)}\n${String(m.down)}`).join('\n');
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
 
 /** Migrations are bundled into the build, so they are listed here instead of read from disk. */
 class CoreMigrationSource implements Knex.MigrationSource<[string, Migration]> {

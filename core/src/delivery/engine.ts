@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Deps } from '../context.js';
+import { crashPoint } from '../crash.js';
 import { affected, isUniqueViolation, transaction } from '../db/dialect.js';
 import { deliverCards, finishDelivery, type Goods } from '../orders/deliver.js';
 import { loadOrder, refundOrder } from '../orders/orders.js';
@@ -8,6 +9,7 @@ import type { CardKey } from '../inventory/parse.js';
 import type { NotifyReply, NotifyRequest, PaymentGateway } from '../plugins/payment.js';
 import { postJournal, SYSTEM_ACCOUNTS, supplierAccountId, systemAccountId } from '../wallet/ledger.js';
 import { wakeJob, type Job } from './jobs.js';
+import { SupplierUnavailable, type SupplierHealth } from './health.js';
 import type { ProductTypeDefinition } from './product-type.js';
 import type { SupplierConnector, SupplierResult } from './supplier.js';
 import { PermanentJobError, type JobHandler } from './worker.js';
@@ -18,7 +20,12 @@ import { PermanentJobError, type JobHandler } from './worker.js';
  * - `direct`: through the SKU's suppliers, by priority. Each supplier gets our order number as its
  *   idempotency reference; a row in `supplier_orders` is written before the call, so after a crash
  *   or a timeout the next run asks that supplier first and never places a second order. A final
- *   failure moves on to the next supplier; when none is left the order is refunded.
+ *   failure moves on to the next supplier, and so does one that was sent the order `routeAttempts`
+ *   times and is known not to have it (it said "not now", could not be reached, or a query found
+ *   nothing); one that may have it (no readable answer, and no query answered since) is asked
+ *   again and again, never bypassed. When no supplier is left the order is refunded. Calls go
+ *   through the supplier's breaker and limit (health.ts): a supplier whose breaker is open is
+ *   skipped for orders it never got, and waited for by those it may have.
  * - `manual`: waits for an admin (deliverManually).
  * - `card`: only orders an admin approved after a review hold (others are delivered when paid):
  *   the keys they reserved, else from stock; backordered or refunded when there are none.
@@ -32,6 +39,7 @@ export interface DeliveryEngineOptions {
   gateways: ReadonlyMap<string, PaymentGateway>;
   suppliers: ReadonlyMap<string, SupplierConnector>;
   productTypes: ReadonlyMap<string, ProductTypeDefinition>;
+  health: SupplierHealth;
   /** This shop's address as suppliers reach it, for callback URLs. */
   baseUrl(): string;
 }
@@ -55,6 +63,10 @@ interface Attempt {
   status: 'placing' | 'pending' | 'delivered' | 'failed';
   supplier_order_no: string | null;
   reason: string | null;
+  /** Times it was sent to the supplier. */
+  tries: number;
+  /** The last send may have reached the supplier: it is asked about before anything else. */
+  unsure: boolean | number;
 }
 
 interface Route {
@@ -101,8 +113,12 @@ export function deliveryStrategies(deps: Deps, opts: DeliveryEngineOptions) {
     else if (first) deps.log.warn(`order ${order.no} was delivered by ${cost?.supplier ?? 'its product type'} after it was settled otherwise: check it by hand`);
   }
 
-  /** Applies a supplier's answer for one attempt; the same path for a job's call, a poll and a callback. */
-  async function applyResult(order: OrderRow, attempt: Attempt, result: SupplierResult, routeCost: number | null): Promise<Next> {
+  /**
+   * Applies a supplier's answer for one attempt; the same path for a job's call, a poll and a
+   * callback. `moveOn`: another supplier could take the order, so one that keeps saying "not now"
+   * is given up once its tries are spent.
+   */
+  async function applyResult(order: OrderRow, attempt: Attempt, result: SupplierResult, routeCost: number | null, moveOn = false): Promise<Next> {
     const now = deps.now();
     if (result.status === 'delivered') {
       const amount = result.cost ?? (routeCost === null ? 0 : routeCost * order.quantity);
@@ -116,12 +132,17 @@ export function deliveryStrategies(deps: Deps, opts: DeliveryEngineOptions) {
         .update({ status: 'pending', supplier_order_no: result.supplierOrderNo ?? attempt.supplier_order_no, updated_at: now });
       return 'pending';
     }
-    // Retryable: the supplier did not take it; the attempt stays open and the job tries again.
-    if (result.retryable) throw new Error(`${attempt.supplier}: ${result.reason}`);
-    await knex('supplier_orders')
+    // Retryable: the supplier did not take it; the attempt stays open and the job tries again
+    // (with backoff, until the job's attempts are spent), or the next supplier does.
+    if (result.retryable && !(moveOn && attempt.tries >= deps.config.delivery.routeAttempts)) {
+      await knex('supplier_orders').where('id', attempt.id).whereIn('status', ['placing', 'pending']).update({ unsure: false, reason: result.reason.slice(0, 255), updated_at: now });
+      throw new Error(`${attempt.supplier}: ${result.reason}`);
+    }
+    const failed = await knex('supplier_orders')
       .where('id', attempt.id)
       .whereIn('status', ['placing', 'pending'])
       .update({ status: 'failed', reason: result.reason.slice(0, 255), updated_at: now });
+    if (affected(failed) === 1) deps.hooks.emit('supplier.failed', { supplier: attempt.supplier, sku: order.sku_code, order: order.no, reason: result.reason });
     return 'failed';
   }
 
@@ -154,15 +175,45 @@ export function deliveryStrategies(deps: Deps, opts: DeliveryEngineOptions) {
     return goodsOf(type, await type.fromSupplier({ ...inputOf(order), keys: result.keys ?? [], receipt: result.receipt }));
   }
 
+  /** Sends the order under its fixed reference; the try is written first, so a crash mid-call leaves it unsure. */
   async function place(order: OrderRow, attempt: Attempt, signal: AbortSignal): Promise<SupplierResult> {
-    return connector(attempt.supplier).placeOrder({
-      reference: order.no,
-      sku: attempt.supplier_sku,
-      quantity: order.quantity,
-      fields: fieldsOf(order),
-      callbackUrl: callbackUrl(attempt.supplier),
-      signal,
-    });
+    const mark = (patch: Record<string, unknown>) => knex('supplier_orders').where('id', attempt.id).update({ ...patch, updated_at: deps.now() });
+    try {
+      return await opts.health.call(attempt.supplier, async () => {
+        await mark({ tries: knex.raw('tries + 1'), unsure: true });
+        attempt.tries++;
+        return connector(attempt.supplier).placeOrder({
+          reference: order.no,
+          sku: attempt.supplier_sku,
+          quantity: order.quantity,
+          fields: fieldsOf(order),
+          callbackUrl: callbackUrl(attempt.supplier),
+          signal,
+        });
+      });
+    } catch (err) {
+      if (!(err instanceof SupplierUnavailable)) await mark({ reason: (err instanceof Error ? err.message : String(err)).slice(0, 255) });
+      throw err;
+    }
+  }
+
+  /**
+   * An attempt opened before (a crash, a timeout, "not now", a pending answer): a supplier that may
+   * have the order is asked by reference first, never sent it blindly; one known not to have it
+   * is sent it again, or given up when its tries are spent and another supplier may take it.
+   */
+  async function resume(order: OrderRow, open: Attempt, moveOn: boolean, signal: AbortSignal): Promise<SupplierResult> {
+    if (open.status === 'pending' || open.unsure) {
+      const answer = await opts.health.call(open.supplier, () =>
+        connector(open.supplier).queryOrder({ reference: order.no, sku: open.supplier_sku, supplierOrderNo: open.supplier_order_no ?? undefined, signal }),
+      );
+      if (answer.status !== 'unknown') return answer;
+      if (open.status === 'pending') throw new Error(`${open.supplier} no longer knows order ${order.no}, which it accepted`);
+    }
+    if (moveOn && open.tries >= deps.config.delivery.routeAttempts) {
+      return { status: 'failed', retryable: false, reason: `${open.reason ?? 'not delivered'} (${open.tries} tries)` };
+    }
+    return place(order, open, signal); // it never arrived: send it, under the same reference
   }
 
   /** Writes the attempt before the supplier is called; a second run racing for it finds it there. */
@@ -198,37 +249,39 @@ export function deliveryStrategies(deps: Deps, opts: DeliveryEngineOptions) {
     for (;;) {
       const attempts = await attemptsOf(order.id);
       const open = attempts.find((a) => a.status === 'placing' || a.status === 'pending');
+      // Whether a configured supplier other than this one has not had the order yet.
+      const moveOn = (supplier: string) => routes.some((r) => r.supplier !== supplier && opts.suppliers.has(r.supplier) && !attempts.some((a) => a.supplier === r.supplier));
       let attempt: Attempt;
       let result: SupplierResult;
-      if (open) {
-        // Asked before (a crash, a timeout, a pending answer): ask again by reference, never re-place blindly.
-        attempt = open;
-        const answer = await connector(open.supplier).queryOrder({
-          reference: order.no,
-          sku: open.supplier_sku,
-          supplierOrderNo: open.supplier_order_no ?? undefined,
-          signal,
-        });
-        if (answer.status === 'unknown') {
-          if (open.status === 'pending') throw new Error(`${open.supplier} no longer knows order ${order.no}, which it accepted`);
-          result = await place(order, open, signal); // it never arrived: place it, under the same reference
-        } else result = answer;
-      } else {
-        const route = routes.find((r) => !attempts.some((a) => a.supplier === r.supplier));
-        if (!route) {
-          const why = attempts.map((a) => `${a.supplier}: ${a.reason ?? a.status}`).join('; ');
-          return refund(order, why ? `not delivered (${why}); refunded` : 'no supplier for this item; refunded');
+      try {
+        if (open) {
+          attempt = open;
+          result = await resume(order, open, moveOn(open.supplier), signal);
+        } else {
+          const untried = routes.filter((r) => !attempts.some((a) => a.supplier === r.supplier));
+          // A supplier whose breaker is open is passed over: it never had this order.
+          const route = untried.find((r) => !opts.suppliers.has(r.supplier) || opts.health.openUntil(r.supplier) === null);
+          if (!route && untried.length) return { again: Math.min(...untried.map((r) => opts.health.openUntil(r.supplier)!)) };
+          if (!route) {
+            const why = attempts.map((a) => `${a.supplier}: ${a.reason ?? a.status}`).join('; ');
+            return refund(order, why ? `not delivered (${why}); refunded` : 'no supplier for this item; refunded');
+          }
+          if (!opts.suppliers.has(route.supplier)) {
+            await openAttempt(order, route, 'failed', 'supplier not configured');
+            continue;
+          }
+          const opened = await openAttempt(order, route, 'placing');
+          if (!opened) continue; // another run opened it: it is now the open attempt
+          attempt = opened;
+          result = await place(order, attempt, signal);
         }
-        if (!opts.suppliers.has(route.supplier)) {
-          await openAttempt(order, route, 'failed', 'supplier not configured');
-          continue;
-        }
-        const opened = await openAttempt(order, route, 'placing');
-        if (!opened) continue; // another run opened it: it is now the open attempt
-        attempt = opened;
-        result = await place(order, attempt, signal);
+      } catch (err) {
+        // Not called (its breaker is open, or it has enough calls in flight): not a failed attempt.
+        if (err instanceof SupplierUnavailable) return { again: err.retryAt };
+        throw err;
       }
-      const next = await applyResult(order, attempt, result, costOf(attempt.supplier));
+      crashPoint('supplier.placed');
+      const next = await applyResult(order, attempt, result, costOf(attempt.supplier), moveOn(attempt.supplier));
       if (next === 'done') return;
       if (next === 'pending') return { again: deps.now() + deps.config.delivery.supplierPollMs };
     }
@@ -280,6 +333,10 @@ export function deliveryStrategies(deps: Deps, opts: DeliveryEngineOptions) {
     async dead(job: Job, error: string) {
       if (job.orderId === null) return;
       await transition(knex, job.orderId, UNDELIVERED, 'failed', { reason: `delivery stopped: ${error}`.slice(0, 255), updated_at: deps.now() });
+      // Given up while a supplier had it (unreachable, erroring): that supplier failed the order.
+      const order = await loadRow({ 'orders.id': job.orderId });
+      const open = order && (await attemptsOf(order.id)).find((a) => a.status === 'placing' || a.status === 'pending');
+      if (order && open) deps.hooks.emit('supplier.failed', { supplier: open.supplier, sku: order.sku_code, order: order.no, reason: error });
     },
   };
 

@@ -12,7 +12,7 @@ import { randomToken } from '../security/keys.js';
  * its lease runs out. Only the claim that runs a job may finish it.
  */
 
-export type JobKind = 'deliver' | 'webhook' | 'restock';
+export type JobKind = 'deliver' | 'webhook' | 'restock' | 'alert' | 'mail';
 /** `held`: a delivery waiting for an admin's review (orders/review.ts); no worker claims it. */
 export type JobStatus = 'queued' | 'running' | 'done' | 'dead' | 'held';
 

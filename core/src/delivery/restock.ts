@@ -2,6 +2,7 @@ import type { Deps } from '../context.js';
 import { isUniqueViolation, transaction } from '../db/dialect.js';
 import { stockKeys } from '../inventory/keys.js';
 import { postJournal, SYSTEM_ACCOUNTS, supplierAccountId, systemAccountId } from '../wallet/ledger.js';
+import type { SupplierHealth } from './health.js';
 import { enqueueJobs, type NewJob } from './jobs.js';
 import type { SupplierConnector } from './supplier.js';
 import type { JobHandler } from './worker.js';
@@ -55,23 +56,31 @@ export async function checkStock(deps: Deps, suppliers: ReadonlyMap<string, Supp
   return jobs.length;
 }
 
-export function restockHandler(deps: Deps, suppliers: ReadonlyMap<string, SupplierConnector>, baseUrl: () => string): JobHandler {
+export function restockHandler(deps: Deps, suppliers: ReadonlyMap<string, SupplierConnector>, health: SupplierHealth, baseUrl: () => string): JobHandler {
+  const supplierFailed = async (p: RestockPayload, reason: string) => {
+    const sku = await deps.db.read('skus').where('id', p.skuId).first('code');
+    deps.hooks.emit('supplier.failed', { supplier: p.supplier, sku: sku?.code ?? String(p.skuId), order: null, reason });
+  };
   return {
+    /** Gave up (the supplier kept failing or timing out): the purchase did not happen. */
+    dead: (job, error) => supplierFailed(job.payload as RestockPayload, error),
     async run(job, signal) {
       const p = job.payload as RestockPayload;
       const connector = suppliers.get(p.supplier);
       if (!connector) throw new Error(`supplier ${p.supplier} is not loaded`);
       const reference = `restock-${job.ref.replace(':', '-')}`;
       // Asked first: after a crash or a timeout the purchase may already be made.
-      let result = await connector.queryOrder({ reference, sku: p.supplierSku, signal });
+      // Through the supplier's breaker; a supplier not called now is retried with backoff.
+      let result = await health.call(p.supplier, () => connector.queryOrder({ reference, sku: p.supplierSku, signal }));
       if (result.status === 'unknown') {
         const callbackUrl = `${baseUrl().replace(/\/+$/, '')}/supplier/${p.supplier}/callback`;
-        result = await connector.placeOrder({ reference, sku: p.supplierSku, quantity: p.quantity, fields: {}, callbackUrl, signal });
+        result = await health.call(p.supplier, () => connector.placeOrder({ reference, sku: p.supplierSku, quantity: p.quantity, fields: {}, callbackUrl, signal }));
       }
       if (result.status === 'pending') return { again: deps.now() + deps.config.delivery.supplierPollMs };
       if (result.status === 'failed') {
         if (result.retryable) throw new Error(`${p.supplier}: ${result.reason}`);
         deps.log.warn(`restock of sku ${p.skuId} from ${p.supplier} refused: ${result.reason}`);
+        await supplierFailed(p, result.reason);
         return;
       }
       const keys = result.keys ?? [];

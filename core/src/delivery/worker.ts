@@ -1,4 +1,5 @@
 import type { Deps } from '../context.js';
+import { crashPoint } from '../crash.js';
 import { backoff, claimJobs, settleJob, type Job, type JobKind, type JobOutcome } from './jobs.js';
 
 /** What runs one kind of job. A run may happen more than once (a lease that ran out): it must be idempotent. */
@@ -84,6 +85,7 @@ export function createWorker(deps: Deps, handlers: Partial<Record<JobKind, JobHa
 
   async function claimAndRun(limit: number, opts: { at?: number; exclude?: Set<number> } = {}): Promise<number> {
     const jobs = await claimJobs(deps, { limit, leaseMs, at: opts.at, exclude: opts.exclude && [...opts.exclude] });
+    if (jobs.length) crashPoint('delivery.claimed');
     for (const job of jobs) {
       opts.exclude?.add(job.id);
       const p = run(job);

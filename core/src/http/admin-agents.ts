@@ -11,6 +11,7 @@ import { actorOf, consolePost, failureText, idParam, one, percentBp, yuan, type 
 import type { ShopContext, ShopRouter } from './context.js';
 import { checkCsrf } from './session.js';
 import { decideWithdrawal, listWithdrawals, payeeOf } from '../wallet/withdrawals.js';
+import { pageNumber } from '../db/paging.js';
 
 /**
  * The console's agent pages: levels with their price rules, per-level overrides, rebate brackets
@@ -173,7 +174,7 @@ async function renderAgents(ctx: ShopContext, failure?: ShopError) {
   const knex = ctx.shop.db.read;
   const parentId = Number(ctx.query.parent) || null;
   const q = typeof ctx.query.q === 'string' ? ctx.query.q.trim().slice(0, 100) : '';
-  const page = Math.max(1, Number(ctx.query.page) || 1);
+  const page = pageNumber(ctx.query.page);
   const scope = () => {
     const s = knex('users');
     if (q) s.where('email', 'like', `%${q.replace(/[%_\\]/g, (c) => `\\${c}`)}%`);
@@ -305,7 +306,7 @@ export function adminAgents(): ShopRouter {
   ));
 
   r.get('/sites', async (ctx) => {
-    const page = Math.max(1, Number(ctx.query.page) || 1);
+    const page = pageNumber(ctx.query.page);
     const list = await listSites(ctx.shop, { page });
     const pages = Math.max(1, Math.ceil(list.total / list.pageSize));
     const body = sitesPage({ ...consoleData(ctx), ...list, saved: ctx.query.saved === '1', pages, prev: page > 1 ? page - 1 : null, next: page < pages ? page + 1 : null });

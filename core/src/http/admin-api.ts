@@ -1,10 +1,14 @@
 import Router from '@koa/router';
 import { z } from 'zod';
+import { pageNumber } from '../db/paging.js';
 import { errors } from '../errors.js';
 import { kycStatus, revealIdNumber } from '../kyc/kyc.js';
 import { listJobs, retryJob } from '../delivery/jobs.js';
 import { listRoutes, setRoute } from '../delivery/routes.js';
+import { dropWatch, listWatches, watchFilterSchema } from '../notices/watches.js';
 import { deliverManually, refundOrder } from '../orders/orders.js';
+import { setFlash } from '../pricing/flash.js';
+import { setTiers } from '../pricing/wholesale.js';
 import { adjustWallet, verifyLedger } from '../wallet/ledger.js';
 import { mayUseConsole } from './admin-layout.js';
 import type { ShopContext, ShopRouter } from './context.js';
@@ -35,6 +39,9 @@ const deliverSchema = z.object({ content: z.string({ error: 'field.required' }).
 /** A stated reason: for a refund, for revealing an ID number. */
 const reasonSchema = z.object({ reason: z.string({ error: 'field.required' }).trim().min(1, 'field.required').max(255, 'field.too_long') });
 
+const WATCH_PAGE = 100;
+
+/** A positive whole-number id from the path; anything else is the same 404 as a missing record. */
 export function userIdOf(param: string | undefined): number {
   const id = Number(param);
   if (!Number.isInteger(id) || id <= 0) throw errors.notFound();
@@ -85,6 +92,16 @@ export function adminApi(): ShopRouter {
     ctx.body = { routes: await setRoute(ctx.shop, ctx.params.code!, (ctx.request.body ?? {}) as never, { id: ctx.state.user!.id, ip: ctx.ip }) };
   });
 
+  // Wholesale tiers (批发价): the whole list, replaced; [] removes them.
+  r.put('/skus/:code/tiers', async (ctx) => {
+    ctx.body = { tiers: await setTiers(ctx.shop, ctx.params.code!, ctx.request.body ?? {}, { id: ctx.state.user!.id, ip: ctx.ip }) };
+  });
+
+  // A flash sale (限时秒杀): { flash: { price, startsAt, endsAt, cap, perBuyer } }, or { flash: null } to end it.
+  r.put('/skus/:code/flash', async (ctx) => {
+    ctx.body = { flash: await setFlash(ctx.shop, ctx.params.code!, ctx.request.body ?? {}, { id: ctx.state.user!.id, ip: ctx.ip }) };
+  });
+
   // Imports or refreshes a supplier's catalog now (it also runs on the supplier's schedule).
   r.post('/suppliers/:id/sync', async (ctx) => {
     ctx.body = { report: await ctx.shop.delivery.syncCatalog(ctx.params.id!) };
@@ -101,6 +118,17 @@ export function adminApi(): ShopRouter {
     if (!Number.isInteger(id) || id <= 0) throw errors.notFound();
     await retryJob(ctx.shop, id);
     ctx.shop.delivery.worker.nudge();
+    ctx.status = 204;
+  });
+
+  // Restock and price-drop subscriptions (到货/降价提醒): ?sku=&kind=stock|price&sent=yes|no&page=, 100 a page.
+  r.get('/watches', async (ctx) => {
+    const page = pageNumber(ctx.query.page);
+    ctx.body = { watches: await listWatches(ctx.shop, watchFilterSchema.parse(ctx.query), { limit: WATCH_PAGE, offset: (page - 1) * WATCH_PAGE }), page };
+  });
+
+  r.delete('/watches/:id', async (ctx) => {
+    await dropWatch(ctx.shop, userIdOf(ctx.params.id), { id: ctx.state.user!.id, ip: ctx.ip });
     ctx.status = 204;
   });
 

@@ -16,10 +16,12 @@ import {
 } from '../catalog/catalog.js';
 import type { InputField } from '../catalog/fields.js';
 import { listRoutes, setRoute } from '../delivery/routes.js';
+import { listWatches } from '../notices/watches.js';
 import { errors, type ShopError } from '../errors.js';
 import { translate } from '../i18n/messages.js';
 import { toDecimalString } from '../money/money.js';
 import { consoleData, consoleRouter, consoleTemplate, renderConsole } from './admin-layout.js';
+import { setTiers } from '../pricing/wholesale.js';
 import { actorOf, consolePost, failureText, formOf, idParam, many, one, param, percentBp, whole, yuan, type Form } from './admin-forms.js';
 import type { ShopContext, ShopRouter } from './context.js';
 
@@ -142,6 +144,16 @@ ${visibilityForm('/admin/catalog/sku/{{id}}/visibility', '/admin/catalog/product
 <input type="hidden" name="enabled" value="1"><button class="small" type="submit">{{t "admin.add"}}</button></form>
 </section>
 
+<section aria-labelledby="w-h"><h2 id="w-h">{{t "admin.wholesale.title"}}</h2>
+<p class="hint">{{t "admin.wholesale.hint"}}</p>
+<table><thead><tr><th>SKU</th><th>{{t "admin.wholesale.tiers"}}</th></tr></thead><tbody>
+{{#each product.skus}}<tr data-tiers="{{code}}"><td><code>{{code}}</code></td>
+<td><form method="post" action="/admin/catalog/skus/{{id}}/tiers" class="row"><input type="hidden" name="_csrf" value="{{@root.csrf}}"><input type="hidden" name="back" value="/admin/catalog/products/{{@root.product.id}}">
+<input type="text" name="tiers" value="{{shownTiers}}" placeholder="10:5, 50:10" aria-label="{{t "admin.wholesale.tiers"}}" style="max-width:260px">
+<button class="small" type="submit">{{t "admin.save"}}</button></form></td></tr>{{/each}}
+</tbody></table>
+</section>
+
 <section aria-labelledby="r-h"><h2 id="r-h">{{t "admin.catalog.routes"}}</h2>
 <p class="hint">{{t "admin.catalog.routesHint"}}</p>
 {{#each routes}}<h3><code>{{code}}</code></h3>
@@ -157,6 +169,13 @@ ${visibilityForm('/admin/catalog/sku/{{id}}/visibility', '/admin/catalog/product
 <button class="small" type="submit">{{t "admin.save"}}</button></form>{{/if}}
 {{/each}}
 {{#unless suppliers.length}}<p class="hint">{{t "admin.catalog.noSuppliers"}}</p>{{/unless}}
+</section>
+
+<section aria-labelledby="w-h" data-watches><h2 id="w-h">{{t "admin.watches.title"}}</h2>
+<table><thead><tr><th>SKU</th><th>{{t "admin.watches.email"}}</th><th>{{t "admin.catalog.state"}}</th><th>{{t "admin.watches.price"}}</th><th>{{t "admin.watches.created"}}</th><th></th></tr></thead><tbody>
+{{#each watches}}<tr data-watch="{{kind}}:{{email}}"><td><code>{{sku}}</code></td><td>{{email}}</td><td>{{#if (eq kind "stock")}}{{t "admin.watches.kind.stock"}}{{else}}{{t "admin.watches.kind.price"}}{{/if}}</td><td>{{money price}}</td><td>{{date createdAt}}</td>
+<td>{{#if sentAt}}<span class="ok-cell">{{t "admin.watches.sent"}} {{date sentAt}}</span>{{else}}{{t "admin.watches.waiting"}}{{/if}}</td></tr>
+{{else}}<tr><td colspan="6">{{t "admin.watches.none"}}</td></tr>{{/each}}</tbody></table>
 </section>`);
 
 const productTypes = (ctx: ShopContext) => [...PRODUCT_TYPES, ...ctx.shop.plugins.productTypes.keys()];
@@ -180,6 +199,7 @@ async function renderCatalog(ctx: ShopContext, failure?: ShopError) {
 async function renderProduct(ctx: ShopContext, failure?: ShopError, id = idParam(ctx)) {
   const [product, categories] = await Promise.all([productForAdmin(ctx.shop, id), catalogTree(ctx.shop)]);
   const routes = await Promise.all(product.skus.map(async (s) => ({ id: s.id, code: s.code, list: await listRoutes(ctx.shop, s.code) })));
+  const watches = await listWatches(ctx.shop, { productId: id });
   const fieldRows = [
     ...product.fields.map((f) => ({ name: f.name, zh: f.label['zh-CN'], en: f.label.en, type: f.type, required: f.required, maxLength: f.maxLength, options: f.options?.join(', ') ?? '' })),
     ...Array.from({ length: NEW_FIELD_ROWS }, () => ({ name: '', zh: '', en: '', type: 'text', required: true, maxLength: 120, options: '' })),
@@ -189,13 +209,17 @@ async function renderProduct(ctx: ShopContext, failure?: ShopError, id = idParam
     saved: ctx.query.saved === '1',
     repriced: Number(ctx.query.repriced) || null,
     error: failure && failureText(ctx, failure),
-    product: { ...product, skus: product.skus.map((s) => ({ ...s, shownPrice: toDecimalString(s.price) })) },
+    product: {
+      ...product,
+      skus: product.skus.map((s) => ({ ...s, shownPrice: toDecimalString(s.price), shownTiers: s.tiers.map((t) => `${t.minQuantity}:${t.percentOff / 100}`).join(', ') })),
+    },
     categories,
     fieldRows,
     fieldTypes: FIELD_TYPES,
     routes,
     suppliers: [...ctx.shop.plugins.suppliers.keys()],
     visibilities: VISIBILITY,
+    watches,
   });
   renderConsole(ctx, { title: product.name, body, status: failure?.status });
 }
@@ -272,6 +296,15 @@ export function adminCatalog(): ShopRouter {
   // Forms on the product page name it in `back`; the page comes back, with the error if refused.
   consolePost(r, '/catalog/skus/:id', showBack, async (ctx, f) => {
     await updateSku(ctx.shop, idParam(ctx), sku(f), actorOf(ctx));
+    return withQuery(backOf(f), 'saved=1');
+  });
+  // Tiers typed as `quantity:percent` pairs, "10:5, 50:10"; an empty field removes them.
+  consolePost(r, '/catalog/skus/:id/tiers', showBack, async (ctx, f) => {
+    const tiers = one(f.tiers).split(/[,，\s]+/).filter(Boolean).map((pair) => {
+      const [quantity, percent] = pair.split(/[:：]/);
+      return { minQuantity: whole(quantity) ?? NaN, percentOff: percentBp(percent) };
+    });
+    await setTiers(ctx.shop, await skuCodeOf(ctx.shop, idParam(ctx)), { tiers }, actorOf(ctx));
     return withQuery(backOf(f), 'saved=1');
   });
   consolePost(r, '/catalog/skus/:id/routes', showBack, async (ctx, f) => {

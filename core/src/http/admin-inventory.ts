@@ -11,11 +11,14 @@ import { z } from 'zod';
 import { cliText, type CliKey } from '../cli/messages.js';
 import { errors, fromZod, ShopError } from '../errors.js';
 import { translate } from '../i18n/messages.js';
-import { importKeys, type ImportReport } from '../inventory/keys.js';
-import { KEY_STATUSES, requireCardSku, revealKey, setStockLevels, skuKeys, stockList, voidKeys, type KeyStatus } from '../inventory/stock.js';
+import { importKeys, previewImport, type ImportPreview, type ImportReport } from '../inventory/keys.js';
+import type { KeyFormat } from '../inventory/parse.js';
+import { KEY_STATUSES, keyOptionsInput, requireCardSku, revealKey, setKeyOptions, setStockLevels, skuKeys, stockList, voidKeys, type KeyStatus } from '../inventory/stock.js';
 import { fillBackorders } from '../orders/backorders.js';
 import { consoleData, consoleRouter, consoleShell, consoleTemplate, renderConsole } from './admin-layout.js';
-import { actorOf, consolePost, failureText, idParam, many, one, param, whole } from './admin-forms.js';
+import { actorOf, consolePost, failureText, idParam, many, one, param, whole, yuan } from './admin-forms.js';
+import { PICK_SHOWN, type PickShown } from '../inventory/picks.js';
+import { toDecimalString } from '../money/money.js';
 import { requireAdmin } from './admin-api.js';
 import type { ShopContext, ShopRouter } from './context.js';
 import { checkCsrf } from './session.js';
@@ -33,16 +36,29 @@ const MAX_PASTE = 16 * 1024 * 1024;
 
 const listPage = consoleTemplate(`
 {{#if error}}<p class="notice bad" role="alert">{{error}}</p>{{/if}}
+{{#if preview}}<section aria-labelledby="pre-h" data-preview><h2 id="pre-h">{{t "keys.previewTitle" sku=preview.sku}}</h2>
+<table><tbody>
+<tr><th>{{t "admin.inv.lines"}}</th><td data-lines>{{preview.lines}}</td></tr>
+<tr><th>{{t "keys.wouldAdd"}}</th><td data-added class="ok-cell">{{preview.added}}</td></tr>
+<tr><th>{{t "keys.dupInFile"}}</th><td data-in-file>{{preview.duplicatesInFile}}</td></tr>
+<tr><th>{{t "keys.dupInStock"}}</th><td data-in-stock>{{preview.duplicatesInStock}}</td></tr>
+<tr><th>{{t "admin.inv.rejected"}}</th><td data-rejected class="{{#if preview.rejected}}bad-cell{{/if}}">{{preview.rejected}}</td></tr>
+</tbody></table>
+{{#unless preview.dedupe}}<p class="hint" data-no-dedupe>{{t "keys.dedupeOffHint"}}</p>{{/unless}}
+{{#if rejections.length}}<table><thead><tr><th>{{t "admin.inv.line"}}</th><th>{{t "admin.inv.reason"}}</th></tr></thead><tbody>
+{{#each rejections}}<tr data-rejection><td>{{line}}</td><td>{{reason}}</td></tr>{{/each}}</tbody></table>
+{{#if more}}<p class="hint">{{t "admin.inv.moreRejected" n=more}}</p>{{/if}}{{/if}}
+<p class="hint">{{t "keys.previewHint"}}</p></section>{{/if}}
 <section aria-labelledby="imp-h"><h2 id="imp-h">{{t "admin.inv.import"}}</h2>
 <form method="post" action="/admin/inventory/import" enctype="multipart/form-data">
 <input type="hidden" name="_csrf" value="{{csrf}}">
 <div class="cols"><div><label for="imp-sku">SKU</label><input id="imp-sku" type="text" name="sku" required value="{{sku}}" list="sku-codes" autocomplete="off">
 <datalist id="sku-codes">{{#each skus}}<option value="{{code}}">{{product}} · {{name}}</option>{{/each}}</datalist></div>
-<div><label for="imp-format">{{t "admin.inv.format"}}</label><select id="imp-format" name="format"><option value="text">{{t "admin.inv.formatText"}}</option><option value="csv">CSV</option></select></div></div>
-<label for="imp-keys">{{t "admin.inv.paste"}}</label><textarea id="imp-keys" name="keys" rows="6" placeholder="KEY-0001&#10;KEY-0002,PASSWORD"></textarea>
+<div><label for="imp-format">{{t "admin.inv.format"}}</label><select id="imp-format" name="format"><option value="text">{{t "admin.inv.formatText"}}</option><option value="csv"{{#if (eq format "csv")}} selected{{/if}}>CSV</option></select></div></div>
+<label for="imp-keys">{{t "admin.inv.paste"}}</label><textarea id="imp-keys" name="keys" rows="6" placeholder="KEY-0001&#10;KEY-0002,PASSWORD">{{pasted}}</textarea>
 <label for="imp-file">{{t "admin.inv.file"}}</label><input id="imp-file" type="file" name="file" accept=".txt,.csv,text/plain,text/csv">
 <p class="hint">{{t "admin.inv.importHint"}}</p>
-<button type="submit">{{t "admin.inv.importButton"}}</button></form>
+<p class="row"><button type="submit" name="dryRun" value="1">{{t "keys.preview"}}</button> <button type="submit">{{t "admin.inv.importButton"}}</button></p></form>
 </section>
 <section aria-labelledby="stock-h"><h2 id="stock-h">{{t "admin.inv.stock"}}</h2>
 <form method="get" action="/admin/inventory" class="row"><input type="text" name="q" value="{{q}}" aria-label="{{t "admin.inv.search"}}" placeholder="{{t "admin.inv.search"}}" style="max-width:240px">
@@ -64,12 +80,24 @@ const skuPage = consoleTemplate(`
 {{revealed.password}}{{/if}}</pre><p class="hint">{{t "admin.inv.revealedHint"}}</p></section>{{/if}}
 <p><a href="/admin/inventory">{{t "admin.inv.back"}}</a> · <a href="/admin/inventory?sku={{sku.code}}">{{t "admin.inv.import"}}</a></p>
 <section aria-labelledby="lv-h"><h2 id="lv-h">{{sku.product}} · {{sku.name}} <small><code>{{sku.code}}</code></small></h2>
-<p><span data-stock>{{sku.stock}}</span> {{t "admin.inv.inStock"}}{{#if sku.low}} · <span class="bad-cell">{{t "admin.inv.low"}}</span>{{/if}} · {{sku.sold}} {{t "admin.inv.sold"}}{{#each countList}} · {{n}} {{label}}{{/each}}</p>
+<p>{{#if (eq sku.mode "shared")}}<span data-shared>{{t "keys.mode.shared"}}</span> · {{/if}}<span data-stock>{{sku.stock}}</span> {{t "admin.inv.inStock"}}{{#if sku.low}} · <span class="bad-cell">{{t "admin.inv.low"}}</span>{{/if}} · {{sku.sold}} {{t "admin.inv.sold"}}{{#each countList}} · {{n}} {{label}}{{/each}}</p>
 <form method="post" action="/admin/inventory/{{sku.code}}/levels" class="row"><input type="hidden" name="_csrf" value="{{csrf}}">
 <label for="lv-low" class="hint">{{t "admin.inv.lowStock"}}</label><input id="lv-low" type="number" min="0" name="lowStock" value="{{sku.lowStock}}" style="max-width:100px">
 <label for="lv-target" class="hint">{{t "admin.inv.target"}}</label><input id="lv-target" type="number" min="0" name="restockTarget" value="{{sku.restockTarget}}" style="max-width:100px">
 <button class="small" type="submit">{{t "admin.save"}}</button></form>
 <p class="hint">{{t "admin.inv.levelsHint"}}</p>
+</section>
+<section aria-labelledby="opt-h"><h2 id="opt-h">{{t "keys.options"}}</h2>
+<form method="post" action="/admin/inventory/{{sku.code}}/options"><input type="hidden" name="_csrf" value="{{csrf}}">
+<label class="row" style="font-weight:400"><input type="checkbox" name="dedupe" value="1"{{#if sku.dedupe}} checked{{/if}}> {{t "keys.dedupe"}}</label>
+<div class="cols"><div><label for="opt-mode">{{t "keys.mode"}}</label><select id="opt-mode" name="mode"><option value="unique">{{t "keys.mode.unique"}}</option><option value="shared"{{#if (eq sku.mode "shared")}} selected{{/if}}>{{t "keys.mode.shared"}}</option></select></div>
+<div><label for="opt-stock">{{t "keys.sharedStock"}}</label><input id="opt-stock" type="number" min="0" name="stock"{{#if (eq sku.mode "shared")}} value="{{sku.stock}}"{{/if}} style="max-width:140px"></div></div>
+<p class="hint">{{t "keys.modeHint"}}</p>
+<div class="cols"><div><label for="opt-pick">{{t "keys.pick"}}</label><select id="opt-pick" name="pickShown"><option value="">{{t "keys.pick.off"}}</option>{{#each pickChoices}}<option value="{{value}}"{{#if selected}} selected{{/if}}>{{label}}</option>{{/each}}</select></div>
+<div><label for="opt-chars">{{t "keys.pickChars"}}</label><input id="opt-chars" type="number" min="1" max="32" name="pickChars" value="{{#if sku.pick}}{{sku.pick.chars}}{{else}}4{{/if}}" style="max-width:100px"></div>
+<div><label for="opt-surcharge">{{t "keys.pickSurcharge"}}</label><input id="opt-surcharge" type="text" inputmode="decimal" name="pickSurcharge" value="{{pickSurcharge}}" style="max-width:120px"></div></div>
+<p class="hint">{{t "keys.pickHint"}}</p>
+<button class="small" type="submit">{{t "admin.save"}}</button></form>
 </section>
 <section aria-labelledby="keys-h"><h2 id="keys-h">{{t "admin.inv.keys"}}</h2>
 <p class="row">{{#each filters}}<a href="?status={{value}}"{{#if active}} aria-current="page"{{/if}}>{{label}}</a> {{/each}}</p>
@@ -104,7 +132,14 @@ const failedPart = consoleTemplate(`</div><p class="notice bad" role="alert" dat
 const progressLine = consoleTemplate(`<p data-progress>{{t "admin.inv.progress" lines=p.lines added=p.added duplicates=p.duplicates rejected=p.rejected}}</p>
 `);
 
-async function renderList(ctx: ShopContext, failure?: ShopError) {
+/** What the import form shows again after a preview: the figures, and the form as it was sent. */
+interface Previewed {
+  preview: ImportPreview;
+  pasted: string;
+  format: KeyFormat;
+}
+
+async function renderList(ctx: ShopContext, failure?: ShopError, previewed?: Previewed) {
   const q = typeof ctx.query.q === 'string' ? ctx.query.q.trim().slice(0, 64) : '';
   const lowOnly = ctx.query.low === '1';
   const list = await stockList(ctx.shop, { page: Number(ctx.query.page) || 1, q, lowOnly });
@@ -115,7 +150,8 @@ async function renderList(ctx: ShopContext, failure?: ShopError) {
     q,
     lowOnly,
     query,
-    sku: typeof ctx.query.sku === 'string' ? ctx.query.sku : '',
+    sku: previewed?.preview.sku ?? (typeof ctx.query.sku === 'string' ? ctx.query.sku : ''),
+    ...(previewed && { ...previewed, ...rejectionsView(ctx, previewed.preview) }),
     error: failure && failureText(ctx, failure),
     prev: list.page > 1 ? list.page - 1 : null,
     next: list.page < list.pages ? list.page + 1 : null,
@@ -142,6 +178,8 @@ async function renderSku(ctx: ShopContext, extra: { failure?: ShopError; reveale
     filters: [...KEY_STATUSES.map((s) => ({ value: s, label: t(`admin.inv.status.${s}`), active: s === status })), { value: 'all', label: t('admin.inv.all'), active: !status }],
     status: status ?? 'all',
     keys: data.keys.map((k) => ({ ...k, statusText: t(`admin.inv.status.${k.status}`) })),
+    pickSurcharge: data.sku.pick ? toDecimalString(data.sku.pick.surcharge) : '',
+    pickChoices: PICK_SHOWN.map((value) => ({ value, label: t(`keys.pick.${value}`), selected: data.sku.pick?.shown === value })),
   });
   renderConsole(ctx, { title: data.sku.code, body, status: extra.failure?.status });
 }
@@ -219,6 +257,10 @@ async function startImport(ctx: ShopContext): Promise<void> {
     if (!code) throw errors.validation({ sku: 'field.required' });
     if (!pasted && !form.file) throw errors.validation({ keys: 'field.required' });
     const sku = await requireCardSku(ctx.shop, code);
+    if (form.fields.dryRun === '1') {
+      const preview = await previewImport(ctx.shop, { sku: sku.code, format, lines: importLines(pasted, form.file) });
+      return await renderList(ctx, undefined, { preview, pasted, format });
+    }
 
     const out = new PassThrough();
     const [head, tail] = consoleShell(ctx, translate(ctx.state.locale, 'admin.inv.importing', { sku: sku.code }));
@@ -257,8 +299,11 @@ async function startImport(ctx: ShopContext): Promise<void> {
 }
 
 function reportView(ctx: ShopContext, report: ImportReport) {
+  return { report, ...rejectionsView(ctx, report) };
+}
+
+function rejectionsView(ctx: ShopContext, report: ImportReport) {
   return {
-    report,
     rejections: report.rejections.map((r) => ({ line: r.line, reason: cliText(ctx.state.locale, r.reason as CliKey) })),
     more: report.rejected > report.rejections.length ? report.rejected - report.rejections.length : 0,
   };
@@ -284,6 +329,13 @@ export function adminInventory(): ShopRouter {
     await setStockLevels(ctx.shop, codeParam(ctx), { lowStock: whole(f.lowStock) ?? null, restockTarget: whole(f.restockTarget) ?? null }, actorOf(ctx));
     return back(ctx, 'saved=1');
   });
+  consolePost(r, '/inventory/:code/options', show, async (ctx, f) => {
+    const mode = one(f.mode) === 'shared' ? 'shared' : 'unique';
+    const shown = one(f.pickShown);
+    const pick = shown ? { shown: shown as PickShown, chars: whole(f.pickChars) ?? 4, surcharge: one(f.pickSurcharge) ? yuan(f.pickSurcharge) : 0 } : null;
+    await setKeyOptions(ctx.shop, codeParam(ctx), { dedupe: one(f.dedupe) === '1', mode, stock: mode === 'shared' ? whole(f.stock) : undefined, pick }, actorOf(ctx));
+    return back(ctx, 'saved=1');
+  });
   consolePost(r, '/inventory/:code/void', show, async (ctx, f) => {
     const n = await voidKeys(ctx.shop, { sku: codeParam(ctx), keyIds: many(f.key).map(Number), reason: one(f.reason) }, actorOf(ctx));
     return back(ctx, `voided=${n}`);
@@ -300,6 +352,13 @@ export function adminInventory(): ShopRouter {
 }
 
 const levelsInput = z.object({ lowStock: z.number().nullable(), restockTarget: z.number().nullable() }).strict();
+const importInput = z
+  .object({
+    keys: z.string({ error: 'field.required' }).min(1, 'field.required'),
+    format: z.enum(['text', 'csv'], { error: 'field.invalid' }).default('text'),
+    dryRun: z.boolean({ error: 'field.invalid' }).default(false),
+  })
+  .strict();
 const voidInput = z.object({ keys: z.array(z.number()).max(2000, 'field.too_long'), reason: z.string({ error: 'field.required' }) }).strict();
 
 /** The same for scripts: /api/admin/inventory (admins and staff). */
@@ -321,6 +380,23 @@ export function adminInventoryApi(): ShopRouter {
   r.put('/:code/levels', async (ctx) => {
     await setStockLevels(ctx.shop, ctx.params.code!, parse(levelsInput, ctx.request.body), actorOf(ctx));
     ctx.status = 204;
+  });
+  r.put('/:code/options', async (ctx) => {
+    await setKeyOptions(ctx.shop, ctx.params.code!, ctx.request.body as z.input<typeof keyOptionsInput>, actorOf(ctx));
+    ctx.status = 204;
+  });
+  // The keys as a file holds them, in the JSON body (so at most the body limit: files go through
+  // the console or the CLI); `dryRun` answers what the import would do and writes nothing.
+  r.post('/:code/import', async (ctx) => {
+    const { keys, format, dryRun } = parse(importInput, ctx.request.body);
+    const input = { sku: ctx.params.code!, format, lines: keys.split(/\r?\n/) };
+    if (dryRun) {
+      ctx.body = await previewImport(ctx.shop, input);
+      return;
+    }
+    const report = await importKeys(ctx.shop, { ...input, actor: actorOf(ctx) });
+    if (report.added) await fillBackorders(ctx.shop, (await requireCardSku(ctx.shop, report.sku)).id);
+    ctx.body = report;
   });
   r.post('/:code/void', async (ctx) => {
     const { keys, reason } = parse(voidInput, ctx.request.body);

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import { ShopError } from '../errors.js';
 import { translate } from '../i18n/messages.js';
-import { readSettingsForm, saveSettings, settingFields } from '../plugins/settings-form.js';
+import { readSettingsForm, saveSettings, settingFields, storedSettings } from '../plugins/settings-form.js';
 import { consoleData, consoleTemplate, consoleUser, renderConsole } from './admin-layout.js';
 import type { ShopContext, ShopRouter } from './context.js';
 import { toShopError } from './errors.js';
@@ -14,6 +14,7 @@ import { checkCsrf } from './session.js';
  */
 const page = consoleTemplate(`{{#if saved}}<p class="notice" role="status">{{t.saved}}</p>{{/if}}
 {{#if error}}<p class="notice bad" role="alert">{{error}}</p>{{/if}}
+{{#if tested}}<p class="notice" role="status">{{tested}}</p>{{/if}}
 {{#unless plugins.length}}<p>{{t.none}}</p>{{/unless}}
 {{#each plugins}}
 <section aria-labelledby="p-{{name}}">
@@ -33,6 +34,10 @@ const page = consoleTemplate(`{{#if saved}}<p class="notice" role="status">{{t.s
 <button type="submit">{{@root.t.save}}</button>
 </form>
 {{else}}<p>{{@root.t.noSettings}}</p>{{/if}}
+{{#if alerts}}<form method="post" action="/admin/plugins/{{name}}/test-alert">
+<input type="hidden" name="_csrf" value="{{../csrf}}">
+<button type="submit">{{@root.t.testAlert}}</button>
+</form>{{/if}}
 </section>
 {{/each}}`);
 
@@ -46,6 +51,7 @@ const TEXT = {
     list: '多个值用逗号分隔。',
     noSettings: '此插件没有可设置的项目。',
     save: '保存',
+    testAlert: translate('zh-CN', 'alerts.console.test'),
   },
   en: {
     title: 'Plugin settings',
@@ -56,10 +62,18 @@ const TEXT = {
     list: 'Separate several values with commas.',
     noSettings: 'This plugin has no settings.',
     save: 'Save',
+    testAlert: translate('en', 'alerts.console.test'),
   },
 };
 
-function render(ctx: ShopContext, opts: { saved?: boolean; failed?: { plugin: string; input: Record<string, unknown>; error: ShopError } } = {}) {
+interface Shown {
+  saved?: boolean;
+  failed?: { plugin: string; input: Record<string, unknown>; error: ShopError };
+  /** How a test alert went: sent, or why not. */
+  tested?: { text: string; ok: boolean };
+}
+
+function render(ctx: ShopContext, opts: Shown = {}) {
   const locale = ctx.state.locale;
   const plugins = [...ctx.shop.plugins.configured].map(([name, { definition, input }]) => {
     const failure = opts.failed?.plugin === name ? opts.failed : undefined;
@@ -67,6 +81,7 @@ function render(ctx: ShopContext, opts: { saved?: boolean; failed?: { plugin: st
     return {
       name,
       version: definition.version,
+      alerts: ctx.shop.alerts.channels.has(name),
       fields: fields.map((f) => ({ ...f, error: failure?.error.fields?.[f.name] ? translate(locale, failure.error.fields[f.name]!) : undefined })),
     };
   });
@@ -75,9 +90,10 @@ function render(ctx: ShopContext, opts: { saved?: boolean; failed?: { plugin: st
     t: TEXT[locale],
     plugins,
     saved: opts.saved,
-    error: opts.failed ? translate(locale, opts.failed.error.messageKey) : undefined,
+    error: opts.failed ? translate(locale, opts.failed.error.messageKey) : opts.tested && !opts.tested.ok ? opts.tested.text : undefined,
+    tested: opts.tested?.ok ? opts.tested.text : undefined,
   });
-  renderConsole(ctx, { title: TEXT[locale].title, body, status: opts.failed ? 400 : 200 });
+  renderConsole(ctx, { title: TEXT[locale].title, body, status: opts.failed ? 400 : opts.tested && !opts.tested.ok ? 502 : 200 });
 }
 
 const admin = (ctx: ShopContext) => consoleUser(ctx)?.id;
@@ -105,6 +121,33 @@ export function adminPages(): ShopRouter {
     ctx.shop.log.info(`admin #${actor} changed the settings of plugin ${ctx.params.name}`);
     ctx.status = 303;
     ctx.redirect('/admin/plugins?saved=1');
+  });
+
+  // Sends through the settings saved last (they reach the running channel at the next restart), so
+  // a token just entered can be tried at once.
+  r.post('/plugins/:name/test-alert', async (ctx) => {
+    const actor = admin(ctx);
+    if (actor === undefined) return;
+    checkCsrf(ctx);
+    const name = ctx.params.name!;
+    const plugin = ctx.shop.plugins.configured.get(name);
+    const channel = ctx.shop.alerts.channels.get(name);
+    if (!plugin || !channel) throw new ShopError('not_found', 404, 'error.not_found');
+    const locale = ctx.state.locale;
+    const input = { ...plugin.input, ...(await storedSettings(ctx.shop)).get(name) };
+    const checked = plugin.definition.settings ? plugin.definition.settings.safeParse(input) : { success: true as const, data: input };
+    if (!checked.success) return render(ctx, { failed: { plugin: name, input, error: toShopError(checked.error) } });
+    let tested: Shown['tested'];
+    try {
+      const sent = await ctx.shop.alerts.test(channel.build(checked.data));
+      tested = sent
+        ? { ok: false, text: translate(locale, 'alerts.console.wait', { plugin: name, seconds: Math.max(1, Math.ceil((sent.retryAt - ctx.shop.now()) / 1000)) }) }
+        : { ok: true, text: translate(locale, 'alerts.console.sent', { plugin: name }) };
+    } catch (err) {
+      tested = { ok: false, text: translate(locale, 'alerts.console.failed', { plugin: name, error: (err as Error).message }) };
+    }
+    ctx.shop.log.info(`admin #${actor} sent a test alert through ${name}: ${tested.ok ? 'sent' : tested.text}`);
+    render(ctx, { tested });
   });
 
   return r;

@@ -97,6 +97,7 @@ const orderPage = consoleTemplate(`
 <section><table>
 <tr><th>{{t "admin.order.status"}}</th><td data-status>{{d.order.status}}</td></tr>
 <tr><th>{{t "admin.order.amount"}}</th><td>{{money d.order.amount}} · {{d.order.title}} ×{{d.order.quantity}}</td></tr>
+{{#if d.order.coupon}}<tr><th>{{t "admin.order.coupon"}}</th><td data-coupon><code>{{d.order.coupon}}</code> −{{money d.order.discount}}</td></tr>{{/if}}
 <tr><th>{{t "admin.order.gateway"}}</th><td>{{d.order.payment}}</td></tr>
 <tr><th>{{t "admin.order.trade_no"}}</th><td><code>{{d.tradeNo}}</code></td></tr>
 <tr><th>{{t "admin.order.created"}}</th><td>{{date d.order.createdAt}}</td></tr>

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { apiOrderOf, apiProducts, apiSchemas, apiWalletOf, IDEMPOTENCY_KEY, placeApiOrder } from '../agents/api.js';
 import { SIGNATURE_WINDOW_S, verifyRequest } from '../agents/api-keys.js';
 import { errors } from '../errors.js';
+import { pickableKeys } from '../inventory/picks.js';
 import { CORE_VERSION } from '../plugins/host.js';
 import type { ShopContext, ShopRouter } from './context.js';
 
@@ -34,6 +35,11 @@ export function agentApi(): ShopRouter {
 
   r.get('/products/:sku', async (ctx) => {
     ctx.body = { product: (await apiProducts(ctx.shop, ctx.state.user!, { sku: ctx.params.sku! }))[0] };
+  });
+
+  // A SKU's keys to pick from (卡密预选), as previews; `?after=` the last id for the next page.
+  r.get('/products/:sku/picks', async (ctx) => {
+    ctx.body = await pickableKeys(ctx.shop, ctx.params.sku!, { after: Number(ctx.query.after) || undefined });
   });
 
   r.post('/orders', async (ctx) => {
@@ -111,6 +117,31 @@ function openApiDocument(): object {
           summary: 'One SKU',
           parameters: [{ name: 'sku', in: 'path', required: true, schema: { type: 'string' } }],
           responses: { '200': { description: 'The product', ...wrapped('product', 'Product') }, ...errorsOf(401, 404) },
+        },
+      },
+      '/products/{sku}/picks': {
+        get: {
+          summary: 'The keys of a SKU that lets buyers pick them (卡密预选), as masked previews, 50 at a time',
+          parameters: [
+            { name: 'sku', in: 'path', required: true, schema: { type: 'string' } },
+            { name: 'after', in: 'query', schema: { type: 'integer' }, description: 'The `next` of the page before' },
+          ],
+          responses: {
+            '200': {
+              description: 'Previews: pick keys by id in POST /orders (`pick`), each at `surcharge` on top of the price',
+              ...json({
+                type: 'object',
+                properties: {
+                  sku: { type: 'string' },
+                  surcharge: { type: 'integer' },
+                  picks: { type: 'array', items: { type: 'object', properties: { id: { type: 'integer' }, preview: { type: 'string' } }, required: ['id', 'preview'] } },
+                  next: { type: ['integer', 'null'] },
+                },
+                required: ['sku', 'surcharge', 'picks', 'next'],
+              }),
+            },
+            ...errorsOf(401, 404),
+          },
         },
       },
       '/orders': {

@@ -9,10 +9,12 @@ import { adminPages } from './admin-pages.js';
 import { adminPayments } from './admin-payments.js';
 import { adminDashboard } from './admin-dashboard.js';
 import { adminInsight } from './admin-insight.js';
+import { adminSuppliers } from './admin-suppliers.js';
 import { adminOrders } from './admin-orders.js';
 import type { ShopApp, ShopRouter } from './context.js';
 import { dispatch } from './dispatch.js';
 import { bodyError, handleErrors } from './errors.js';
+import { securityHeaders } from './headers.js';
 import { payRoutes } from './pay.js';
 import { loadSession } from './session.js';
 import { shopPages } from './shop-pages.js';
@@ -33,6 +35,7 @@ import { adminArticles, adminArticlesApi } from './admin-articles.js';
 import { searchPages } from './search.js';
 import { challengeRoutes } from './challenge.js';
 import { adminMarkupTemplates, adminMarkupTemplatesApi } from './admin-markup-templates.js';
+import { adminCoupons, adminCouponsApi } from './admin-coupons.js';
 
 const MIME: Record<string, string> = {
   '.css': 'text/css; charset=utf-8',
@@ -87,16 +90,12 @@ export function pluginRoutes() {
 
 export function createApp(shop: Shop, plugins: ShopRouter): Koa {
   // Behind a TLS-terminating proxy, trustProxy makes ctx.secure true, so cookies get `Secure`.
-  const app: ShopApp = new Koa({ keys: shop.keys.cookies, proxy: shop.config.trustProxy });
+  const app: ShopApp = new Koa({ keys: shop.keys.cookies, proxy: Boolean(shop.config.trustProxy) });
   app.context.shop = shop;
   app.silent = true; // errors are logged by handleErrors, once, with the request
 
+  app.use(securityHeaders);
   app.use(handleErrors);
-  app.use(async (ctx, next) => {
-    ctx.set('X-Content-Type-Options', 'nosniff');
-    ctx.set('X-Frame-Options', 'DENY');
-    await next();
-  });
   // Sub-shops first: a `/s/<code>` prefix comes off the path before any route matches.
   app.use(resolveSite);
   // Before the body parser: payment notifies are verified over their raw bytes.
@@ -113,10 +112,10 @@ export function createApp(shop: Shop, plugins: ShopRouter): Koa {
   // Most requests are page views, which have no body to parse.
   app.use((ctx, next) => (ctx.method === 'GET' || ctx.method === 'HEAD' ? next() : parseBody(ctx, next)));
   app.use(loadSession);
-  // Selling tools first (articles, search, bot-defence challenges, markup templates): their own paths only.
-  const sellingTools = [articleRoutes(), searchPages(), challengeRoutes(), adminArticlesApi(), adminMarkupTemplatesApi(), adminArticles(), adminMarkupTemplates()];
+  // Selling tools first (articles, search, bot-defence challenges, markup templates, coupons): their own paths only.
+  const sellingTools = [articleRoutes(), searchPages(), challengeRoutes(), adminArticlesApi(), adminMarkupTemplatesApi(), adminCouponsApi(), adminArticles(), adminMarkupTemplates(), adminCoupons()];
   app.use(
-    dispatch([...sellingTools, storeApi(), storeAgentApi(), storeWalletApi(), agentApi(), adminApi(), adminAgentsApi(), adminInventoryApi(), adminUsersApi(), supplierRoutes(), adminPages(), adminDashboard(), adminOrders(), adminInsight(), adminPayments(), adminAgents(), adminCatalog(), adminInventory(), adminUsers(), adminSettings(), agentPages(), shopPages(), plugins]),
+    dispatch([...sellingTools, storeApi(), storeAgentApi(), storeWalletApi(), agentApi(), adminApi(), adminAgentsApi(), adminInventoryApi(), adminUsersApi(), supplierRoutes(), adminPages(), adminDashboard(), adminOrders(), adminInsight(), ...adminSuppliers(), adminPayments(), adminAgents(), adminCatalog(), adminInventory(), adminUsers(), adminSettings(), agentPages(), shopPages(), plugins]),
   );
   return app as unknown as Koa;
 }

@@ -62,7 +62,7 @@ const signatureOf = (ctx: ShopContext, data: string) => (ctx.cookies as unknown 
 export function requestInfo(ctx: ShopContext) {
   const seed = signedCookie(ctx, CSRF_COOKIE);
   const site = ctx.state.site && { id: ctx.state.site.id, ownerId: ctx.state.site.ownerId };
-  return { origin: `${ctx.protocol}://${ctx.host}`, ip: ctx.ip, device: seed ? hmacHex(ctx.shop.keys.tokens, `device:${seed}`, 12) : undefined, site };
+  return { origin: `${ctx.protocol}://${ctx.host}`, ip: ctx.ip, device: seed ? hmacHex(ctx.shop.keys.tokens, `device:${seed}`, 12) : undefined, site, locale: ctx.state.locale };
 }
 
 export function cookieOptions(ctx: ShopContext, maxAgeMs?: number) {

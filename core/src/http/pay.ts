@@ -1,20 +1,20 @@
 import Router from '@koa/router';
+import getRawBody from 'raw-body';
+import { bodyError } from './errors.js';
 import { handleNotify, handleReturn, type IncomingCallback } from '../orders/callbacks.js';
 import type { ShopContext, ShopRouter } from './context.js';
 
 const MAX_NOTIFY_BYTES = 64 * 1024;
 
-/** The body exactly as sent: gateways sign the raw bytes, so nothing may parse it first. */
-async function rawBody(ctx: ShopContext): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_NOTIFY_BYTES) ctx.throw(413);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
+/**
+ * The body exactly as sent: gateways sign the raw bytes, so nothing may parse it first. raw-body
+ * stops reading past the limit without destroying the socket, so the 413 still reaches the client
+ * (leaving a for-await loop early destroyed the request, and the answer became a 500).
+ */
+const rawBody = (ctx: ShopContext): Promise<string> =>
+  getRawBody(ctx.req, { limit: MAX_NOTIFY_BYTES, length: ctx.get('content-length') || undefined, encoding: 'utf8' }).catch((err) => {
+    throw bodyError(err);
+  });
 
 async function incoming(ctx: ShopContext, withBody: boolean): Promise<IncomingCallback> {
   return {

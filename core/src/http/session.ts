@@ -12,7 +12,7 @@ const YEAR = 365 * 86_400_000;
 const CONSOLE_PATH = /^\/(api\/)?admin(\/|$)/;
 
 /** Page language: `?lang=` (remembered in a cookie), then the cookie, then the browser's. */
-function pickLocale(ctx: ShopContext) {
+export function pickLocale(ctx: ShopContext) {
   const asked = ctx.query.lang;
   if (isLocale(asked)) {
     ctx.cookies.set(LOCALE_COOKIE, asked, { httpOnly: true, sameSite: 'lax', maxAge: YEAR, signed: false });

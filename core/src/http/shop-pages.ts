@@ -7,15 +7,18 @@ import { cachedPage } from './page-cache.js';
 import { priceProducts } from '../pricing/pricing.js';
 import { announcementsOf } from '../articles/articles.js';
 import type { InputField } from '../catalog/fields.js';
-import { ShopError } from '../errors.js';
+import { errors, ShopError } from '../errors.js';
+import { pickableKeys } from '../inventory/picks.js';
 import { kycStatus, ownKycView, submitKyc } from '../kyc/kyc.js';
 import { translate } from '../i18n/messages.js';
 import { multiply, parseMoney } from '../money/money.js';
 import { startTopup } from '../wallet/topup.js';
 import { createApiKey, listApiKeys, revokeApiKey, type ApiCredentials } from '../agents/api-keys.js';
 import { getOrder, listOrders } from '../orders/orders.js';
+import type { PaymentAction } from '../plugins/payment.js';
 import { getReceipt, verifyReceipt } from '../orders/receipts.js';
 import { balanceOf } from '../wallet/ledger.js';
+import { quoteCoupon, type CouponQuote } from '../orders/checkout.js';
 import { requestInfo, type ShopContext, type ShopRouter } from './context.js';
 import { toShopError } from './errors.js';
 import { renderPage } from './render.js';
@@ -23,6 +26,7 @@ import { pricesFor, rememberInvite, uplineForSignup } from './site.js';
 import QRCode from 'qrcode';
 import { checkCsrf, grantOrders, isGranted, rememberedToken, rememberOrder } from './session.js';
 import { lookupOrders, requestLookupCode } from '../orders/lookup.js';
+import { addWatch, unsubscribe, type WatchView } from '../notices/watches.js';
 import { endSession, requireUser, startSession } from './store-api.js';
 import { answerOf, challengeFor, checkRegistration } from './challenge.js';
 
@@ -54,9 +58,27 @@ function fieldValues(source: Form | Record<string, unknown>, fields: InputField[
   return values;
 }
 
+/**
+ * The QR code an order page shows, as a `data:` URL made here: a gateway's QR content, or a
+ * transfer's receiving address (SVG, crisp at any size; wallets scan the address).
+ */
+async function payQrOf(action: PaymentAction | null | undefined): Promise<string | null> {
+  if (action?.kind === 'qr') return QRCode.toDataURL(action.content, { margin: 1, width: 240 });
+  if (action?.kind !== 'transfer') return null;
+  const svg = await QRCode.toString(action.address, { type: 'svg', margin: 1 });
+  return `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`;
+}
+
 const toQuantity = (v: unknown) => (typeof v === 'string' && /^\d{1,9}$/.test(v) ? Number(v) : v);
 
-async function renderCheckout(ctx: ShopContext, source: Form | Record<string, unknown>, failure?: ShopError) {
+/** The keys ticked on the checkout page (卡密预选), as ids; what is not a number the checkout refuses. */
+function pickedOf(ctx: ShopContext): number[] | undefined {
+  const v = (ctx.request.body as Record<string, unknown> | undefined)?.pick;
+  const ids = (Array.isArray(v) ? v : v === undefined ? [] : [v]).map((x) => (typeof x === 'string' && /^\d{1,15}$/.test(x) ? Number(x) : NaN));
+  return ids.length ? ids : undefined;
+}
+
+async function renderCheckout(ctx: ShopContext, source: Form | Record<string, unknown>, failure?: ShopError, picked: number[] = []) {
   const found = await findSku(ctx.shop, String(source.sku ?? ''));
   const product = priceProducts(await pricesFor(ctx), [found.product])[0]!;
   const sku = product.skus.find((s) => s.id === found.sku.id)!;
@@ -64,6 +86,18 @@ async function renderCheckout(ctx: ShopContext, source: Form | Record<string, un
   const values = fieldValues(source, product.fields);
   const errs = failure ? fieldMessages(ctx, failure) : {};
   const qty = typeof quantity === 'number' && quantity > 0 ? quantity : sku.minQuantity;
+  // A code typed in: the discount it gives, shown before paying, or why it gives none.
+  const couponCode = typeof source.coupon === 'string' ? source.coupon.trim() : '';
+  let coupon: CouponQuote | null = null;
+  if (couponCode && !errs.coupon) {
+    try {
+      coupon = await quoteCoupon(ctx.shop, ctx.state.user, { sku: sku.code, quantity: qty, pick: picked.length ? picked : undefined, coupon: couponCode }, requestInfo(ctx).site);
+    } catch (err) {
+      const e = toShopError(err);
+      if (e.status >= 500) throw err;
+      Object.assign(errs, fieldMessages(ctx, e));
+    }
+  }
   await renderPage(
     ctx,
     'checkout',
@@ -72,13 +106,17 @@ async function renderCheckout(ctx: ShopContext, source: Form | Record<string, un
       product,
       sku,
       quantity: qty,
-      total: multiply(sku.price, qty),
+      total: coupon?.amount ?? multiply(sku.price, qty),
+      coupon,
+      couponCode,
       values,
       contact: typeof source.contact === 'string' ? source.contact : '',
       balance: ctx.state.user ? await balanceOf(ctx.shop, ctx.state.user.id) : null,
       gateways: gatewayChoices(ctx),
       // Guests answer a bot-defence challenge with the order (http/challenge.ts).
       botCheck: ctx.state.user ? null : await challengeFor(ctx, 'checkout'),
+      // A SKU that offers picking lists its keys in stock as previews, to tick.
+      picks: sku.pick ? { surcharge: sku.pick.surcharge, keys: (await pickableKeys(ctx.shop, sku.code)).picks.map((p) => ({ ...p, checked: picked.includes(p.id) })) } : null,
       fieldRows: product.fields.map((f) => ({ ...f, value: values[f.name] ?? '', error: errs[`fields.${f.name}`] })),
       errors: errs,
       error: failure ? translate(ctx.state.locale, failure.messageKey, failure.params) : null,
@@ -125,6 +163,35 @@ async function renderKyc(ctx: ShopContext, f: Form = {}, failure?: ShopError) {
   );
 }
 
+/**
+ * The stock and price notice page (notices/watches.ts): its form for a SKU and kind, the answer
+ * once subscribed (`done`), or the form again naming what was wrong. Only where a plugin sends mail.
+ */
+async function renderNotify(ctx: ShopContext, source: Form | Record<string, unknown>, outcome: { done?: WatchView; failure?: ShopError } = {}) {
+  if (!ctx.shop.plugins.mailer) throw errors.notFound('notify.unavailable');
+  const found = await findSku(ctx.shop, String(source.sku ?? ''));
+  const product = priceProducts(await pricesFor(ctx), [found.product])[0]!;
+  const { done, failure } = outcome;
+  await renderPage(
+    ctx,
+    'notify',
+    {
+      title: translate(ctx.state.locale, 'page.notify'),
+      notify: {
+        product,
+        sku: product.skus.find((s) => s.id === found.sku.id),
+        kind: source.kind === 'stock' ? 'stock' : 'price',
+        email: done?.email ?? (typeof source.email === 'string' ? source.email : ''),
+        done: Boolean(done),
+        price: done?.price ?? null,
+      },
+      errors: failure ? fieldMessages(ctx, failure) : {},
+      error: failure ? translate(ctx.state.locale, failure.messageKey, failure.params) : null,
+    },
+    failure?.status ?? 200,
+  );
+}
+
 /** The query page: the token form, and look-up by number or contact (`lookup`: its answer). */
 function renderQuery(ctx: ShopContext, data: { no?: string; error?: string | null; lookup?: Record<string, unknown> }, status = 200) {
   return renderPage(ctx, 'query', { title: translate(ctx.state.locale, 'page.query'), no: data.no ?? '', error: data.error ?? null, lookup: data.lookup ?? { q: '' } }, status);
@@ -167,11 +234,39 @@ export function shopPages(): ShopRouter {
       'product',
       async (prices) => {
         const product = shownStock(priceProducts(prices, [await getProduct(ctx.shop, ctx.params.slug!, { sku: linked })]))[0]!;
-        return { title: product.name, product, defaultSku: (product.skus.find((s) => s.code === linked && s.inStock) ?? product.skus.find((s) => s.inStock))?.code };
+        const defaultSku = (product.skus.find((s) => s.code === linked && s.inStock) ?? product.skus.find((s) => s.inStock))?.code;
+        // `notify`: the shop can mail stock and price notices (a mail plugin is loaded).
+        return { title: product.name, product, defaultSku, notify: Boolean(ctx.shop.plugins.mailer) };
       },
       linked,
     );
   });
+
+  r.get('/notify', (ctx) => renderNotify(ctx, ctx.query as Record<string, unknown>));
+
+  r.post('/notify', async (ctx) => {
+    checkCsrf(ctx);
+    const f = form(ctx);
+    try {
+      const done = await addWatch(ctx.shop, ctx.state.user, { sku: f.sku ?? '', kind: f.kind as never, email: ctx.state.user ? undefined : f.email }, requestInfo(ctx));
+      await renderNotify(ctx, f, { done });
+    } catch (err) {
+      const e = toShopError(err);
+      if (e.status >= 500 || e.code === 'not_found') throw err;
+      await renderNotify(ctx, f, { failure: e });
+    }
+  });
+
+  // The link in every notice: one click drops the address's subscriptions, no sign-in. POST is a
+  // mail client's own unsubscribe button (RFC 8058, List-Unsubscribe-Post): the token is the proof.
+  const unsubscribed = async (ctx: ShopContext, token: string) => {
+    if (!(await unsubscribe(ctx.shop, token))) throw errors.notFound('notify.bad_link');
+    ctx.set('Cache-Control', 'no-store');
+    ctx.set('Referrer-Policy', 'no-referrer');
+    await renderPage(ctx, 'notify', { title: translate(ctx.state.locale, 'page.notify'), notify: { unsubscribed: true } });
+  };
+  r.get('/unsubscribe/:token', (ctx) => unsubscribed(ctx, ctx.params.token!));
+  r.post('/unsubscribe/:token', (ctx) => unsubscribed(ctx, ctx.params.token!));
 
   r.get('/checkout', async (ctx) => {
     await renderCheckout(ctx, ctx.query as Record<string, unknown>);
@@ -180,16 +275,20 @@ export function shopPages(): ShopRouter {
   r.post('/checkout', async (ctx) => {
     checkCsrf(ctx);
     const f = form(ctx);
+    const picks = pickedOf(ctx);
     try {
       const { product } = await findSku(ctx.shop, f.sku ?? '');
       const { order, token, payment } = await ctx.shop.checkout(
         ctx.state.user,
         {
           sku: f.sku ?? '',
-          quantity: toQuantity(f.quantity ?? '1') as number,
+          // Picked keys are the quantity.
+          quantity: picks ? undefined : (toQuantity(f.quantity ?? '1') as number),
+          pick: picks,
           fields: fieldValues(f, product.fields),
           contact: f.contact || undefined,
           queryPassword: f.queryPassword || undefined,
+          coupon: f.coupon || undefined,
           payment: f.payment ?? 'wallet',
           challenge: answerOf(f),
         },
@@ -202,7 +301,7 @@ export function shopPages(): ShopRouter {
     } catch (err) {
       const e = toShopError(err);
       if (e.status >= 500 || e.code === 'not_found') throw err;
-      await renderCheckout(ctx, f, e);
+      await renderCheckout(ctx, f, e, picks);
     }
   });
 
@@ -215,7 +314,7 @@ export function shopPages(): ShopRouter {
     const fieldLabels = Object.fromEntries(
       (await fieldsOfSku(ctx.shop, order.skuId)).map((f) => [f.name, f.label[ctx.state.locale]]),
     );
-    const payQr = order.payAction?.kind === 'qr' ? await QRCode.toDataURL(order.payAction.content, { margin: 1, width: 240 }) : null;
+    const payQr = await payQrOf(order.payAction);
     await renderPage(ctx, 'order', { title: order.title, order, token, fieldLabels, payQr, justPlaced: ctx.query.placed === '1' });
   });
 
@@ -284,7 +383,7 @@ export function shopPages(): ShopRouter {
     checkCsrf(ctx);
     const q = form(ctx).q ?? '';
     try {
-      await requestLookupCode(ctx.shop, { q }, { ip: ctx.ip });
+      await requestLookupCode(ctx.shop, { q }, { ip: ctx.ip, locale: ctx.state.locale });
       await renderQuery(ctx, { lookup: { q, codeSent: true } });
     } catch (err) {
       const e = toShopError(err);
@@ -396,7 +495,7 @@ export function shopPages(): ShopRouter {
 
   accountForm('login', async (ctx, f) => {
     const { email, password } = loginSchema.parse(f);
-    return (await authenticate(ctx.shop, email, password)).id;
+    return (await authenticate(ctx.shop, email, password, { ip: ctx.ip })).id;
   });
   accountForm('register', async (ctx, f) => {
     const credentials = credentialsSchema.parse(f);

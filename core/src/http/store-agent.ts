@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import { errors } from '../errors.js';
 import { becomeAgent, downline, inviteCodeOf, requireAgent } from '../agents/tree.js';
 import { saveSite, siteOf, siteOrders } from '../agents/sites.js';
 import { buyLevel } from '../pricing/levels.js';
@@ -8,6 +9,7 @@ import { earningsOf } from '../pricing/rebates.js';
 import { walletHistory } from '../wallet/ledger.js';
 import { listWithdrawals, requestWithdrawal } from '../wallet/withdrawals.js';
 import { requestInfo, type ShopContext, type ShopRouter } from './context.js';
+import { couponJsonRoutes } from './admin-coupons.js';
 import { requireUser } from './store-api.js';
 
 const body = (ctx: ShopContext) => (ctx.request.body ?? {}) as Record<string, unknown>;
@@ -36,6 +38,12 @@ export function storeAgentApi(): ShopRouter {
 
   r.get('/downline', async (ctx) => {
     ctx.body = await downline(ctx.shop, agent(ctx), { parentId: intQuery(ctx.query.parent), page: intQuery(ctx.query.page) });
+  });
+
+  // The agent's own coupons, funded from its margin (coupons/coupons.ts).
+  couponJsonRoutes(r, '/coupons', (ctx) => {
+    const me = agent(ctx);
+    return { actorId: me.id, agentId: me.id, ip: ctx.ip };
   });
 
   r.get('/markups', async (ctx) => {

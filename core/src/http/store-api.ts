@@ -6,20 +6,25 @@ import { memo, sendTagged, tagged } from './page-cache.js';
 import { searchProducts } from '../catalog/search.js';
 import { checkRegistration } from './challenge.js';
 import { errors } from '../errors.js';
+import { pickableKeys } from '../inventory/picks.js';
 import { kycStatus, ownKycView, submitKyc } from '../kyc/kyc.js';
 import { getOrder, listOrders } from '../orders/orders.js';
+import { quoteCoupon } from '../orders/checkout.js';
 import { getReceipt, verifyReceipt } from '../orders/receipts.js';
 import { balanceOf } from '../wallet/ledger.js';
 import { startTopup } from '../wallet/topup.js';
 import { cookieOptions, requestInfo, SESSION_COOKIE, type ShopContext, type ShopRouter } from './context.js';
 import { grantOrders, isGranted, rememberedToken, rememberOrder } from './session.js';
 import { lookupOrders, requestLookupCode } from '../orders/lookup.js';
+import { addWatch } from '../notices/watches.js';
 import { pricesFor, uplineForSignup } from './site.js';
 import { priceProducts } from '../pricing/pricing.js';
 
 const SESSION_MS = 30 * 86_400_000;
 
+/** A new session id at every sign-in (never one the browser brought: session fixation); the one it had ends. */
 export async function startSession(ctx: ShopContext, userId: number): Promise<void> {
+  if (ctx.state.sessionToken) await destroySession(ctx.shop, ctx.state.sessionToken);
   const token = await createSession(ctx.shop, userId);
   ctx.cookies.set(SESSION_COOKIE, token, cookieOptions(ctx, SESSION_MS));
 }
@@ -62,6 +67,11 @@ export function storeApi(): ShopRouter {
     ctx.body = { product: priceProducts(await pricesFor(ctx), [await getProduct(ctx.shop, ctx.params.id!, { sku })])[0] };
   });
 
+  // A SKU's keys to pick from (卡密预选), as previews; `?after=` the last id for the next page.
+  r.get('/skus/:code/picks', async (ctx) => {
+    ctx.body = await pickableKeys(ctx.shop, ctx.params.code!, { after: Number(ctx.query.after) || undefined });
+  });
+
   // `challenge`: the answer to `GET /api/store/challenge?purpose=register` (http/challenge.ts).
   r.post('/auth/register', async (ctx) => {
     const credentials = credentialsSchema.parse(body(ctx));
@@ -75,7 +85,7 @@ export function storeApi(): ShopRouter {
 
   r.post('/auth/login', async (ctx) => {
     const { email, password } = loginSchema.parse(body(ctx));
-    const user = await authenticate(ctx.shop, email, password);
+    const user = await authenticate(ctx.shop, email, password, { ip: ctx.ip });
     await startSession(ctx, user.id);
     ctx.body = { user };
   });
@@ -95,6 +105,19 @@ export function storeApi(): ShopRouter {
     if (!ctx.state.user) rememberOrder(ctx, result.order.no, result.token);
     ctx.status = 201;
     ctx.body = result;
+  });
+
+  // `{ sku, quantity?, pick?, coupon, contact? }` → what the coupon takes off, before paying.
+  r.post('/coupons/quote', async (ctx) => {
+    ctx.body = { quote: await quoteCoupon(ctx.shop, ctx.state.user, body(ctx), requestInfo(ctx).site) };
+  });
+
+  // A stock or price notice for a SKU (notices/watches.ts): a guest names an address, a signed-in buyer gets it at the account's.
+  r.post('/notify', async (ctx) => {
+    if (!ctx.shop.plugins.mailer) throw errors.notFound('notify.unavailable');
+    const watch = await addWatch(ctx.shop, ctx.state.user, body(ctx) as never, requestInfo(ctx));
+    ctx.status = 201;
+    ctx.body = { watch };
   });
 
   r.post('/wallet/topup', async (ctx) => {
@@ -133,7 +156,7 @@ export function storeApi(): ShopRouter {
 
   // `{ q }`: a one-time code goes to the order's contact (through the lookup.code hook); the same answer either way.
   r.post('/orders/lookup-code', async (ctx) => {
-    await requestLookupCode(ctx.shop, body(ctx), { ip: ctx.ip });
+    await requestLookupCode(ctx.shop, body(ctx), { ip: ctx.ip, locale: ctx.state.locale });
     ctx.status = 202;
     ctx.body = { sent: true };
   });

@@ -42,29 +42,59 @@ async function cardSku(deps: Deps, codeOrId: string | number) {
     .knex('skus')
     .join('products', 'products.id', 'skus.product_id')
     .where((q) => (/^\d+$/.test(key) ? q.where('skus.id', Number(key)) : q.where('skus.code', key)))
-    .first('skus.id', 'skus.code', 'products.type');
+    .first('skus.id', 'skus.code', 'skus.dedupe', 'products.type');
   if (!row) throw errors.notFound('error.sku_not_found');
   if (row.type !== 'card') throw errors.validation({ sku: 'field.invalid' });
-  return { id: Number(row.id), code: String(row.code) };
+  return { id: Number(row.id), code: String(row.code), dedupe: Boolean(row.dedupe) };
 }
+
+type ImportSku = Awaited<ReturnType<typeof cardSku>>;
 
 interface SealedKey {
   fingerprint: string;
   secret: string;
+  /** Dedupe off: the fingerprint this key takes if it is a further copy of one already there. */
+  copy?: string;
 }
 
-/** Fingerprints and encrypts a batch, dropping repeats within it. Pure CPU, outside any transaction. */
-function seal(deps: Deps, batch: CardKey[]): SealedKey[] {
-  const sealed = new Map<string, SealedKey>();
+/** What the unique index (sku_id, fingerprint) tells keys apart by. */
+const fingerprintOf = (deps: Deps, text: string) => hmacHex(deps.keys.fingerprint, text, 16);
+
+/**
+ * Fingerprints and encrypts a batch. Pure CPU, outside any transaction. With dedupe on, repeats
+ * within it are dropped (and the unique index drops keys the SKU holds); off, every key is kept,
+ * with a second fingerprint salted by its IV for when it turns out to be a copy (`placeCopies`).
+ */
+function seal(deps: Deps, batch: CardKey[], dedupe = true): SealedKey[] {
+  const sealed: SealedKey[] = [];
+  const seen = new Set<string>();
   const ivs = randomBytes(IV_BYTES * batch.length); // one call to the RNG per batch, not per key
   batch.forEach((k, i) => {
     const text = serializeKey(k);
-    const print = hmacHex(deps.keys.fingerprint, text, 16);
-    if (!sealed.has(print)) {
-      sealed.set(print, { fingerprint: print, secret: encrypt(deps.keys.encryption, text, ivs.subarray(i * IV_BYTES, (i + 1) * IV_BYTES)) });
-    }
+    const iv = ivs.subarray(i * IV_BYTES, (i + 1) * IV_BYTES);
+    const print = fingerprintOf(deps, text);
+    if (dedupe && seen.has(print)) return;
+    seen.add(print);
+    sealed.push({ fingerprint: print, secret: encrypt(deps.keys.encryption, text, iv), ...(dedupe ? {} : { copy: fingerprintOf(deps, `copy:${iv.toString('hex')}:${text}`) }) });
   });
-  return [...sealed.values()];
+  return sealed;
+}
+
+/**
+ * Dedupe off: the first copy of a key keeps its own fingerprint, so a later import with dedupe on
+ * still finds it; further copies (in the batch, or of a key the SKU holds) take their salted one.
+ * Runs after the SKU row is written, so no other import of the SKU changes its keys meanwhile.
+ */
+async function placeCopies(trx: Knex.Transaction, skuId: number, keys: SealedKey[]): Promise<SealedKey[]> {
+  const taken = new Set<string>();
+  for (let i = 0; i < keys.length; i += INSERT_ROWS) {
+    const prints = keys.slice(i, i + INSERT_ROWS).map((k) => k.fingerprint);
+    for (const print of await trx('card_keys').where('sku_id', skuId).whereIn('fingerprint', prints).pluck('fingerprint')) taken.add(print);
+  }
+  return keys.map((k) => {
+    if (!taken.has(k.fingerprint)) return taken.add(k.fingerprint), k;
+    return { ...k, fingerprint: k.copy! };
+  });
 }
 
 /**
@@ -73,7 +103,7 @@ function seal(deps: Deps, batch: CardKey[]): SealedKey[] {
  * imports into the same SKU cannot both count the same new key. Keys already there are skipped by
  * the unique index (sku_id, fingerprint); the database says how many rows each insert added.
  */
-async function insertBatch(deps: Deps, sku: { id: number; code: string }, keys: SealedKey[], actor?: ImportInput['actor']): Promise<number> {
+async function insertBatch(deps: Deps, sku: ImportSku, keys: SealedKey[], actor?: ImportInput['actor']): Promise<number> {
   return transaction(deps.db, async (trx) => {
     const added = await addSealedKeys(deps, trx, sku.id, keys);
     if (actor) await audit(deps, trx, { actorId: actor.id, action: 'keys.import', targetType: 'sku', targetId: sku.code, after: { added }, ip: actor.ip });
@@ -85,6 +115,7 @@ async function insertBatch(deps: Deps, sku: { id: number; code: string }, keys: 
 async function addSealedKeys(deps: Deps, trx: Knex.Transaction, skuId: number, keys: SealedKey[]): Promise<number> {
   const now = deps.now();
   await trx('skus').where('id', skuId).update({ updated_at: now });
+  if (keys.some((k) => k.copy)) keys = await placeCopies(trx, skuId, keys);
   let added = 0;
   for (let i = 0; i < keys.length; i += INSERT_ROWS) {
     const rows = keys
@@ -93,7 +124,8 @@ async function addSealedKeys(deps: Deps, trx: Knex.Transaction, skuId: number, k
     await trx('card_keys').insert(rows).onConflict(['sku_id', 'fingerprint']).ignore();
     added += await rowsChanged(deps.db, trx);
   }
-  if (added) await trx('skus').where('id', skuId).increment('stock', added);
+  // A shared SKU's stock is the count its operator sets, not its keys.
+  if (added && !(await isShared(trx, skuId))) await trx('skus').where('id', skuId).increment('stock', added);
   return added;
 }
 
@@ -104,44 +136,77 @@ export function stockKeys(deps: Deps, trx: Knex.Transaction, skuId: number, keys
 
 /**
  * Streams keys into a SKU: lines are read, parsed, fingerprinted, deduplicated against the file
- * and the SKU's existing keys, encrypted and inserted a batch at a time, so memory stays flat
- * whatever the file's size. While one batch is written the next is read and sealed. Each batch
- * commits on its own; a bad line is reported, not fatal.
+ * and the SKU's existing keys (unless the SKU's dedupe is off), encrypted and inserted a batch at a
+ * time, so memory stays flat whatever the file's size. While one batch is written the next is read
+ * and sealed. Each batch commits on its own; a bad line is reported, not fatal.
  */
 export async function importKeys(deps: Deps, input: ImportInput): Promise<ImportReport> {
   const sku = await cardSku(deps, input.sku);
-  return streamKeys(deps, sku, input);
-}
-
-async function streamKeys(deps: Deps, sku: { id: number; code: string }, input: ImportInput): Promise<ImportReport> {
-  const parse = lineParser(input.format ?? 'text');
   const report: ImportReport = { sku: sku.code, lines: 0, added: 0, duplicates: 0, rejected: 0, rejections: [] };
-  let batch: CardKey[] = [];
   let writing: Promise<void> = Promise.resolve();
-  const flush = async () => {
-    if (!batch.length) return;
-    const size = batch.length;
-    const sealed = seal(deps, batch);
-    batch = [];
+  for await (const batch of keyBatches(input, report)) {
+    const sealed = seal(deps, batch, sku.dedupe);
     await writing;
     writing = insertBatch(deps, sku, sealed, input.actor).then((added) => {
       report.added += added;
-      report.duplicates += size - added;
+      report.duplicates += batch.length - added;
       input.onProgress?.({ lines: report.lines, added: report.added, duplicates: report.duplicates, rejected: report.rejected });
     });
-  };
+  }
+  await writing;
+  return report;
+}
+
+/** Reads an import's lines into batches of keys, counting the lines and the rejected ones into `count`. */
+async function* keyBatches(input: Pick<ImportInput, 'lines' | 'format'>, count: Pick<ImportReport, 'lines' | 'rejected' | 'rejections'>): AsyncGenerator<CardKey[]> {
+  const parse = lineParser(input.format ?? 'text');
+  let batch: CardKey[] = [];
   for await (const line of input.lines) {
-    report.lines++;
+    count.lines++;
     const parsed = parse(line);
     if ('key' in parsed) batch.push(parsed.key);
     else if ('error' in parsed) {
-      report.rejected++;
-      if (report.rejections.length < MAX_REJECTIONS_KEPT) report.rejections.push({ line: report.lines, reason: parsed.error });
+      count.rejected++;
+      if (count.rejections.length < MAX_REJECTIONS_KEPT) count.rejections.push({ line: count.lines, reason: parsed.error });
     }
-    if (batch.length >= BATCH) await flush();
+    if (batch.length >= BATCH) yield batch.splice(0);
   }
-  await flush();
-  await writing;
+  if (batch.length) yield batch;
+}
+
+export interface ImportPreview extends ImportReport {
+  /** Whether the SKU skips duplicates; off, they are imported as copies and `duplicates` is 0. */
+  dedupe: boolean;
+  /** Repeats of an earlier line of the same file. */
+  duplicatesInFile: number;
+  /** Keys the SKU already holds (in stock, sold or void). */
+  duplicatesInStock: number;
+}
+
+/**
+ * What `importKeys` would do with these lines, writing nothing: the keys it would add, the
+ * duplicates (within the file, and against the SKU's keys) and the malformed lines.
+ */
+export async function previewImport(deps: Deps, input: Pick<ImportInput, 'sku' | 'lines' | 'format'>): Promise<ImportPreview> {
+  const sku = await cardSku(deps, input.sku);
+  const report: ImportPreview = { sku: sku.code, dedupe: sku.dedupe, lines: 0, added: 0, duplicates: 0, duplicatesInFile: 0, duplicatesInStock: 0, rejected: 0, rejections: [] };
+  const seen = new Set<string>();
+  let valid = 0;
+  for await (const batch of keyBatches(input, report)) {
+    valid += batch.length;
+    const prints: string[] = [];
+    for (const key of batch) {
+      const print = fingerprintOf(deps, serializeKey(key));
+      if (seen.has(print)) report.duplicatesInFile++;
+      else seen.add(print), prints.push(print);
+    }
+    for (let i = 0; i < prints.length; i += INSERT_ROWS) {
+      const held = await deps.db.read('card_keys').where('sku_id', sku.id).whereIn('fingerprint', prints.slice(i, i + INSERT_ROWS)).count({ n: '*' }).first();
+      report.duplicatesInStock += Number(held?.n ?? 0);
+    }
+  }
+  report.duplicates = sku.dedupe ? report.duplicatesInFile + report.duplicatesInStock : 0;
+  report.added = valid - report.duplicates;
   return report;
 }
 
@@ -197,6 +262,54 @@ export async function claimKeys(
     if (affected(n) !== chunk.length) throw new ConflictRetry(`claimed ${affected(n)} of ${chunk.length} keys of sku ${skuId}`);
   }
   return keys;
+}
+
+/** Whether a SKU sells shared keys (循环卡密). */
+export async function isShared(trx: Knex, skuId: number): Promise<boolean> {
+  return (await trx('skus').where('id', skuId).first('key_mode'))?.key_mode === 'shared';
+}
+
+/** How many of a shared SKU's keys the sales go round. */
+export const POOL_SIZE = 100;
+
+/** A shared SKU's keys, oldest first: its available ones, of which every buyer gets copies. */
+export async function sharedPool(trx: Knex, skuId: number): Promise<PickedKey[]> {
+  const rows = await trx('card_keys').where({ sku_id: skuId, status: 'available' }).orderBy('id').limit(POOL_SIZE).select('id', 'secret');
+  return rows.map((r: { id: number | string; secret: string }) => ({ id: Number(r.id), secret: r.secret }));
+}
+
+/**
+ * The pool's keys an order gets: the unit that takes the stock counter down from s gets the key at
+ * s mod n, so the sales go round the pool. `stockAt` is the counter before this order took its units.
+ */
+export function poolTurns(pool: PickedKey[], stockAt: number, quantity: number): PickedKey[] {
+  return Array.from({ length: quantity }, (_, j) => pool[(stockAt - j) % pool.length]!);
+}
+
+/**
+ * The rows that give an order copies of shared keys (the caller sets `order_id`): sealed as the
+ * pool holds them, with a fingerprint per order and unit, so they never collide with the pool.
+ */
+export function copyRows(deps: Deps, skuId: number, orderNo: string, keys: PickedKey[], status: 'sold' | 'reserved', now: number) {
+  return keys.map((k, j) => ({
+    sku_id: skuId,
+    secret: k.secret,
+    fingerprint: hmacHex(deps.keys.fingerprint, `shared:${orderNo}:${j}`, 16),
+    status,
+    created_at: now,
+    sold_at: status === 'sold' ? now : null,
+  }));
+}
+
+/**
+ * Gives an order copies of keys from its shared SKU's pool (not empty) in the caller's
+ * transaction, which has just taken the units off the stock counter: the SKU row is locked, and
+ * its counter tells which turn of the pool this is.
+ */
+export async function shareKeys(deps: Deps, trx: Knex, order: { id: number; no: string; skuId: number; quantity: number }, pool: PickedKey[], status: 'sold' | 'reserved'): Promise<void> {
+  const { stock } = await trx('skus').where('id', order.skuId).first('stock');
+  const rows = copyRows(deps, order.skuId, order.no, poolTurns(pool, Number(stock) + order.quantity, order.quantity), status, deps.now());
+  for (let i = 0; i < rows.length; i += INSERT_ROWS) await trx('card_keys').insert(rows.slice(i, i + INSERT_ROWS).map((r) => ({ ...r, order_id: order.id })));
 }
 
 /**

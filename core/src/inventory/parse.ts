@@ -15,8 +15,9 @@ export type KeyFormat = 'text' | 'csv';
 export type ParsedLine = { key: CardKey } | { skip: true } | { error: string };
 
 const MAX_PART = 500;
-// Control characters would corrupt the CSV export and the buyer's copy; refuse them.
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/;
+// Control characters would corrupt the CSV export and the buyer's copy; refuse them. A tab too:
+// the stored form puts one between card and password, so a CSV cell holding one came back split.
+const CONTROL = /[\u0000-\u001f\u007f]/;
 
 function checkKey(card: string, password?: string): ParsedLine {
   if (!card) return { error: 'key.empty' };

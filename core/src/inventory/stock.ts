@@ -2,9 +2,12 @@ import { z } from 'zod';
 import { audit } from '../audit/audit.js';
 import type { Deps } from '../context.js';
 import { affected, transaction } from '../db/dialect.js';
-import { errors } from '../errors.js';
+import { invalidateCatalog } from '../catalog/snapshot.js';
+import { errors, fromZod } from '../errors.js';
 import { decrypt } from '../security/keys.js';
 import { deserializeKey, type CardKey } from './parse.js';
+import { PICK_SHOWN, pickRuleOf } from './picks.js';
+import { pageNumber } from '../db/paging.js';
 
 /**
  * The operator's view of card stock: SKUs with their counters and low-stock settings, each SKU's
@@ -27,7 +30,7 @@ async function cardSkuByCode(deps: Deps, code: string): Promise<Record<string, a
     .read('skus')
     .join('products', 'products.id', 'skus.product_id')
     .where('skus.code', code)
-    .first('skus.id', 'skus.code', 'skus.name', 'skus.stock', 'skus.sold', 'skus.low_stock', 'skus.restock_target', 'products.name as product', 'products.type');
+    .first('skus.id', 'skus.code', 'skus.name', 'skus.stock', 'skus.sold', 'skus.low_stock', 'skus.restock_target', 'skus.dedupe', 'skus.key_mode', 'skus.pick_shown', 'skus.pick_chars', 'skus.pick_surcharge', 'products.name as product', 'products.type');
   if (!row || row.type !== 'card') throw errors.notFound('error.sku_not_found');
   return row;
 }
@@ -60,7 +63,7 @@ const PAGE = 50;
  * (a prefix of the code, or any part of the name).
  */
 export async function stockList(deps: Deps, opts: { page?: number; q?: string; lowOnly?: boolean } = {}) {
-  const page = Math.max(1, Math.floor(opts.page ?? 1));
+  const page = pageNumber(opts.page);
   const lowFirst = 'CASE WHEN skus.low_stock IS NOT NULL AND skus.stock <= skus.low_stock THEN 0 ELSE 1 END';
   const scope = () => {
     const q = deps.db.read('skus').join('products', 'products.id', 'skus.product_id').where('products.type', 'card');
@@ -110,7 +113,7 @@ export async function skuKeys(deps: Deps, code: string, opts: { status?: KeyStat
     deps.db.read('card_keys').where('sku_id', sku.id).whereIn('status', ['reserved', 'void']).groupBy('status').select('status').count({ n: '*' }),
   ]);
   return {
-    sku: { id: Number(sku.id), code: String(sku.code), name: String(sku.name), product: String(sku.product), sold: Number(sku.sold), ...toLevels(sku) },
+    sku: { id: Number(sku.id), code: String(sku.code), name: String(sku.name), product: String(sku.product), sold: Number(sku.sold), ...toLevels(sku), ...keyOptionsOf(sku) },
     counts: Object.fromEntries(counts.map((c: Record<string, any>) => [String(c.status), Number(c.n)])) as Partial<Record<KeyStatus, number>>,
     keys: rows.map((r: Record<string, any>) => {
       const key = deserializeKey(decrypt(deps.keys.encryption, r.secret));
@@ -157,7 +160,8 @@ export async function voidKeys(deps: Deps, input: { sku: string; keyIds: number[
   return transaction(deps.db, async (trx) => {
     await trx('skus').where('id', sku.id).update({ updated_at: deps.now() });
     const n = affected(await trx('card_keys').whereIn('id', ids).andWhere({ sku_id: sku.id, status: 'available' }).update({ status: 'void' }));
-    if (n) {
+    // A shared SKU's stock is the count its operator sets, not its keys.
+    if (n && sku.key_mode !== 'shared') {
       const down = await trx('skus').where('id', sku.id).andWhere('stock', '>=', n).decrement('stock', n);
       if (affected(down) !== 1) throw new Error(`stock counter of sku ${sku.code} is behind its keys`);
     }
@@ -188,4 +192,62 @@ export async function setStockLevels(deps: Deps, code: string, input: z.input<ty
       ip: actor.ip,
     });
   });
+}
+
+/** How a SKU takes and sells its keys; a field left out stays as it was. */
+export const keyOptionsInput = z
+  .object({
+    /** Skip keys already in the SKU or repeated in the file when importing (on by default). */
+    dedupe: z.boolean({ error: 'field.invalid' }).optional(),
+    /** `unique` (each key to one buyer) or `shared` (循环卡密: every buyer gets a copy of the SKU's key). */
+    mode: z.enum(['unique', 'shared'], { error: 'field.invalid' }).optional(),
+    /** A shared SKU's stock: how many more copies may be sold. */
+    stock: z.number({ error: 'field.integer' }).int('field.integer').min(0, 'field.min').max(10_000_000, 'field.max').optional(),
+    /** Key pre-selection (卡密预选) of unique keys: what buyers see of each key, what a pick costs; null turns it off. */
+    pick: z
+      .union([
+        z.null(),
+        z
+          .object({
+            shown: z.enum(PICK_SHOWN, { error: 'field.invalid' }),
+            chars: z.number({ error: 'field.integer' }).int('field.integer').min(1, 'field.min').max(32, 'field.max').default(4),
+            surcharge: z.number({ error: 'field.integer' }).int('field.integer').min(0, 'field.min').max(1e9, 'field.max').default(0),
+          })
+          .strict(),
+      ])
+      .optional(),
+  })
+  .strict();
+
+const keyOptionsOf = (r: Record<string, any>) => ({ dedupe: Boolean(r.dedupe), mode: r.key_mode === 'shared' ? ('shared' as const) : ('unique' as const), pick: pickRuleOf(r) });
+
+/** Changes a card SKU's key options (audited). */
+export async function setKeyOptions(deps: Deps, code: string, input: z.input<typeof keyOptionsInput>, actor: Actor): Promise<void> {
+  const parsed = keyOptionsInput.safeParse(input);
+  if (!parsed.success) throw fromZod(parsed.error);
+  const sku = await cardSkuByCode(deps, code);
+  const options = parsed.data;
+  await transaction(deps.db, async (trx) => {
+    // The SKU row first, as every stock change does: checkouts and imports of it queue behind this.
+    await trx('skus').where('id', sku.id).update({ updated_at: deps.now(), ...(options.dedupe === undefined ? {} : { dedupe: options.dedupe }) });
+    const before = keyOptionsOf(await trx('skus').where('id', sku.id).first('dedupe', 'key_mode', 'pick_shown', 'pick_chars', 'pick_surcharge'));
+    const mode = options.mode ?? before.mode;
+    if (options.stock !== undefined && mode !== 'shared') throw errors.validation({ stock: 'keys.stock_unique' });
+    // A shared key is everybody's: there is nothing to pick.
+    if ((options.pick === undefined ? before.pick : options.pick) && mode === 'shared') throw errors.validation({ pick: 'keys.pick_shared' });
+    if (options.pick !== undefined) {
+      const pick = options.pick;
+      await trx('skus').where('id', sku.id).update({ pick_shown: pick?.shown ?? null, pick_chars: pick?.chars ?? 4, pick_surcharge: pick?.surcharge ?? 0 });
+    }
+    if (mode !== before.mode) {
+      // Keys held by unpaid orders or orders under review were taken the old way: settle them first.
+      if (await trx('card_keys').where({ sku_id: sku.id, status: 'reserved' }).first('id')) throw errors.validation({ mode: 'keys.mode_reserved' });
+      // Unique again: the stock is the keys in stock.
+      const available = mode === 'unique' ? await trx('card_keys').where({ sku_id: sku.id, status: 'available' }).count({ n: '*' }).first() : undefined;
+      await trx('skus').where('id', sku.id).update({ key_mode: mode, stock: Number(available?.n ?? 0) });
+    }
+    if (options.stock !== undefined) await trx('skus').where('id', sku.id).update({ stock: options.stock });
+    await audit(deps, trx, { actorId: actor.id, action: 'sku.key_options', targetType: 'sku', targetId: sku.code, before, after: options, ip: actor.ip });
+  });
+  invalidateCatalog(deps);
 }

@@ -2,8 +2,13 @@ import type { Deps } from '../context.js';
 import { isRetryable } from '../db/dialect.js';
 import { createLane, rawTransaction, sqliteLiteral, type Literal, type Step } from '../db/raw.js';
 import { deliveryJob, webhookJobs, type NewJob } from '../delivery/jobs.js';
+import { couponBuyerLimit, couponDisabled, couponUsedUp } from '../coupons/coupons.js';
 import { errors, ShopError } from '../errors.js';
-import { openKey, type PickedKey } from '../inventory/keys.js';
+import { flashSoldOut } from '../pricing/flash.js';
+import { flashOf } from '../pricing/pricing.js';
+import type { FlashSale } from '../pricing/resolver.js';
+import { keyTaken } from '../inventory/picks.js';
+import { copyRows, openKey, POOL_SIZE, poolTurns, type PickedKey } from '../inventory/keys.js';
 import type { CardKey } from '../inventory/parse.js';
 import { levelLifts, marginRows } from '../pricing/margins.js';
 import { invalidatePricing, pricingSnapshot } from '../pricing/pricing.js';
@@ -40,6 +45,8 @@ interface Accepted {
   token: string;
   /** SQL for the order's id: its literal where known (SQLite), else a lookup by its number. */
   ref: string;
+  /** The SKU's stock counter before this order took its units: which turn of a shared pool it gets. */
+  stockAt: number;
 }
 
 interface Wallet {
@@ -56,15 +63,23 @@ interface Buyer {
 
 /** What a batch decides from; on SQLite the same objects carry over to the next batch. */
 interface Figures {
-  skus: Map<number, { price: number; stock: number; enabled: boolean }>;
+  /** `flash`: the SKU's flash sale as its row has it (no query of its own), `sold` taken as decided. */
+  skus: Map<number, { price: number; stock: number; enabled: boolean; shared: boolean; flash: FlashSale | null }>;
   /** Wallet accounts by user id. */
   wallets: Map<number, Wallet>;
   buyers: Map<number, Buyer>;
-  /** The next available keys of each card SKU, oldest first. */
+  /** The next available keys of each card SKU, oldest first; of a shared SKU, its pool. */
   keys: Map<number, PickedKey[]>;
   /** SQLite: the id the next order gets (this process is the only one inserting orders). */
   nextOrderId: number | null;
+  /** The keys buyers of this batch picked (卡密预选) that are still available, read for each batch. */
+  picked: Map<number, PickedKey & { skuId: number }>;
+  /** The coupons this batch's orders use, and their buyers' uses (`couponBuyer`), read for each batch. */
+  coupons: Map<number, { used: number; maxUses: number | null; active: boolean }>;
+  couponBuyers: Map<string, number>;
 }
+
+const couponBuyer = (couponId: number, buyer: string) => `${couponId}\x1e${buyer}`;
 
 /** Renders literals for one dialect (raw.ts). */
 interface Sql {
@@ -99,6 +114,8 @@ interface Wanted {
   buyerIds: number[];
   keys: Array<{ skuId: number; after: number; limit: number }>;
   nextOrderId: boolean;
+  picks?: number[];
+  coupons?: PlacedOrder[];
 }
 
 /**
@@ -108,8 +125,10 @@ interface Wanted {
 async function readFigures(deps: Deps, q: Sql, want: Wanted, into: Figures, w: Sql = q): Promise<void> {
   const lock = q.dialect === 'mysql' ? ' FOR UPDATE' : '';
   const walletsOf = (ids: number[]) => (ids.length ? q.all<{ id: number; user_id: number; balance: number }>(`SELECT id, user_id, balance FROM accounts WHERE code IN ${list(q, ids.map(walletCode))} ORDER BY id${lock}`) : []);
-  const [skuRows, walletRows, buyerRows, keyRows, seq] = await Promise.all([
-    want.skuIds.length ? q.all<{ id: number; price: number; stock: number; enabled: number }>(`SELECT id, price, stock, enabled FROM skus WHERE id IN ${list(q, want.skuIds)}${lock}`) : [],
+  const coupons = [...new Set((want.coupons ?? []).map((o) => o.coupon!.id))];
+  const limited = [...new Map((want.coupons ?? []).filter((o) => o.coupon!.perBuyer !== null).map((o) => [couponBuyer(o.coupon!.id, o.coupon!.buyer), o.coupon!])).values()];
+  const [skuRows, walletRows, buyerRows, keyRows, seq, pickRows, couponRows, couponBuyerRows] = await Promise.all([
+    want.skuIds.length ? q.all<Record<string, any>>(`SELECT id, price, stock, enabled, key_mode, flash_price, flash_starts_at, flash_ends_at, flash_cap, flash_sold, flash_per_buyer FROM skus WHERE id IN ${list(q, want.skuIds)}${lock}`) : [],
     walletsOf(want.userIds),
     want.buyerIds.length ? q.all<{ id: number; spend_total: number; level_id: number | null }>(`SELECT id, spend_total, level_id FROM users WHERE id IN ${list(q, want.buyerIds)}${lock}`) : [],
     Promise.all(
@@ -120,8 +139,19 @@ async function readFigures(deps: Deps, q: Sql, want: Wanted, into: Figures, w: S
       ),
     ),
     want.nextOrderId ? q.all<{ seq: number }>(`SELECT seq FROM sqlite_sequence WHERE name = 'orders'`) : null,
+    want.picks?.length ? q.all<{ id: number; sku_id: number; secret: string }>(`SELECT id, sku_id, secret FROM card_keys WHERE id IN ${list(q, want.picks)} AND status = 'available'${lock}`) : [],
+    coupons.length ? q.all<{ id: number; used: number; max_uses: number | null; active: number }>(`SELECT id, used, max_uses, active FROM coupons WHERE id IN ${list(q, coupons)} ORDER BY id${lock}`) : [],
+    limited.length
+      ? q.all<{ coupon_id: number; buyer: string; uses: number }>(
+          `SELECT coupon_id, buyer, uses FROM coupon_buyers WHERE ${limited.map((c) => `(coupon_id = ${q.lit(c.id)} AND buyer = ${q.lit(c.buyer)})`).join(' OR ')}${lock}`,
+        )
+      : [],
   ]);
-  for (const r of skuRows) into.skus.set(Number(r.id), { price: Number(r.price), stock: Number(r.stock), enabled: Boolean(r.enabled) });
+  for (const r of couponRows) into.coupons.set(Number(r.id), { used: Number(r.used), maxUses: r.max_uses === null ? null : Number(r.max_uses), active: Boolean(r.active) });
+  for (const c of limited) into.couponBuyers.set(couponBuyer(c.id, c.buyer), 0);
+  for (const r of couponBuyerRows) into.couponBuyers.set(couponBuyer(Number(r.coupon_id), r.buyer), Number(r.uses));
+  for (const r of pickRows) into.picked.set(Number(r.id), { id: Number(r.id), skuId: Number(r.sku_id), secret: r.secret });
+  for (const r of skuRows) into.skus.set(Number(r.id), { price: Number(r.price), stock: Number(r.stock), enabled: Boolean(r.enabled), shared: r.key_mode === 'shared', flash: flashOf(r) });
   const wallet = (r: { id: number; user_id: number; balance: number }) => into.wallets.set(Number(r.user_id), { id: Number(r.id), balance: Number(r.balance) });
   walletRows.forEach(wallet);
   for (const r of buyerRows) into.buyers.set(Number(r.id), { spent: Number(r.spend_total), levelId: r.level_id === null ? null : Number(r.level_id), amount: 0 });
@@ -143,29 +173,94 @@ function touched(batch: PlacedOrder[]) {
   const buyerIds = [...new Set(batch.map((o) => o.userId!))];
   // Agents earning a margin are credited in the same transaction: their wallets too.
   const userIds = [...new Set([...buyerIds, ...batch.flatMap((o) => o.margins.map((m) => m.agentId))])];
+  // Keys a unique SKU's orders take, and the shared SKUs whose pool they copy.
   const units = new Map<number, number>();
-  for (const o of batch) if (o.productType === 'card') units.set(o.skuId, (units.get(o.skuId) ?? 0) + o.quantity);
-  return { skuIds: [...new Set(batch.map((o) => o.skuId))], buyerIds, userIds, units };
+  const pools = new Set<number>();
+  for (const o of batch) {
+    if (o.productType !== 'card') continue;
+    if (o.shared) pools.add(o.skuId);
+    else units.set(o.skuId, (units.get(o.skuId) ?? 0) + o.quantity);
+  }
+  return { skuIds: [...new Set(batch.map((o) => o.skuId))], buyerIds, userIds, units, pools };
 }
+
+/** Why an order's coupon cannot be used now (the code or this buyer has no uses left), if it cannot. */
+function couponRefusal(f: Figures, order: PlacedOrder): ShopError | null {
+  const c = order.coupon!;
+  const code = f.coupons.get(c.id);
+  if (!code?.active) return couponDisabled();
+  if (code.maxUses !== null && code.used >= code.maxUses) return couponUsedUp();
+  if (c.perBuyer !== null && (f.couponBuyers.get(couponBuyer(c.id, c.buyer)) ?? 0) >= c.perBuyer) return couponBuyerLimit();
+  return null;
+}
+
+function takeCoupon(f: Figures, order: PlacedOrder): void {
+  const c = order.coupon!;
+  f.coupons.get(c.id)!.used++;
+  if (c.perBuyer !== null) f.couponBuyers.set(couponBuyer(c.id, c.buyer), (f.couponBuyers.get(couponBuyer(c.id, c.buyer)) ?? 0) + 1);
+}
+
+/**
+ * The coupons' uses: each code's counter raised by the orders that used it, guarded by its limit,
+ * and each limited buyer's likewise (its row made first where it has none).
+ */
+function couponWrites(q: Sql, accepted: Accepted[]): Step[] {
+  const codes = new Map<number, number>();
+  const buyers = new Map<string, { id: number; buyer: string; limit: number; n: number }>();
+  for (const { order } of accepted) {
+    const c = order.coupon;
+    if (!c) continue;
+    codes.set(c.id, (codes.get(c.id) ?? 0) + 1);
+    if (c.perBuyer === null) continue;
+    const b = buyers.get(couponBuyer(c.id, c.buyer)) ?? { id: c.id, buyer: c.buyer, limit: c.perBuyer, n: 0 };
+    b.n++;
+    buyers.set(couponBuyer(c.id, c.buyer), b);
+  }
+  const steps: Step[] = [...codes]
+    .sort((a, b) => a[0] - b[0])
+    .map(([id, n]) => ({ sql: `UPDATE coupons SET used = used + ${q.lit(n)} WHERE id = ${q.lit(id)} AND active = ${q.lit(true)} AND (max_uses IS NULL OR used + ${q.lit(n)} <= max_uses)`, expect: 1 }));
+  steps.push(...insertRows(q, 'coupon_buyers', [...buyers.values()].map((b) => ({ coupon_id: b.id, buyer: b.buyer, uses: 0 })), { ignoreDuplicates: true }));
+  for (const b of buyers.values()) {
+    steps.push({ sql: `UPDATE coupon_buyers SET uses = uses + ${q.lit(b.n)} WHERE coupon_id = ${q.lit(b.id)} AND buyer = ${q.lit(b.buyer)} AND uses + ${q.lit(b.n)} <= ${q.lit(b.limit)}`, expect: 1 });
+  }
+  return steps;
+}
+
+/** Whether the order's flash sale is still the SKU's, on at `now`, with the order's units left. */
+const flashHas = (f: FlashSale | null, order: PlacedOrder, now: number) =>
+  f !== null && f.price === order.flash!.price && f.startsAt === order.flash!.startsAt && f.startsAt <= now && now < f.endsAt && f.sold + order.quantity <= f.cap;
 
 /** Decides each order against the figures, in arrival order, taking what it uses from them. */
 function decide(q: Sql, batch: PlacedOrder[], f: Figures, outcomes: Array<Outcome<CheckoutResult>>, now: number): Accepted[] {
   const accepted: Accepted[] = [];
+  const picked = new Set<number>();
   for (const [index, order] of batch.entries()) {
     const sku = f.skus.get(order.skuId);
     const wallet = f.wallets.get(order.userId!);
     const counted = order.productType === 'card';
     if (!sku?.enabled) outcomes[index] = errors.notFound('error.sku_not_found');
     else if (sku.price !== order.retail) outcomes[index] = new ShopError('price_changed', 409, 'error.price_changed');
+    // Priced at a flash sale: that sale, still on, with the units left (the SKU UPDATE guards the cap).
+    else if (order.flash && !flashHas(sku.flash, order, now)) outcomes[index] = flashSoldOut();
+    // Decided from a catalog snapshot that may be a moment old: the SKU's keys are sold another way now.
+    else if (counted && sku.shared !== Boolean(order.shared)) outcomes[index] = new ShopError('sku_changed', 409, 'keys.mode_changed');
     else if (counted && sku.stock < order.quantity) outcomes[index] = errors.outOfStock(sku.stock);
+    else if (order.shared && !f.keys.get(order.skuId)?.length) outcomes[index] = errors.outOfStock(0);
+    // Two buyers, one key: the first in the batch (or an earlier batch) has it.
+    else if (order.picks?.some((id) => f.picked.get(id)?.skuId !== order.skuId || picked.has(id))) outcomes[index] = keyTaken();
+    else if (order.coupon && couponRefusal(f, order)) outcomes[index] = couponRefusal(f, order)!;
     else if (!wallet || wallet.balance < order.amount) outcomes[index] = errors.insufficientBalance();
     else {
+      const stockAt = sku.stock;
+      if (order.coupon) takeCoupon(f, order);
+      for (const id of order.picks ?? []) picked.add(id);
       if (counted) sku.stock -= order.quantity;
+      if (order.flash) sku.flash!.sold += order.quantity;
       wallet.balance -= order.amount;
       f.buyers.get(order.userId!)!.amount += order.amount;
       const no = newOrderNo(now);
       const ref = f.nextOrderId === null ? `(SELECT id FROM orders WHERE no = ${q.lit(no)})` : String(f.nextOrderId++);
-      accepted.push({ index, order, no, token: randomToken(24), ref });
+      accepted.push({ index, order, no, token: randomToken(24), ref, stockAt });
     }
   }
   return accepted;
@@ -174,12 +269,13 @@ function decide(q: Sql, batch: PlacedOrder[], f: Figures, outcomes: Array<Outcom
 /** Every write of the batch, in the order the database must run them; takes the keys it gives. */
 function writes(deps: Deps, q: Sql, f: Figures, accepted: Accepted[], revenue: number, lifted: Array<[number, number]>, now: number) {
   const steps: Step[] = [];
-  const sold = new Map<number, { units: number; reserved: number; counted: boolean }>();
+  const sold = new Map<number, { units: number; reserved: number; flash: number; counted: boolean; shared: boolean }>();
   const debits = new Map<number, number>();
   for (const { order } of accepted) {
     const counted = order.productType === 'card';
-    const s = sold.get(order.skuId) ?? { units: 0, reserved: 0, counted };
+    const s = sold.get(order.skuId) ?? { units: 0, reserved: 0, flash: 0, counted, shared: Boolean(order.shared) };
     s.units += order.quantity;
+    if (order.flash) s.flash += order.quantity;
     if (counted && order.review) s.reserved += order.quantity;
     sold.set(order.skuId, s);
     const wallet = f.wallets.get(order.userId!)!.id;
@@ -190,10 +286,13 @@ function writes(deps: Deps, q: Sql, f: Figures, accepted: Accepted[], revenue: n
   for (const [skuId, s] of [...sold].sort((a, b) => a[0] - b[0])) {
     // Units held for review leave the stock now but count as sold only once delivered.
     const stock = s.counted ? `stock = stock - ${q.lit(s.units)}, ` : '';
-    steps.push({ sql: `UPDATE skus SET ${stock}sold = sold + ${q.lit(s.units - s.reserved)} WHERE id = ${q.lit(skuId)}${s.counted ? ` AND stock >= ${q.lit(s.units)}` : ''}`, expect: 1 });
+    const flash = s.flash ? `, flash_sold = flash_sold + ${q.lit(s.flash)}` : '';
+    const cap = s.flash ? ` AND flash_sold + ${q.lit(s.flash)} <= flash_cap` : '';
+    steps.push({ sql: `UPDATE skus SET ${stock}sold = sold + ${q.lit(s.units - s.reserved)}${flash} WHERE id = ${q.lit(skuId)}${s.counted ? ` AND stock >= ${q.lit(s.units)}` : ''}${cap}`, expect: 1 });
   }
   const debit = caseOf(q, [...debits].map(([id, amount]) => [id, q.lit(amount)]));
   steps.push({ sql: `UPDATE accounts SET balance = balance - ${debit} WHERE id IN ${list(q, [...debits.keys()])} AND balance >= ${debit}`, expect: debits.size });
+  steps.push(...couponWrites(q, accepted));
 
   // A delivered order (a card in stock) pays its agents their margins in the same journal
   // transaction as the sale; an order delivered later pays them then (pricing/margins.ts).
@@ -232,16 +331,29 @@ function writes(deps: Deps, q: Sql, f: Figures, accepted: Accepted[], revenue: n
     ),
   );
 
-  // Keys, oldest first, to the orders in arrival order; held orders' keys only reserved.
+  // Keys, oldest first, to the orders in arrival order; held orders' keys only reserved. A shared
+  // SKU's orders get copies of its pool's keys, in turn, and the pool stays.
   const keys = new Map<Accepted, PickedKey[]>();
   for (const [skuId, s] of sold) {
     if (!s.counted) continue;
     const next = f.keys.get(skuId) ?? [];
-    if (next.length < s.units) throw new Error(`stock counter of sku ${skuId} is ahead of its keys (${next.length} < ${s.units})`);
-    for (const a of accepted) if (a.order.skuId === skuId) keys.set(a, next.splice(0, a.order.quantity));
+    if (s.shared) {
+      for (const a of accepted) if (a.order.skuId === skuId) keys.set(a, poolTurns(next, a.stockAt, a.order.quantity));
+      continue;
+    }
+    const mine = accepted.filter((a) => a.order.skuId === skuId);
+    // Picked keys go to their buyers; the others draw the next keys, which the picked ones leave.
+    const picks = new Set(mine.flatMap((a) => a.order.picks ?? []));
+    if (picks.size) f.keys.set(skuId, next.filter((k) => !picks.has(k.id)));
+    const rest = f.keys.get(skuId) ?? [];
+    const drawn = s.units - picks.size;
+    if (rest.length < drawn) throw new Error(`stock counter of sku ${skuId} is ahead of its keys (${rest.length} < ${drawn})`);
+    for (const a of mine) keys.set(a, a.order.picks ? a.order.picks.map((id) => f.picked.get(id)!) : rest.splice(0, a.order.quantity));
   }
+  const copies = [...keys].filter(([a]) => a.order.shared).flatMap(([a, ks]) => copyRows(deps, a.order.skuId, a.no, ks, a.order.review ? 'reserved' : 'sold', now).map((r) => ({ ...r, order_id: { sql: a.ref } })));
+  steps.push(...insertRows(q, 'card_keys', copies));
   for (const held of [false, true]) {
-    const claims = [...keys].filter(([a]) => Boolean(a.order.review) === held).flatMap(([a, ks]) => ks.map((k): [number, string] => [k.id, a.ref]));
+    const claims = [...keys].filter(([a]) => !a.order.shared && Boolean(a.order.review) === held).flatMap(([a, ks]) => ks.map((k): [number, string] => [k.id, a.ref]));
     if (!claims.length) continue;
     const status = held ? `'reserved', sold_at = NULL` : `'sold', sold_at = ${q.lit(now)}`;
     steps.push({ sql: `UPDATE card_keys SET status = ${status}, order_id = ${caseOf(q, claims)} WHERE id IN ${list(q, claims.map(([id]) => id))} AND status = 'available'`, expect: claims.length });
@@ -320,7 +432,10 @@ async function commitWith(
   return { outcomes, jobs: jobs > 0, lifted: lifted.length };
 }
 
-const emptyFigures = (): Figures => ({ skus: new Map(), wallets: new Map(), buyers: new Map(), keys: new Map(), nextOrderId: null });
+const emptyFigures = (): Figures => ({ skus: new Map(), wallets: new Map(), buyers: new Map(), keys: new Map(), nextOrderId: null, picked: new Map(), coupons: new Map(), couponBuyers: new Map() });
+
+const picksOf = (batch: PlacedOrder[]) => batch.flatMap((o) => o.picks ?? []);
+const couponsOf = (batch: PlacedOrder[]) => batch.filter((o) => o.coupon);
 
 /** MySQL: the figures read and locked inside the batch's own transaction. */
 function mysqlBatches(deps: Deps) {
@@ -329,7 +444,8 @@ function mysqlBatches(deps: Deps) {
       const t = touched(batch);
       const f = emptyFigures();
       const lifts = (await pricingSnapshot(deps)).levels.some((l) => l.upgradeSpend !== null);
-      await readFigures(deps, tx, { ...t, buyerIds: lifts ? t.buyerIds : [], keys: [...t.units].map(([skuId, limit]) => ({ skuId, after: 0, limit })), nextOrderId: false }, f);
+      const keys = [...[...t.units].map(([skuId, limit]) => ({ skuId, after: 0, limit })), ...[...t.pools].map((skuId) => ({ skuId, after: 0, limit: POOL_SIZE }))];
+      await readFigures(deps, tx, { ...t, buyerIds: lifts ? t.buyerIds : [], keys, nextOrderId: false, picks: picksOf(batch), coupons: couponsOf(batch) }, f);
       for (const id of t.buyerIds) if (!f.buyers.has(id)) f.buyers.set(id, { spent: 0, levelId: null, amount: 0 });
       return commitWith(deps, tx, batch, f, async (steps, nos) => {
         await tx.commit(steps);
@@ -386,7 +502,15 @@ function sqliteBatches(deps: Deps) {
         buyerIds: lifts ? t.buyerIds.filter((id) => !f.buyers.has(id)) : [],
         keys: [],
         nextOrderId: f.nextOrderId === null,
+        picks: picksOf(batch),
+        coupons: couponsOf(batch),
       };
+      // Picked keys and coupons' uses are read for each batch, once the programs sent have finished
+      // (a gateway order may have taken a use meanwhile, outside the lane).
+      f.picked.clear();
+      f.coupons.clear();
+      f.couponBuyers.clear();
+      if (want.picks!.length || want.coupons!.length) await tx.settled();
       // Before refusing anyone for stock or balance, read those figures again, once the programs
       // sent have finished: another process may have added keys or credited a wallet meanwhile.
       const short = batch.filter((o) => (o.productType === 'card' && (f.skus.get(o.skuId)?.stock ?? Infinity) < o.quantity) || (f.wallets.get(o.userId!)?.balance ?? Infinity) < o.amount);
@@ -398,10 +522,17 @@ function sqliteBatches(deps: Deps) {
         }
       }
       const k = kept;
-      const keysRead = [...t.units].map(async ([skuId, n]) => {
-        await k.reading.get(skuId);
-        if ((f.keys.get(skuId)?.length ?? 0) < n) await readKeys(k, skuId, Math.max(n, KEYS_AHEAD));
-      });
+      const keysRead = [
+        ...[...t.units].map(async ([skuId, n]) => {
+          await k.reading.get(skuId);
+          if ((f.keys.get(skuId)?.length ?? 0) < n) await readKeys(k, skuId, Math.max(n, KEYS_AHEAD));
+        }),
+        // A shared pool is read once and kept (the lane's epoch drops it when the pool may have changed).
+        ...[...t.pools].map(async (skuId) => {
+          await k.reading.get(skuId);
+          if (!f.keys.has(skuId)) await readKeys(k, skuId, POOL_SIZE);
+        }),
+      ];
       await Promise.all([readFigures(deps, reader, want, f, tx), ...keysRead]);
       // Running low: the next keys are read while this batch and the next are written.
       for (const [skuId, n] of t.units) if (!k.reading.has(skuId) && (f.keys.get(skuId)?.length ?? 0) - n < KEYS_AHEAD / 2) void readKeys(k, skuId, KEYS_AHEAD).catch(() => undefined);

@@ -7,6 +7,7 @@ import { decrypt, encrypt } from '../security/keys.js';
 import { maskBody, maskFields, maskHeaders } from './mask.js';
 import { probeIn, probeReply } from './notify-check.js';
 import { confirmByQuery, markPaid, PaymentRefused, PaymentUnconfirmed, type PaidOutcome } from './payments.js';
+import { announceStuckPayment } from './stuck.js';
 
 /**
  * Every request to /pay/<gateway>/notify and /pay/<gateway>/return, and what the shop made of it,
@@ -149,6 +150,8 @@ async function actOnNotify(deps: Deps, gateway: PaymentGateway, req: NotifyReque
   } catch (err) {
     if (err instanceof PaymentRefused || err instanceof PaymentUnconfirmed) {
       deps.log.warn(`pay ${gateway.id}: refused a verified notify: ${err.message}`);
+      // The gateway says it was paid and the order cannot take it: the buyer will ask, the operator should know first.
+      if (seen.before) await announceStuckPayment(deps, result.orderNo, seen.before.amount === result.amount ? 'reported_paid' : 'reported_other_amount');
       return { ...seen, reply: result.failReply, outcome: err instanceof PaymentRefused ? 'refused' : 'unconfirmed', ok: false, reason: err.message };
     }
     deps.log.error(`pay ${gateway.id}: could not record the payment of ${result.orderNo}; the gateway will retry`, err);

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Deps } from '../context.js';
 import { affected } from '../db/dialect.js';
-import { claimKeys, pickKeys, recordDeliveredKeys } from '../inventory/keys.js';
+import { claimKeys, isShared, pickKeys, recordDeliveredKeys, shareKeys, sharedPool } from '../inventory/keys.js';
 import type { CardKey } from '../inventory/parse.js';
 import { creditMargins } from '../pricing/margins.js';
 import { encrypt } from '../security/keys.js';
@@ -68,12 +68,15 @@ export async function deliverCards(
 ): Promise<boolean> {
   if (Number(order.reserved) > 0) await sellReserved(deps, trx, order);
   else {
+    const pool = (await isShared(trx, order.sku_id)) ? await sharedPool(trx, order.sku_id) : null;
+    if (pool && !pool.length) return false;
     const took = await trx('skus')
       .where('id', order.sku_id)
       .andWhere('stock', '>=', order.quantity)
       .update({ stock: trx.raw('stock - ?', [order.quantity]), sold: trx.raw('sold + ?', [order.quantity]) });
     if (affected(took) !== 1) return false;
-    await claimKeys(deps, trx, order.sku_id, await pickKeys(deps, trx, order.sku_id, order.quantity), [{ orderId: order.id, quantity: order.quantity }]);
+    if (pool) await shareKeys(deps, trx, { id: order.id, no: order.no, skuId: order.sku_id, quantity: order.quantity }, pool, 'sold');
+    else await claimKeys(deps, trx, order.sku_id, await pickKeys(deps, trx, order.sku_id, order.quantity), [{ orderId: order.id, quantity: order.quantity }]);
   }
   if (!(await finishDelivery(deps, trx, order, ['paid']))) throw new Error(`order ${order.no} was not paid when its cards were delivered`);
   return true;

@@ -58,4 +58,19 @@ describe('GroupCommit', () => {
       [13, 'thirteen'],
     ]);
   });
+
+  it('fails the whole batch at once on an error no item carries', async () => {
+    const sizes: number[] = [];
+    const gc = new GroupCommit<number, number>(
+      async (items) => {
+        sizes.push(items.length);
+        await tick();
+        throw new Error('database away');
+      },
+      { maxBatch: 100, concurrency: 1, waitMs: 2, failsAll: (err) => (err as Error).message === 'database away' },
+    );
+    const settled = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => gc.submit(i)));
+    expect(settled.every((s) => s.status === 'rejected' && (s.reason as Error).message === 'database away')).toBe(true);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(20); // each item tried once, never alone again
+  });
 });

@@ -5,7 +5,9 @@
  * nothing waits.
  *
  * `run` returns one outcome per item (a value or an Error for that item alone). If `run` throws,
- * the batch is split and each item is run alone, so one poisoned item cannot fail its neighbours.
+ * the batch is split and each item is run alone, so one poisoned item cannot fail its neighbours,
+ * unless `failsAll` says the error is no item's doing (the database is away): then the whole
+ * batch fails with it at once, instead of every item waiting out the same error again.
  */
 export type Outcome<R> = R | Error;
 
@@ -21,6 +23,8 @@ export interface GroupCommitOptions {
   concurrency: number;
   /** How long the first item of an idle queue waits for company. */
   waitMs: number;
+  /** An error that would fail every item alone as well. */
+  failsAll?: (err: unknown) => boolean;
 }
 
 export class GroupCommit<T, R> {
@@ -78,7 +82,7 @@ export class GroupCommit<T, R> {
     try {
       outcomes = await this.run(batch.map((w) => w.item));
     } catch (err) {
-      if (batch.length === 1) return batch[0]!.reject(err);
+      if (batch.length === 1 || this.opts.failsAll?.(err)) return batch.forEach((w) => w.reject(err));
       // Run each alone: whatever broke the batch now fails only the item that carries it.
       await Promise.all(batch.map((w) => this.commit([w])));
       return;

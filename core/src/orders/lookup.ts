@@ -7,6 +7,7 @@ import { hit } from '../security/rate-limit.js';
 import { hmacHex, safeEqual } from '../security/keys.js';
 import { ORDER_NO } from './numbers.js';
 import type { OrderStatus } from './state.js';
+import type { Locale } from '../i18n/messages.js';
 
 /**
  * Finding an order without its token link: by order number or by contact, with the order's query
@@ -113,7 +114,7 @@ export async function lookupOrders(deps: Deps, input: unknown, from: { ip: strin
  * Sends a one-time code to a contact through the `lookup.code` hook (a notification plugin
  * delivers it by e-mail or SMS). Answers the same whether or not the contact has orders.
  */
-export async function requestLookupCode(deps: Deps, input: unknown, from: { ip: string }): Promise<void> {
+export async function requestLookupCode(deps: Deps, input: unknown, from: { ip: string; locale?: Locale }): Promise<void> {
   const contact = z.object({ q: z.string().trim().min(1, 'field.required').max(120, 'field.too_long') }).safeParse(input);
   if (!contact.success) throw fromZod(contact.error);
   const q = contact.data.q;
@@ -135,7 +136,7 @@ export async function requestLookupCode(deps: Deps, input: unknown, from: { ip: 
     created_at: deps.now(),
   });
   if (!deps.hooks.has('lookup.code')) deps.log.warn('an order look-up code was asked for, but no plugin listens to lookup.code to send it');
-  deps.hooks.emit('lookup.code', { contact: row.contact, code, expiresAt });
+  deps.hooks.emit('lookup.code', { contact: row.contact, code, expiresAt, locale: from.locale });
 }
 
 /** Drops used and expired codes (the hourly chore). */

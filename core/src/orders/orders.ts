@@ -5,7 +5,7 @@ import { errors, ShopError } from '../errors.js';
 import { keysOfOrder } from '../inventory/keys.js';
 import type { CardKey } from '../inventory/parse.js';
 import type { PaymentAction, PaymentGateway } from '../plugins/payment.js';
-import { decrypt, safeEqual } from '../security/keys.js';
+import { decrypt, hmacHex, safeEqual } from '../security/keys.js';
 import { finishDelivery } from './deliver.js';
 import { enqueueJobs, webhookJobs } from '../delivery/jobs.js';
 import { audit } from '../audit/audit.js';
@@ -13,6 +13,7 @@ import { unwindSale } from '../pricing/margins.js';
 import { gatewayAccountId, postJournal, SYSTEM_ACCOUNTS, systemAccountId, walletAccountId } from '../wallet/ledger.js';
 import { hashOrderToken } from './numbers.js';
 import { releaseKeys } from './reservations.js';
+import { returnCoupons } from '../coupons/coupons.js';
 import { transition, type OrderStatus } from './state.js';
 
 export interface OrderView {
@@ -26,7 +27,11 @@ export interface OrderView {
   skuId: number;
   quantity: number;
   unitPrice: number;
+  /** What the buyer pays: the units at `unitPrice` less `discount`. */
   amount: number;
+  /** The coupon code used, and what it took off. */
+  coupon: string | null;
+  discount: number;
   currency: string;
   payment: string;
   contact: string | null;
@@ -59,6 +64,9 @@ interface OrderRow {
   quantity: number;
   unit_price: number | string;
   amount: number | string;
+  coupon_id?: number | null;
+  coupon_code?: string | null;
+  discount?: number | string;
   currency: string;
   status: OrderStatus;
   payment: string;
@@ -94,6 +102,8 @@ async function view(deps: Deps, row: OrderRow, withGoods: boolean): Promise<Orde
     quantity: row.quantity,
     unitPrice: Number(row.unit_price),
     amount: Number(row.amount),
+    coupon: row.coupon_code ?? null,
+    discount: Number(row.discount ?? 0),
     currency: row.currency,
     payment: row.payment,
     contact: row.contact,
@@ -118,12 +128,22 @@ async function view(deps: Deps, row: OrderRow, withGoods: boolean): Promise<Orde
  * lookup.ts). Anyone else gets "not found", the same answer as for a number that does not exist. `withGoods: false`
  * leaves the keys and delivered text out (nothing is decrypted).
  */
+/**
+ * The token of the link in a guest's order e-mail: the checkout's own token is shown once and
+ * only its hash is kept, so the mail carries an HMAC of the order number, which opens the order
+ * page as that token does.
+ */
+export const mailLinkToken = (deps: Deps, no: string) => `m${hmacHex(deps.keys.tokens, `order-mail:${no}`, 16)}`;
+
+const tokenOpens = (deps: Deps, token: string, row: { no: string; token_hash: string }) =>
+  safeEqual(hashOrderToken(token), row.token_hash) || safeEqual(token, mailLinkToken(deps, row.no));
+
 export async function getOrder(deps: Deps, no: string, viewer: { user?: User; token?: string; granted?: boolean }, withGoods = true): Promise<OrderView> {
   const row: OrderRow | undefined = await deps.db.read('orders').where('no', no).first();
   const allowed =
     row &&
     ((viewer.user && (viewer.user.id === row.user_id || viewer.user.role === 'admin')) ||
-      (viewer.token && safeEqual(hashOrderToken(viewer.token), row.token_hash)) ||
+      (viewer.token && tokenOpens(deps, viewer.token, row)) ||
       viewer.granted);
   if (!row || !allowed) throw errors.notFound('error.order_not_found');
   return view(deps, row, withGoods);
@@ -226,11 +246,14 @@ export async function refundOrder(
     const patch = { reason: input.reason.slice(0, 255), refund_due: false, updated_at: now };
     // Money owed back may sit on an order that is already final (expired) or delivered (paid
     // twice): clear the debt only. An order that failed for want of stock is refunded whole.
-    const moved = REFUNDABLE.includes(row.status) && (!owed || row.status === 'failed')
+    const refunds = REFUNDABLE.includes(row.status) && (!owed || row.status === 'failed');
+    const moved = refunds
       ? await transition(trx, row.id, REFUNDABLE, 'refunded', patch)
       : affected(await trx('orders').where({ id: row.id, refund_due: true }).update(patch)) === 1;
     if (!moved) throw errors.invalidState(row.status);
     if (!owed) await unwindSale(deps, trx, row);
+    // The coupon's use comes back with the order (an expired one gave it back already).
+    if (refunds) await returnCoupons(deps, trx, [row]);
     // A card order refunded while held for review puts the keys it reserved back on sale.
     await releaseKeys(trx, [{ ...row, reserved: row.reserved ?? 0 }]);
     const from = await systemAccountId(deps, trx, owed ? SYSTEM_ACCOUNTS.refundsDue : SYSTEM_ACCOUNTS.revenue);

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { crashPoint } from '../crash.js';
 import type { Knex } from 'knex';
 import type { Deps } from '../context.js';
 import { affected, ConflictRetry, forUpdateSkipLocked, isUniqueViolation, transaction } from '../db/dialect.js';
@@ -19,6 +20,9 @@ import { audit } from '../audit/audit.js';
 import { shopBaseUrl } from './notify-check.js';
 import { holdStock, releaseHolds, releaseKeys, reserveKeys, takeHolds } from './reservations.js';
 import { contactKey } from './lookup.js';
+import { redeemCoupon, returnCoupons } from '../coupons/coupons.js';
+import { announceStuckPayment } from './stuck.js';
+import { returnFlash, takeFlash } from '../pricing/flash.js';
 
 /**
  * Payment through a gateway. The order waits in `pending_payment`, holding its keys for
@@ -36,19 +40,24 @@ export async function placeGatewayOrder(
   const now = deps.now();
   const no = newOrderNo(now);
   const token = randomToken(24);
+  // A card order holds its keys, so it waits for the money only so long.
+  const expiresAt = order.productType === 'card' ? now + deps.config.checkout.reserveMinutes * 60_000 : undefined;
   const id = await transaction(deps.db, async (trx) => {
-    const reserves = order.productType === 'card';
+    const reserves = expiresAt !== undefined;
     const holds = await takeHolds(deps, trx, { contact: order.contact, ip: request?.ip, session: request?.device ?? (order.userId ? `user:${order.userId}` : null) });
     if (reserves) await holdStock(trx, order.skuId, order.quantity);
+    await takeFlash(trx, order, now);
+    // Before the insert, whose foreign key would share-lock the coupon's row first (as holdStock's).
+    if (order.coupon) await redeemCoupon(deps, trx, order.coupon);
     const [id] = await trx('orders').insert({
       ...orderRow(deps, { order, no, token }, now, 'pending_payment'),
-      ...(reserves ? { expires_at: now + deps.config.checkout.reserveMinutes * 60_000 } : {}),
+      ...(reserves ? { expires_at: expiresAt } : {}),
       holds: holds.length ? JSON.stringify(holds) : null,
       client_ip: request?.ip?.slice(0, 64) ?? null,
       contact_key: order.contact ? contactKey(deps, order.contact) : null,
       query_hash: order.queryHash ?? null,
     });
-    if (reserves) await reserveKeys(deps, trx, { id: Number(id), skuId: order.skuId, quantity: order.quantity });
+    if (reserves) await reserveKeys(deps, trx, { id: Number(id), no, skuId: order.skuId, quantity: order.quantity, picks: order.picks });
     // The margins are fixed now, at the price the buyer sees; credited once delivered.
     if (order.margins.length) await trx('order_margins').insert(marginRows(Number(id), order.amount, order.margins, false, now));
     return id;
@@ -64,14 +73,17 @@ export async function placeGatewayOrder(
       notifyUrl: `${base}/pay/${gateway.id}/notify`,
       returnUrl: `${base}/pay/${gateway.id}/return?no=${no}`,
       clientIp: request?.ip,
+      ...(expiresAt ? { expiresAt } : {}),
     });
   } catch (err) {
     deps.log.error(`payment gateway ${gateway.id} could not create a payment for ${no}`, err);
     await transaction(deps.db, async (trx) => {
       if (!(await transition(trx, Number(id), 'pending_payment', 'cancelled', { reason: `gateway ${gateway.id} unavailable` }))) return;
-      const row = await trx('orders').where('id', Number(id)).first('id', 'sku_id', 'reserved', 'holds');
+      const row = await trx('orders').where('id', Number(id)).first('id', 'sku_id', 'reserved', 'holds', 'coupon_id', 'user_id', 'contact', 'flash_units', 'created_at');
       await releaseKeys(trx, [row]);
       await releaseHolds(trx, [row]);
+      await returnCoupons(deps, trx, [row]);
+      await returnFlash(trx, [row]);
     });
     throw new ShopError('gateway_unavailable', 502, 'error.gateway_unavailable');
   }
@@ -120,10 +132,14 @@ export interface ManualConfirm {
  * verified notify (an expired order comes back to life and is delivered; money already kept for
  * the buyer from a late payment pays for it), audited in the same transaction. Once the order is
  * paid, another confirmation changes nothing (`duplicate`).
+ *
+ * `keep` (why) records money a gateway received for the order that does not pay for it (a
+ * transfer short of the amount, say): kept for the buyer as a late payment is, once per trade
+ * number, whatever its amount; the order itself is left as it stands.
  */
 export async function markPaid(
   deps: Deps,
-  input: { gatewayId: string; orderNo: string; amount: number; tradeNo: string; confirmed?: boolean; manual?: ManualConfirm },
+  input: { gatewayId: string; orderNo: string; amount: number; tradeNo: string; confirmed?: boolean; manual?: ManualConfirm; keep?: string },
 ): Promise<PaidOutcome> {
   let lifted: number[] = [];
   let before: { status: string; tradeNo: string | null } | undefined;
@@ -131,7 +147,7 @@ export async function markPaid(
     const q = trx('orders').where('no', input.orderNo).first();
     const row = await (deps.db.dialect === 'mysql' ? q.forUpdate() : q);
     if (!row || row.payment !== input.gatewayId) throw new PaymentRefused(`no ${input.gatewayId} order ${input.orderNo}`);
-    if (Number(row.amount) !== input.amount) {
+    if (Number(row.amount) !== input.amount && !input.keep) {
       throw new PaymentRefused(`order ${row.no} costs ${row.amount}, the notify says ${input.amount}`);
     }
     before = { status: row.status, tradeNo: row.trade_no };
@@ -157,14 +173,14 @@ export async function markPaid(
 
     // Paid after the order expired or was cancelled, or paid a second time under another trade
     // number (two QR scans): the money is kept for the buyer, once per trade number.
-    if (!revive && (row.status !== 'pending_payment' || row.trade_no !== null)) {
+    if (input.keep || (!revive && (row.status !== 'pending_payment' || row.trade_no !== null))) {
       const second = row.trade_no !== null;
       const entries = [
         { accountId: clearing, amount: -amount },
         { accountId: owedTo, amount },
       ];
       const id = `order:${row.no}:extra:${createHash('sha256').update(input.tradeNo).digest('hex').slice(0, 16)}`;
-      const memo = second ? `paid again (trade ${input.tradeNo})`.slice(0, 255) : `paid after ${row.status}`;
+      const memo = (input.keep ?? (second ? `paid again (trade ${input.tradeNo})` : `paid after ${row.status}`)).slice(0, 255);
       try {
         await postJournal(deps, trx, [{ id, kind: 'late_payment', orderId: row.id, memo, entries }], new Set());
       } catch (err) {
@@ -175,9 +191,9 @@ export async function markPaid(
       await trx('orders')
         .where('id', row.id)
         .update({
-          ...(second ? {} : { trade_no: input.tradeNo }),
+          ...(second || input.keep ? {} : { trade_no: input.tradeNo }),
           refund_due: buyerWallet === null || Boolean(row.refund_due),
-          reason: second ? `paid twice; the second payment is ${kept}` : `paid after it expired; ${kept}`,
+          reason: (input.keep ? `${input.keep}; ${kept}` : second ? `paid twice; the second payment is ${kept}` : `paid after it expired; ${kept}`).slice(0, 255),
           updated_at: now,
         });
       return 'late' as const;
@@ -266,6 +282,7 @@ export async function markPaid(
     }
     return result;
   });
+  crashPoint('notify.paid');
   if (lifted.length) invalidatePricing(deps);
   if (outcome !== 'duplicate') {
     const order = await loadOrder(deps, input.orderNo);
@@ -294,6 +311,7 @@ export async function confirmByQuery(deps: Deps, gateway: PaymentGateway, order:
   if (answer.status !== 'paid' || !answer.tradeNo) return false;
   if (answer.amount !== order.amount) {
     deps.log.warn(`pay ${gateway.id}: query says ${order.no} was paid ${answer.amount}, the order costs ${order.amount}`);
+    await announceStuckPayment(deps, order.no, 'reported_other_amount');
     return false;
   }
   // The gateway's own answer: as confirmed as a payment gets (a top-up may be credited on it).
@@ -334,9 +352,14 @@ export async function expireUnpaid(deps: Deps): Promise<number> {
   for (;;) {
     const n = await transaction(deps.db, async (trx) => {
       const now = deps.now();
-      const rows: Array<{ id: number; sku_id: number; reserved: number; holds: string | null }> = await forUpdateSkipLocked(
+      const rows: Array<{ id: number; sku_id: number; reserved: number; holds: string | null; coupon_id: number | null; user_id: number | null; contact: string | null; flash_units: number; created_at: number }> = await forUpdateSkipLocked(
         deps.db,
-        trx('orders').where('status', 'pending_payment').andWhere('expires_at', '<', now).orderBy('id').limit(EXPIRE_BATCH).select('id', 'sku_id', 'reserved', 'holds'),
+        trx('orders')
+          .where('status', 'pending_payment')
+          .andWhere('expires_at', '<', now)
+          .orderBy('id')
+          .limit(EXPIRE_BATCH)
+          .select('id', 'sku_id', 'reserved', 'holds', 'coupon_id', 'user_id', 'contact', 'flash_units', 'created_at'),
       );
       if (!rows.length) return 0;
       const ids = rows.map((r) => r.id);
@@ -344,6 +367,8 @@ export async function expireUnpaid(deps: Deps): Promise<number> {
       if (moved !== ids.length) throw new ConflictRetry(`expired ${moved} of ${ids.length} orders`);
       await releaseKeys(trx, rows);
       await releaseHolds(trx, rows);
+      await returnCoupons(deps, trx, rows);
+      await returnFlash(trx, rows);
       return rows.length;
     });
     expired += n;

@@ -12,7 +12,7 @@ import type { OrderStatus } from './state.js';
  * whose amount or date was edited no longer verifies.
  */
 
-type Facts = Pick<OrderView, 'no' | 'title' | 'quantity' | 'unitPrice' | 'amount' | 'currency' | 'payment' | 'status' | 'createdAt' | 'paidAt' | 'deliveredAt'>;
+type Facts = Pick<OrderView, 'no' | 'title' | 'quantity' | 'unitPrice' | 'amount' | 'coupon' | 'discount' | 'currency' | 'payment' | 'status' | 'createdAt' | 'paidAt' | 'deliveredAt'>;
 
 export interface Receipt extends Facts {
   shop: { name: string; url: string };
@@ -44,6 +44,8 @@ function toReceipt(deps: Deps, order: Facts, origin: string): Receipt {
     quantity: order.quantity,
     unitPrice: order.unitPrice,
     amount: order.amount,
+    coupon: order.coupon,
+    discount: order.discount,
     currency: order.currency,
     payment: order.payment,
     status: order.status,
@@ -76,7 +78,7 @@ export async function verifyReceipt(
   const row = await deps.db
     .read('orders')
     .where('no', no)
-    .first('no', 'title', 'quantity', 'unit_price', 'amount', 'currency', 'payment', 'status', 'created_at', 'paid_at', 'delivered_at');
+    .first('no', 'title', 'quantity', 'unit_price', 'amount', 'coupon_code', 'discount', 'currency', 'payment', 'status', 'created_at', 'paid_at', 'delivered_at');
   if (!row || row.delivered_at === null) return { valid: false };
   const receipt = toReceipt(
     deps,
@@ -86,6 +88,8 @@ export async function verifyReceipt(
       quantity: Number(row.quantity),
       unitPrice: Number(row.unit_price),
       amount: Number(row.amount),
+      coupon: row.coupon_code ?? null,
+      discount: Number(row.discount),
       currency: row.currency,
       payment: row.payment,
       status: row.status,

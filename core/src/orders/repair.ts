@@ -4,10 +4,12 @@ import type { Deps } from '../context.js';
 import { transaction } from '../db/dialect.js';
 import { errors, fromZod, ShopError } from '../errors.js';
 import type { MessageKey } from '../i18n/messages.js';
+import type { StuckReason } from '../plugins/hooks.js';
 import type { PaymentGateway, QueryResult } from '../plugins/payment.js';
 import { retryJob } from '../delivery/jobs.js';
 import { loadOrder, refundOrder, type OrderView } from './orders.js';
 import { markPaid, type PaidOutcome } from './payments.js';
+import { announceStuck } from './stuck.js';
 import type { OrderStatus } from './state.js';
 
 /**
@@ -147,7 +149,9 @@ export async function stuckOrders(deps: Deps, gateways: ReadonlyMap<string, Paym
       .limit(limit)
       .select(COLUMNS.map((c) => `orders.${c}`)) as Promise<StuckRow[]>,
     db('orders').where('refund_due', true).orderBy('id', 'desc').limit(limit).select(COLUMNS) as Promise<StuckRow[]>,
-    db('orders').where('status', 'pending_payment').andWhere('created_at', '<', deps.now() - 60_000).orderBy('id').limit(opts.ask ?? 20).select(COLUMNS) as Promise<StuckRow[]>,
+    opts.ask === 0
+      ? []
+      : (db('orders').where('status', 'pending_payment').andWhere('created_at', '<', deps.now() - 60_000).orderBy('id').limit(opts.ask ?? 20).select(COLUMNS) as Promise<StuckRow[]>),
   ]);
   const answers = await Promise.all(pending.map((r) => askGateway(gateways, r)));
   const seen = new Set<string>();
@@ -166,6 +170,19 @@ export async function stuckOrders(deps: Deps, gateways: ReadonlyMap<string, Paym
     if (a?.status === 'paid') add(stuck(r, a.amount === Number(r.amount) ? 'admin.stuck.why.reported_paid' : 'admin.stuck.why.reported_other_amount', a.tradeNo));
   });
   return out;
+}
+
+/**
+ * The minute chore behind `payment.stuck`: each order that entered the stuck queue is announced
+ * once per reason (notice_marks), whichever process sees it first. Gateways are not asked here:
+ * the pending sweep already confirms orders they report paid.
+ */
+export async function raiseStuck(deps: Deps, gateways: ReadonlyMap<string, PaymentGateway>): Promise<number> {
+  let raised = 0;
+  for (const o of await stuckOrders(deps, gateways, { ask: 0 })) {
+    if (await announceStuck(deps, o.no, o.why.slice('admin.stuck.why.'.length) as StuckReason)) raised++;
+  }
+  return raised;
 }
 
 export const bulkSchema = z.object({

@@ -2,7 +2,8 @@ import type { Knex } from 'knex';
 import type { Deps } from '../context.js';
 import { affected, ConflictRetry } from '../db/dialect.js';
 import { errors, ShopError } from '../errors.js';
-import { pickKeys } from '../inventory/keys.js';
+import { isShared, pickKeys, shareKeys, sharedPool } from '../inventory/keys.js';
+import { keyTaken } from '../inventory/picks.js';
 import { hmacHex } from '../security/keys.js';
 
 /**
@@ -82,14 +83,26 @@ export async function holdStock(trx: Knex, skuId: number, quantity: number): Pro
   }
 }
 
-/** Marks the units `holdStock` took as this order's keys (`reserved`, with its id), the row count checked. */
-export async function reserveKeys(deps: Deps, trx: Knex, order: { id: number; skuId: number; quantity: number }): Promise<void> {
-  const picked = await pickKeys(deps, trx, order.skuId, order.quantity);
+/**
+ * Marks the units `holdStock` took as this order's keys (`reserved`, with its id), the row count
+ * checked: the keys its buyer picked (refused with `key_taken` if one is gone), else the next ones;
+ * for a shared SKU, copies of its keys, reserved the same way.
+ */
+export async function reserveKeys(deps: Deps, trx: Knex, order: { id: number; no: string; skuId: number; quantity: number; picks?: number[] }): Promise<void> {
+  if (await isShared(trx, order.skuId)) {
+    const pool = await sharedPool(trx, order.skuId);
+    if (!pool.length) throw errors.outOfStock(0);
+    await shareKeys(deps, trx, order, pool, 'reserved');
+    await trx('orders').where('id', order.id).update({ reserved: order.quantity });
+    return;
+  }
+  const picked = order.picks ?? (await pickKeys(deps, trx, order.skuId, order.quantity)).map((k) => k.id);
   if (picked.length < order.quantity) throw new Error(`stock counter of sku ${order.skuId} is ahead of its keys`);
   for (let i = 0; i < picked.length; i += CHUNK) {
-    const ids = picked.slice(i, i + CHUNK).map((k) => k.id);
-    const n = await trx('card_keys').whereIn('id', ids).andWhere('status', 'available').update({ status: 'reserved', order_id: order.id });
-    if (affected(n) !== ids.length) throw new ConflictRetry(`reserved ${affected(n)} of ${ids.length} keys of sku ${order.skuId}`);
+    const ids = picked.slice(i, i + CHUNK);
+    const n = await trx('card_keys').whereIn('id', ids).andWhere({ sku_id: order.skuId, status: 'available' }).update({ status: 'reserved', order_id: order.id });
+    if (affected(n) === ids.length) continue;
+    throw order.picks ? keyTaken() : new ConflictRetry(`reserved ${affected(n)} of ${ids.length} keys of sku ${order.skuId}`);
   }
   await trx('orders').where('id', order.id).update({ reserved: order.quantity });
 }
@@ -104,11 +117,18 @@ export async function releaseKeys(trx: Knex, orders: Array<{ id: number; sku_id:
   if (!holding.length) return;
   const perSku = new Map<number, number>();
   for (const o of holding) perSku.set(o.sku_id, (perSku.get(o.sku_id) ?? 0) + Number(o.reserved));
+  // A shared SKU's reserved keys are the order's copies: they go, the pool stays.
+  const shared = new Set((await trx('skus').whereIn('id', [...perSku.keys()]).andWhere('key_mode', 'shared').pluck('id')).map(Number));
   let freed = 0;
   for (let i = 0; i < holding.length; i += CHUNK) {
-    const ids = holding.slice(i, i + CHUNK).map((o) => o.id);
-    freed += affected(await trx('card_keys').whereIn('order_id', ids).andWhere('status', 'reserved').update({ status: 'available', order_id: null }));
-    await trx('orders').whereIn('id', ids).update({ reserved: 0 });
+    const chunk = holding.slice(i, i + CHUNK);
+    for (const copies of [false, true]) {
+      const ids = chunk.filter((o) => shared.has(Number(o.sku_id)) === copies).map((o) => o.id);
+      if (!ids.length) continue;
+      const held = trx('card_keys').whereIn('order_id', ids).andWhere('status', 'reserved');
+      freed += affected(copies ? await held.delete() : await held.update({ status: 'available', order_id: null }));
+    }
+    await trx('orders').whereIn('id', chunk.map((o) => o.id)).update({ reserved: 0 });
   }
   const expected = [...perSku.values()].reduce((a, b) => a + b, 0);
   if (freed !== expected) throw new Error(`released ${freed} reserved keys, the orders held ${expected}`);

@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
+import type { AlertChannelFactory } from '../alerts/alerts.js';
 import type { z } from 'zod';
 import type { Logger } from '../context.js';
+import type { Mailer } from '../notices/mailer.js';
 import type { ShopRouter } from '../http/context.js';
 import type { KycStatus } from '../kyc/kyc.js';
 import type { OrderView } from '../orders/orders.js';
@@ -34,6 +36,23 @@ export interface PluginContext<S> {
   veto<E extends keyof VetoHooks>(event: E, check: (payload: VetoHooks[E]) => Verdict<E> | undefined | void | Promise<Verdict<E> | undefined | void>): void;
   /** Offers a payment gateway to buyers; its notifications arrive at /pay/<gateway id>/notify. */
   paymentGateway(gateway: PaymentGateway): void;
+  /**
+   * For gateways that learn of a payment by themselves (a chain watcher) rather than by a notify.
+   * Each takes one of this plugin's gateway ids.
+   */
+  readonly payments: {
+    /**
+     * Asks the order's gateway (its `query`) and records the payment if it answers paid: the path
+     * of a notify confirmed by query (delivered once, however often asked). False if not paid.
+     */
+    confirm(input: { gatewayId: string; orderNo: string }): Promise<boolean>;
+    /**
+     * Money the gateway received for the order that does not pay for it (short, over, late): kept
+     * for the buyer (the wallet, or a refund owed to a guest), once per `tradeNo`; the order is left
+     * as it stands and its page shows `reason`. `amount` in minor units.
+     */
+    keep(input: { gatewayId: string; orderNo: string; amount: number; tradeNo: string; reason: string }): Promise<'late' | 'duplicate'>;
+  };
   /** Offers real-name verification to users (one provider per shop); the core keeps each user's status. */
   kycProvider(provider: KycProvider): void;
   /** Users' real-name status, for gates and rules (masked; the ID number only as its fingerprint). */
@@ -46,6 +65,18 @@ export interface PluginContext<S> {
   botDefence(defence: BotDefence): void;
   /** Offers a supplier to the delivery engine; SKUs route to it by its id (`sku_suppliers`). Callbacks arrive at /supplier/<id>/callback. */
   supplier(connector: SupplierConnector): void;
+  /**
+   * Sends the operator's alerts through this plugin (one channel per plugin). `build` makes the
+   * channel from settings: the running ones, or those just saved in the console for its "send a
+   * test alert" button. The core picks the events, words them and retries the sends.
+   */
+  alertChannel(build: AlertChannelFactory<S>): void;
+  /**
+   * Sends the shop's e-mail to buyers through this plugin (one per shop): order delivered and
+   * refunded, and the restock and price-drop notices they subscribed to. The core words each mail
+   * in its reader's language and sends it through a `mail` job (retried, once per event).
+   */
+  mailer(mailer: Mailer): void;
   /** Adds a product type (validate input, deliver, render the goods) beside card, direct and manual. */
   productType(type: ProductTypeDefinition): void;
   /** Orders, for plugins that settle their own goods (an expired voucher) or review held orders. */

@@ -1,7 +1,7 @@
 import type { User } from '../agents/users.js';
 import type { Logger } from '../context.js';
 import { ShopError } from '../errors.js';
-import type { Localized } from '../i18n/messages.js';
+import type { Locale, Localized } from '../i18n/messages.js';
 import type { OrderView } from '../orders/orders.js';
 
 /** Events a plugin may listen to. Listeners run after the fact; one that throws is logged and isolated. */
@@ -12,12 +12,27 @@ export interface HookEvents {
   'order.refunded': { order: OrderView; reason: string };
   'wallet.credited': { userId: number; amount: number; balance: number; txnId: string; reason: string };
   /** A buyer asked for a one-time code to look up the orders of `contact`: a notification plugin sends it. */
-  'lookup.code': { contact: string; code: string; expiresAt: number };
+  'lookup.code': { contact: string; code: string; expiresAt: number; locale?: Locale };
   /** Our balance at a supplier fell below its alert level (minor units of `currency`). */
   'supplier.balance_low': { supplier: string; balance: number; currency: string };
   /** A card SKU fell to its low-stock level (once per dip; a restock follows where it has a target and a supplier). */
   'stock.low': { sku: string; stock: number; lowStock: number };
+  /**
+   * A supplier failed an order of ours for good: it refused an order (the next route is tried, or
+   * the order refunded), a delivery through it gave up after its retries, or it refused a restock
+   * purchase (`order` null). Once per order and supplier.
+   */
+  'supplier.failed': { supplier: string; sku: string; order: string | null; reason: string };
+  /**
+   * A paid order needs an operator (the console's stuck queue): not delivered after
+   * `payments.stuckMinutes`, backordered, failed or dead-lettered, or money owed back to its buyer.
+   * Raised once per order and reason, by whichever app process notices first.
+   */
+  'payment.stuck': { order: OrderView; why: StuckReason };
 }
+
+/** Why an order is in the stuck queue (`payment.stuck`). */
+export type StuckReason = 'undelivered' | 'backorder' | 'failed' | 'dead' | 'owed' | 'reported_paid' | 'reported_other_amount';
 
 /** Checks that run before something happens and may refuse it with a reason the user is shown. */
 export interface VetoHooks {

@@ -16,8 +16,11 @@ import type { PaymentGateway } from './payment.js';
 import { PRODUCT_TYPES } from '../catalog/catalog.js';
 import type { ProductTypeDefinition } from '../delivery/product-type.js';
 import type { SupplierConnector } from '../delivery/supplier.js';
+import type { OperatorAlerts } from '../alerts/alerts.js';
+import type { Mailer } from '../notices/mailer.js';
 import { storedSettings } from './settings-form.js';
 import { refundOrder } from '../orders/orders.js';
+import { confirmByQuery, markPaid, type PaidOutcome } from '../orders/payments.js';
 import { approveHeld, heldOrders, rejectHeld } from '../orders/review.js';
 import { hit } from '../security/rate-limit.js';
 import { decrypt, derivePluginKeys, encrypt, hmacHex } from '../security/keys.js';
@@ -109,6 +112,8 @@ export interface PluginHost {
   readonly kycProvider: KycProvider | undefined;
   /** The bot defence a plugin offers instead of the built-in proof of work, if any. */
   readonly botDefence: BotDefence | undefined;
+  /** The e-mail transport a plugin offers for buyers' mail, if any. */
+  readonly mailer: Mailer | undefined;
   /** Each loaded plugin's definition and settings input (the config's, overlaid by the admin's). */
   readonly configured: ReadonlyMap<string, { definition: PluginDefinition; input: Record<string, unknown> }>;
   /** Loads, checks and sets up the configured plugins, applies their migrations, then starts them. */
@@ -124,6 +129,7 @@ export function createPluginHost(
   deps: Deps,
   hooks: Hooks,
   mountRoutes: (plugin: string, register: (router: ShopRouter) => void) => void,
+  alerts: OperatorAlerts,
 ): PluginHost {
   const loaded: Array<{ name: string; version: string; settings: unknown }> = [];
   const stops: Array<() => void | Promise<void>> = [];
@@ -133,7 +139,30 @@ export function createPluginHost(
   const configured = new Map<string, { definition: PluginDefinition; input: Record<string, unknown> }>();
   let kycProvider: KycProvider | undefined;
   let botDefence: BotDefence | undefined;
+  let mailer: Mailer | undefined;
   const kyc = { status: (userId: number) => kycStatus(deps, userId), fingerprint: (idNumber: string) => kycFingerprint(deps, idNumber) };
+  const gatewayOwners = new Map<string, string>();
+  /** A plugin confirms or keeps payments of its own gateways' orders only. */
+  const ownPayments = (plugin: string): PluginContext<unknown>['payments'] => {
+    const ownOrder = async (gatewayId: string, orderNo: string) => {
+      const gateway = gateways.get(gatewayId);
+      if (!gateway || gatewayOwners.get(gatewayId) !== plugin) throw new PluginError(`plugin ${plugin}: "${gatewayId}" is not one of its payment gateways`);
+      const row = await deps.db.knex('orders').where('no', orderNo).first('amount', 'payment');
+      if (!row || row.payment !== gatewayId) throw new PluginError(`plugin ${plugin}: no ${gatewayId} order ${orderNo}`);
+      return { gateway, amount: Number(row.amount) };
+    };
+    return {
+      async confirm({ gatewayId, orderNo }) {
+        const { gateway, amount } = await ownOrder(gatewayId, orderNo);
+        return confirmByQuery(deps, gateway, { no: orderNo, amount });
+      },
+      async keep(input) {
+        await ownOrder(input.gatewayId, input.orderNo);
+        if (!Number.isSafeInteger(input.amount) || input.amount <= 0) throw new PluginError(`plugin ${plugin}: kept amount must be a positive number of minor units, got ${input.amount}`);
+        return (await markPaid(deps, { ...input, confirmed: true, keep: input.reason })) as Exclude<PaidOutcome, 'paid'>;
+      },
+    };
+  };
   const orders: PluginContext<unknown>['orders'] = {
     refund: (input) => refundOrder(deps, gateways, { no: input.no, reason: input.reason, actorId: input.actorId ?? null }),
     held: (opts) => heldOrders(deps, opts),
@@ -152,6 +181,9 @@ export function createPluginHost(
     },
     get botDefence() {
       return botDefence;
+    },
+    get mailer() {
+      return mailer;
     },
     async load(entries) {
       const starts: Array<() => void | Promise<void>> = [];
@@ -186,6 +218,7 @@ export function createPluginHost(
             }
             if (gateways.has(gateway.id)) throw new PluginError(`plugin ${def.name}: payment gateway "${gateway.id}" is already registered`);
             gateways.set(gateway.id, gateway);
+            gatewayOwners.set(gateway.id, def.name);
           },
           kycProvider(provider) {
             if (!/^[a-z0-9][a-z0-9-]{0,39}$/.test(provider.id)) throw new PluginError(`plugin ${def.name}: KYC provider id "${provider.id}" must be lowercase letters, digits and dashes`);
@@ -199,6 +232,7 @@ export function createPluginHost(
           },
           kyc,
           orders,
+          payments: ownPayments(def.name),
           rateLimit: ({ scope, key, limit, windowMs }) => hit(deps, `${def.name}:${scope}`, key, limit, windowMs),
           crypto: (() => {
             const keys = derivePluginKeys(deps.config.secret, def.name);
@@ -208,6 +242,14 @@ export function createPluginHost(
               fingerprint: (text: string) => hmacHex(keys.fingerprint, text),
             };
           })(),
+          alertChannel(build) {
+            if (alerts.channels.has(def.name)) throw new PluginError(`plugin ${def.name}: it already registered an alert channel`);
+            alerts.channels.set(def.name, { live: build(settings), build });
+          },
+          mailer(m) {
+            if (mailer) throw new PluginError(`plugin ${def.name}: a mailer is already registered; a shop sends its e-mail through one`);
+            mailer = m;
+          },
           supplier(connector) {
             if (!/^[a-z0-9][a-z0-9-]{0,39}$/.test(connector.id)) {
               throw new PluginError(`plugin ${def.name}: supplier id "${connector.id}" must be lowercase letters, digits and dashes`);

@@ -22,13 +22,20 @@ export interface CreatePaymentInput {
   clientIp?: string;
   /** The buyer's device, when the gateway offers different flows (H5 vs. desktop QR). */
   device?: 'mobile' | 'desktop';
+  /** When the order stops waiting for its money (epoch ms; its keys go back on sale); absent: it has no deadline. */
+  expiresAt?: number;
 }
 
-/** How the buyer pays: follow a link, scan a QR code, or post a form to the gateway. */
+/**
+ * How the buyer pays: follow a link, scan a QR code, post a form to the gateway, or send exactly
+ * `amount` of `asset` to `address` on `network` before `expiresAt` (a crypto transfer the gateway
+ * watches for; the order page shows the address as a QR code and a countdown).
+ */
 export type PaymentAction =
   | { kind: 'redirect'; url: string }
   | { kind: 'qr'; content: string }
-  | { kind: 'form'; action: string; method: 'POST' | 'GET'; fields: Record<string, string> };
+  | { kind: 'form'; action: string; method: 'POST' | 'GET'; fields: Record<string, string> }
+  | { kind: 'transfer'; network: string; asset: string; address: string; amount: string; expiresAt: number };
 
 export interface NotifyRequest {
   method: string;

@@ -1,7 +1,7 @@
-import type { ProductView } from '../catalog/catalog.js';
+import type { ProductView, SkuView } from '../catalog/catalog.js';
 import type { Deps } from '../context.js';
 import type { Database } from '../db/connect.js';
-import { resolvePrice, type ChainLink, type Markup, type PriceRule, type PricingTables, type Resolution, type RuleKind, type SkuPricing } from './resolver.js';
+import { resolveOrder, resolvePrice, tierPrice, type ChainLink, type FlashSale, type Markup, type OrderResolution, type PriceRule, type PricingTables, type Resolution, type RuleKind, type SkuPricing, type Tier } from './resolver.js';
 
 /**
  * Loads what the resolver needs and keeps it in memory: the levels, overrides and SKU figures for
@@ -69,6 +69,22 @@ export function toLevel(r: Record<string, any>): Level {
   };
 }
 
+/** A SKU's wholesale tiers as stored (pricing/wholesale.ts); null: none. */
+export const tiersOf = (column: string | null | undefined): Tier[] => (column ? (JSON.parse(column) as Tier[]) : []);
+
+/** A SKU's flash sale from its columns (pricing/flash.ts), or null. */
+export function flashOf(r: Record<string, any>): FlashSale | null {
+  if (r.flash_price === null || r.flash_price === undefined) return null;
+  return {
+    price: Number(r.flash_price),
+    startsAt: Number(r.flash_starts_at),
+    endsAt: Number(r.flash_ends_at),
+    cap: Number(r.flash_cap),
+    sold: Number(r.flash_sold),
+    perBuyer: num(r.flash_per_buyer),
+  };
+}
+
 async function loadTables(deps: Deps, c: Caches): Promise<PricingSnapshot> {
   const knex = deps.db.read;
   const [levelRows, overrideRows, skuRows] = await Promise.all([
@@ -76,7 +92,21 @@ async function loadTables(deps: Deps, c: Caches): Promise<PricingSnapshot> {
     knex('price_overrides').select('level_id', 'scope', 'scope_id', 'rule_kind', 'rule_value'),
     knex('skus')
       .join('products', 'products.id', 'skus.product_id')
-      .select('skus.id', 'products.category_id', 'skus.price', 'skus.cost', 'skus.floor_price', 'skus.ceiling_price'),
+      .select(
+        'skus.id',
+        'products.category_id',
+        'skus.price',
+        'skus.cost',
+        'skus.floor_price',
+        'skus.ceiling_price',
+        'skus.wholesale_tiers',
+        'skus.flash_price',
+        'skus.flash_starts_at',
+        'skus.flash_ends_at',
+        'skus.flash_cap',
+        'skus.flash_sold',
+        'skus.flash_per_buyer',
+      ),
   ]);
   const rows = JSON.stringify([levelRows, overrideRows, skuRows]);
   if (c.last?.rows === rows) return c.last.value;
@@ -94,7 +124,16 @@ async function loadTables(deps: Deps, c: Caches): Promise<PricingSnapshot> {
     skus: new Map<number, SkuPricing>(
       skuRows.map((r: Record<string, any>) => [
         Number(r.id),
-        { id: Number(r.id), categoryId: Number(r.category_id), retail: Number(r.price), cost: num(r.cost), floor: num(r.floor_price), ceiling: num(r.ceiling_price) },
+        {
+          id: Number(r.id),
+          categoryId: Number(r.category_id),
+          retail: Number(r.price),
+          cost: num(r.cost),
+          floor: num(r.floor_price),
+          ceiling: num(r.ceiling_price),
+          tiers: tiersOf(r.wholesale_tiers),
+          flash: flashOf(r),
+        },
       ]),
     ),
   };
@@ -197,6 +236,8 @@ export interface PriceList {
   readonly key: string;
   /** Undefined for a SKU the pricing snapshot does not know yet (created within the last second). */
   resolve(skuId: number): Resolution | undefined;
+  /** The same for an order of `quantity` units at `now`: with its wholesale tier and a flash sale on. */
+  order(skuId: number, quantity: number, now: number): OrderResolution | undefined;
 }
 
 /** A guest's chain: the lowest level, no markups; one per tables, so its key is worked out once. */
@@ -223,13 +264,32 @@ export async function priceList(deps: Deps, buyer: Buyer): Promise<PriceList> {
       const sku = tables.skus.get(skuId);
       return sku && resolvePrice(tables, sku, chain);
     },
+    order(skuId, quantity, now) {
+      const sku = tables.skus.get(skuId);
+      return sku && resolveOrder(tables, sku, chain, quantity, now);
+    },
   };
 }
 
-/** Copies of the products with each SKU at the buyer's price. */
+/**
+ * A SKU at the buyer's price, with its wholesale tiers at that price and its flash sale until it
+ * ends (whether it has started is the page's to tell by its times).
+ */
+export function priceSku(list: PriceList, s: SkuView, now = Date.now()): SkuView {
+  const pricing = list.tables.skus.get(s.id);
+  const price = list.resolve(s.id)?.price ?? s.price;
+  if (!pricing) return { ...s, price };
+  const tiers = pricing.tiers.map((t) => ({ ...t, price: tierPrice(price, t, pricing) }));
+  const f = pricing.flash;
+  const flash = f && now < f.endsAt && f.price < price ? { price: f.price, startsAt: f.startsAt, endsAt: f.endsAt, left: Math.max(0, f.cap - f.sold), perBuyer: f.perBuyer } : null;
+  return { ...s, price, tiers, flash };
+}
+
+/** Copies of the products with each SKU priced for the buyer (`priceSku`). */
 export function priceProducts(list: PriceList, products: ProductView[]): ProductView[] {
+  const now = Date.now();
   return products.map((p) => {
-    const skus = p.skus.map((s) => ({ ...s, price: list.resolve(s.id)?.price ?? s.price }));
+    const skus = p.skus.map((s) => priceSku(list, s, now));
     return { ...p, skus, priceFrom: Math.min(...skus.map((s) => s.price)) };
   });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { levelPrice, markupFor, percentOf, resolvePrice, type ChainLink, type Markup, type PriceRule, type PricingTables, type SkuPricing } from './resolver.js';
+import { levelPrice, markupFor, percentOf, resolveOrder, resolvePrice, type ChainLink, type Markup, type PriceRule, type PricingTables, type SkuPricing } from './resolver.js';
 
 // Levels: 1 member (retail), 2 silver (95 % of retail), 3 gold (cost + 10 %), 4 vip (cost + ¥1).
 const tables = (overrides: Record<string, PriceRule> = {}): PricingTables => ({
@@ -12,7 +12,7 @@ const tables = (overrides: Record<string, PriceRule> = {}): PricingTables => ({
   overrides: new Map(Object.entries(overrides)),
 });
 
-const sku = (patch: Partial<SkuPricing> = {}): SkuPricing => ({ id: 7, categoryId: 3, retail: 10_000, cost: 8_000, floor: null, ceiling: null, ...patch });
+const sku = (patch: Partial<SkuPricing> = {}): SkuPricing => ({ id: 7, categoryId: 3, retail: 10_000, cost: 8_000, floor: null, ceiling: null, tiers: [], flash: null, ...patch });
 
 const link = (userId: number | null, levelId: number, markups: Record<string, Markup> = {}): ChainLink => ({
   userId,
@@ -119,5 +119,39 @@ describe('resolvePrice', () => {
     expect(r.margins.every((m) => m.amount >= 0)).toBe(true);
     expect(r.base + r.margins.reduce((s, m) => s + m.amount, 0)).toBe(r.price);
     expect(r.price).toBeLessThanOrEqual(20_000);
+  });
+});
+
+describe('resolveOrder: wholesale tiers and flash sales', () => {
+  const tiers = [
+    { minQuantity: 10, percentOff: 500 },
+    { minQuantity: 50, percentOff: 1_000 },
+  ];
+  // Gold top (¥88) ← silver agent (+¥5: ¥93) ← member buyer (+¥7: ¥100).
+  const chain = [link(30, 1), link(20, 2, { 'all:0:*': { kind: 'fixed', value: 700 } }), link(10, 3, { 'all:0:2': { kind: 'fixed', value: 500 } })];
+  const flash = { price: 9_000, startsAt: 1_000, endsAt: 2_000, cap: 50, sold: 0, perBuyer: null };
+  const sum = (r: ReturnType<typeof resolveOrder>) => r.base + r.margins.reduce((s, m) => s + m.amount, 0);
+
+  it.each<[string, number, Partial<SkuPricing>, number, number, number[]]>([
+    ['below the first bracket: the chain price', 9, { tiers }, 0, 10_000, [700, 500]],
+    ['the first bracket takes 5 % off every link', 10, { tiers }, 0, 9_500, [665, 475]],
+    ['the deepest bracket reached wins', 80, { tiers }, 0, 9_000, [630, 450]],
+    ['never below the floor: the margins shrink, never negative', 50, { tiers, floor: 8_500 }, 0, 9_000, [500, 0]],
+    ['a flash sale on caps every link at its price', 1, { flash }, 1_500, 9_000, [0, 200]],
+    ['a flash sale not started yet does not apply', 1, { flash }, 999, 10_000, [700, 500]],
+    ['a flash sale over does not apply', 1, { flash }, 2_000, 10_000, [700, 500]],
+    ['a flash sale without the units left does not apply', 5, { flash: { ...flash, sold: 46 } }, 1_500, 10_000, [700, 500]],
+    ['beyond the per-buyer cap the sale price does not apply', 3, { flash: { ...flash, perBuyer: 2 } }, 1_500, 10_000, [700, 500]],
+    ['a tier below the flash price wins', 50, { tiers, flash: { ...flash, price: 9_200 } }, 1_500, 9_000, [630, 450]],
+  ])('%s', (_, quantity, patch, now, price, margins) => {
+    const r = resolveOrder(tables(), sku(patch), chain, quantity, now);
+    expect(r.price).toBe(price);
+    expect(r.margins.map((m) => m.amount)).toEqual(margins);
+    expect(sum(r)).toBe(r.price);
+  });
+
+  it('reports the bracket and whether the sale applied', () => {
+    expect(resolveOrder(tables(), sku({ tiers, flash: { ...flash, price: 9_600 } }), chain, 10, 1_500)).toMatchObject({ tier: tiers[0], flash: false, price: 9_500 });
+    expect(resolveOrder(tables(), sku({ tiers, flash: { ...flash, price: 8_000 } }), chain, 10, 1_500)).toMatchObject({ tier: tiers[0], flash: true, price: 8_000 });
   });
 });

@@ -12,7 +12,12 @@
  *   markup, the user's own level price. Either way never less than the agent's price (an agent
  *   never sells at a loss) and never more than the ceiling;
  * - each agent earns what the member below it pays minus its own price; the shop keeps the top's
- *   price. The margins and the shop's share always add up to what the buyer pays.
+ *   price. The margins and the shop's share always add up to what the buyer pays;
+ * - for an order of some quantity (`resolveOrder`), after all of that: the SKU's wholesale tier
+ *   for the quantity takes its percent off every price of the chain (never below the floor), then
+ *   a flash sale on now caps every price of the chain at the sale price. Both are applied to each
+ *   link alike, so every agent still pays no more than its member (a margin is never negative),
+ *   the shares still add up, and each gives up its part of the discount.
  */
 
 export const RULE_KINDS = ['retail_percent', 'cost_plus_percent', 'cost_plus_fixed'] as const;
@@ -26,6 +31,24 @@ export interface Markup {
   value: number;
 }
 
+/** A wholesale bracket (批发价): from `minQuantity` units up, `percentOff` basis points off each unit. */
+export interface Tier {
+  minQuantity: number;
+  percentOff: number;
+}
+
+/** A flash sale (限时秒杀): `price` per unit from `startsAt` until `endsAt` (ms), for `cap` units in all. */
+export interface FlashSale {
+  price: number;
+  startsAt: number;
+  endsAt: number;
+  cap: number;
+  /** Units sold (or held by unpaid orders) at the sale price so far. */
+  sold: number;
+  /** Units one buyer may get at the sale price, or null. */
+  perBuyer: number | null;
+}
+
 export interface SkuPricing {
   id: number;
   categoryId: number;
@@ -34,6 +57,9 @@ export interface SkuPricing {
   cost: number | null;
   floor: number | null;
   ceiling: number | null;
+  /** Deepest last: each bracket starts above the one before and takes more off. */
+  tiers: readonly Tier[];
+  flash: FlashSale | null;
 }
 
 export interface PricingTables {
@@ -127,4 +153,58 @@ export function resolvePrice(tables: PricingTables, sku: SkuPricing, chain: read
     price = next;
   }
   return { price, base, margins };
+}
+
+/** The bracket an order of `quantity` units falls in, if any. */
+export function tierFor(tiers: readonly Tier[], quantity: number): Tier | undefined {
+  let found: Tier | undefined;
+  for (const t of tiers) if (t.minQuantity <= quantity) found = t;
+  return found;
+}
+
+/** Whether a flash sale sells at its price at `now`, with units left at it. */
+export const flashOn = (flash: FlashSale | null, now: number): flash is FlashSale => flash !== null && flash.startsAt <= now && now < flash.endsAt && flash.sold < flash.cap;
+
+/** A price after a wholesale tier: its percent off, not below the SKU's floor. */
+export const tierPrice = (price: number, tier: Tier, sku: SkuPricing) => Math.max(sku.floor ?? 0, price - percentOf(price, tier.percentOff));
+
+/**
+ * Applies `to` to every price of the chain (the shop's, then each agent's member's) and works the
+ * margins out again. `to` must never lower a price below that of a lower one, which a percent off
+ * and a cap both keep.
+ */
+function reprice(r: Resolution, to: (price: number) => number): Resolution {
+  const base = to(r.base);
+  let before = r.base;
+  let after = base;
+  const margins = [...r.margins];
+  for (let i = margins.length - 1; i >= 0; i--) {
+    const m = margins[i]!;
+    before += m.amount;
+    const next = to(before);
+    margins[i] = { ...m, amount: next - after };
+    after = next;
+  }
+  return { price: after, base, margins };
+}
+
+export interface OrderResolution extends Resolution {
+  /** The wholesale bracket the quantity got. */
+  tier: Tier | null;
+  /** Whether the flash sale's price applies (it must then have the units for the order). */
+  flash: boolean;
+}
+
+/**
+ * The unit price of an order of `quantity` units at `now`: the chain's price, then its wholesale
+ * tier, then a flash sale on now where its price is lower and it has the units left.
+ */
+export function resolveOrder(tables: PricingTables, sku: SkuPricing, chain: readonly ChainLink[], quantity: number, now: number): OrderResolution {
+  let r = resolvePrice(tables, sku, chain);
+  const tier = tierFor(sku.tiers, quantity) ?? null;
+  if (tier) r = reprice(r, (p) => tierPrice(p, tier, sku));
+  const f = sku.flash;
+  const flash = flashOn(f, now) && f.cap - f.sold >= quantity && (f.perBuyer === null || quantity <= f.perBuyer) && f.price < r.price;
+  if (flash) r = reprice(r, (p) => Math.min(p, f.price));
+  return { ...r, tier, flash };
 }

@@ -1,4 +1,5 @@
 import type { Deps } from '../context.js';
+import { affected } from '../db/dialect.js';
 import { hmacHex } from './keys.js';
 
 /**
@@ -13,17 +14,36 @@ const windowOf = (deps: Deps, windowMs: number) => {
   return now - (now % windowMs);
 };
 
+/**
+ * Counts `added` (0 or 1) in the bucket's current window with one upsert; a new window starts from
+ * it. MySQL applies the assignments left to right: `hits` must read the old window first.
+ */
+async function count(deps: Deps, bucket: string, start: number, added: 0 | 1): Promise<void> {
+  const knex = deps.db.knex;
+  await knex('rate_limits')
+    .insert({ bucket, window_start: start, hits: added })
+    .onConflict('bucket')
+    .merge({ hits: knex.raw('CASE WHEN window_start = ? THEN hits + ? ELSE ? END', [start, added, added]), window_start: start });
+}
+
 export async function hit(deps: Deps, scope: string, value: string, limit: number, windowMs: number): Promise<boolean> {
   const bucket = bucketOf(deps, scope, value);
   const start = windowOf(deps, windowMs);
-  const knex = deps.db.knex;
-  // MySQL applies the assignments left to right: `hits` must read the old window first.
-  await knex('rate_limits')
-    .insert({ bucket, window_start: start, hits: 1 })
-    .onConflict('bucket')
-    .merge({ hits: knex.raw('CASE WHEN window_start = ? THEN hits + 1 ELSE 1 END', [start]), window_start: start });
-  const row = await knex('rate_limits').where('bucket', bucket).first('hits', 'window_start');
+  await count(deps, bucket, start, 1);
+  const row = await deps.db.knex('rate_limits').where('bucket', bucket).first('hits', 'window_start');
   return Number(row.window_start) !== start || Number(row.hits) <= limit;
+}
+
+/**
+ * Takes one of `limit` slots in the current window, or says none is left (and counts nothing):
+ * for pacing sends to an API's limit. Unlike `hit`, parallel callers beyond the limit cannot push
+ * the count past it, so those within it always get their slot.
+ */
+export async function take(deps: Deps, scope: string, value: string, limit: number, windowMs: number): Promise<boolean> {
+  const bucket = bucketOf(deps, scope, value);
+  const start = windowOf(deps, windowMs);
+  await count(deps, bucket, start, 0);
+  return affected(await deps.db.knex('rate_limits').where({ bucket, window_start: start }).andWhere('hits', '<', limit).increment('hits', 1)) === 1;
 }
 
 /**

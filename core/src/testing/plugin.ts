@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { z } from 'zod';
+import type { AlertChannel } from '../alerts/alerts.js';
 import type { Logger } from '../context.js';
+import type { Mailer } from '../notices/mailer.js';
 import type { Plugin, PluginContext } from '../plugins/define.js';
 import type { BotDefence } from '../security/bot-defence.js';
 import type { KycProvider } from '../plugins/kyc.js';
@@ -34,7 +36,7 @@ export async function setupPlugin<S extends z.ZodType>(
   plugin: Plugin<S>,
   input: z.input<S>,
   log: Logger = quiet,
-): Promise<{ gateways: PaymentGateway[]; kycProviders: KycProvider[]; suppliers: SupplierConnector[]; productTypes: ProductTypeDefinition[]; botDefences: BotDefence[]; settings: z.output<S> }> {
+): Promise<{ gateways: PaymentGateway[]; kycProviders: KycProvider[]; suppliers: SupplierConnector[]; productTypes: ProductTypeDefinition[]; botDefences: BotDefence[]; alertChannels: AlertChannel[]; mailers: Mailer[]; settings: z.output<S> }> {
   const def = plugin.definition;
   const settings = (def.settings ? def.settings.parse(input) : input) as z.output<S>;
   const gateways: PaymentGateway[] = [];
@@ -42,6 +44,8 @@ export async function setupPlugin<S extends z.ZodType>(
   const productTypes: ProductTypeDefinition[] = [];
   const kycProviders: KycProvider[] = [];
   const botDefences: BotDefence[] = [];
+  const alertChannels: AlertChannel[] = [];
+  const mailers: Mailer[] = [];
   const noShop = (what: string) => () => {
     throw new Error(`setupPlugin: plugin ${def.name} uses ${what}; test it in a shop (startTestShop)`);
   };
@@ -59,10 +63,13 @@ export async function setupPlugin<S extends z.ZodType>(
     paymentGateway: (g) => void gateways.push(g),
     supplier: (c) => void suppliers.push(c),
     productType: (t) => void productTypes.push(t),
+    alertChannel: (build) => void alertChannels.push(build(settings)),
+    mailer: (m) => void mailers.push(m),
     kycProvider: (p) => void kycProviders.push(p),
     botDefence: (d) => void botDefences.push(d),
     kyc: { status: noShop('users\' KYC status'), fingerprint: noShop('KYC fingerprints') },
     orders: { refund: noShop('orders'), held: noShop('orders'), approve: noShop('orders'), reject: noShop('orders') },
+    payments: { confirm: noShop('payments'), keep: noShop('payments') },
     rateLimit: noShop('rate limits'),
     // Real keys from a throwaway secret: sealing and fingerprints work within one test.
     crypto: (() => {
@@ -74,5 +81,5 @@ export async function setupPlugin<S extends z.ZodType>(
     onStop() {},
   };
   await def.setup(ctx);
-  return { gateways, kycProviders, suppliers, productTypes, botDefences, settings };
+  return { gateways, kycProviders, suppliers, productTypes, botDefences, alertChannels, mailers, settings };
 }

@@ -4,7 +4,7 @@ import Handlebars from 'handlebars';
 import { cliText, type CliKey } from '../cli/messages.js';
 import { DEFAULT_LOCALE, LOCALES, type Locale } from '../i18n/messages.js';
 import { fixtureCases } from './fixtures.js';
-import { loadTheme, OPTIONAL_TEMPLATES, REQUIRED_TEMPLATES } from './renderer.js';
+import { contentHash, loadTheme, OPTIONAL_TEMPLATES, REQUIRED_TEMPLATES } from './renderer.js';
 
 /**
  * `cardshop theme check`: validates a theme the way Ghost's gscan does. Each check is a numbered
@@ -72,7 +72,20 @@ interface Source {
 /** The renderer's helpers (registered in loadTheme) and the Handlebars built-ins. */
 const KNOWN_HELPERS = new Set(['t', 'money', 'asset', 'url', 'date', 'eq', 'concat', 'if', 'unless', 'each', 'with', 'lookup', 'log', 'else']);
 
+/**
+ * Reports by theme folder, locale and content: a shop started again, or a second one in the same
+ * process, on unchanged files checks nothing twice (the render check costs 0.5-2 s of CPU).
+ */
+const reports = new Map<string, ThemeReport>();
+
 export function checkTheme(dir: string, locale: Locale = DEFAULT_LOCALE): ThemeReport {
+  const key = `${dir}\0${locale}\0${contentHash(dir)}`;
+  let report = reports.get(key);
+  if (!report) reports.set(key, (report = runChecks(dir, locale)));
+  return report;
+}
+
+function runChecks(dir: string, locale: Locale): ThemeReport {
   const { sources, findings: parseErrors } = parseTheme(dir);
   const locales = LOCALES.map((l) => readLocale(dir, l));
   const readable = locales.filter((l) => !l.findings.length);

@@ -21,7 +21,19 @@ const phoneField = {
 };
 
 const skus = [
-  { id: 1, code: 'GC-50', name: '50 元', price: 4_900, stock: 10, stockPlus: true, inStock: true, minQuantity: 1, maxQuantity: 10 },
+  {
+    id: 1,
+    code: 'GC-50',
+    name: '50 元',
+    price: 4_900,
+    stock: 10,
+    stockPlus: true,
+    inStock: true,
+    minQuantity: 1,
+    maxQuantity: 10,
+    tiers: [{ minQuantity: 5, percentOff: 200, price: 4_802 }],
+    flash: { price: 4_500, startsAt: 1_764_547_200_000, endsAt: 1_764_633_600_000, left: 20, perBuyer: 2 },
+  },
   { id: 2, code: 'GC-100', name: '100 元', price: 9_800, stock: 0, stockPlus: false, inStock: false, minQuantity: 1, maxQuantity: null },
 ];
 
@@ -46,8 +58,10 @@ const orderSummary = {
   status: 'delivered',
   title: 'Gift card - 50 元',
   quantity: 2,
-  unitPrice: 4_900,
+  unitPrice: 5_000,
   amount: 9_800,
+  coupon: 'WELCOME',
+  discount: 200,
   payment: 'wallet',
   contact: 'buyer@example.com',
   fields: { phone: '13800000000' },
@@ -63,8 +77,10 @@ const receipt = {
   no: orderSummary.no,
   title: orderSummary.title,
   quantity: 2,
-  unitPrice: 4_900,
+  unitPrice: 5_000,
   amount: 9_800,
+  coupon: 'WELCOME',
+  discount: 200,
   currency: 'CNY',
   payment: 'wallet',
   status: 'delivered',
@@ -105,7 +121,7 @@ const botCheck = {
 const PAGES: Record<TemplateName, (signedIn: boolean) => Record<string, unknown>> = {
   home: (signedIn) => ({ path: '/', title: '', categories: [category], announcements: signedIn ? [articleSummary, { ...articleSummary, id: 2, pinned: false }] : [] }),
   category: () => ({ path: '/category/cards', title: category.name, category }),
-  product: () => ({ path: '/product/gift-card', title: product.name, product, defaultSku: 'GC-50' }),
+  product: (signedIn) => ({ path: '/product/gift-card', title: product.name, product, defaultSku: 'GC-50', notify: signedIn }),
   checkout: (signedIn) => ({
     path: '/checkout',
     title: product.name,
@@ -113,6 +129,9 @@ const PAGES: Record<TemplateName, (signedIn: boolean) => Record<string, unknown>
     sku: skus[0],
     quantity: 2,
     total: 9_800,
+    // Signed in: a code applied; a guest: one refused.
+    couponCode: 'WELCOME',
+    coupon: signedIn ? { code: 'WELCOME', subtotal: 10_000, discount: 200, amount: 9_800, currency: 'CNY' } : null,
     values: { phone: '1380000' },
     contact: '',
     balance: signedIn ? user.balance : null,
@@ -121,7 +140,7 @@ const PAGES: Record<TemplateName, (signedIn: boolean) => Record<string, unknown>
       { id: 'epay', label: 'Alipay' },
       { id: 'stripe', label: 'Card' },
     ],
-    errors: { quantity: 'At most 10', contact: 'Enter an e-mail or phone number', 'fields.phone': 'Invalid format', payment: 'Not available', challenge: 'The bot check expired' },
+    errors: { quantity: 'At most 10', contact: 'Enter an e-mail or phone number', 'fields.phone': 'Invalid format', payment: 'Not available', challenge: 'The bot check expired', ...(signedIn ? {} : { coupon: 'This coupon has expired' }) },
     error: 'Some fields are not right',
     botCheck: signedIn ? null : botCheck,
   }),
@@ -193,6 +212,14 @@ const PAGES: Record<TemplateName, (signedIn: boolean) => Record<string, unknown>
   search: (signedIn) => ({ path: '/search', title: 'Search', search: signedIn ? { q: 'gift', products: [product], error: null } : { q: '', products: [], error: 'Too long' } }),
   articles: (signedIn) => ({ path: '/articles', title: 'Articles', articles: signedIn ? [articleSummary, { ...articleSummary, id: 2, pinned: false, announcement: false }] : [], page: 1, pages: signedIn ? 2 : 1, total: signedIn ? 21 : 0 }),
   article: () => ({ path: '/articles/3', title: article.title, article }),
+  // The subscribe form (a guest's, with an error), and a signed-in buyer's answer.
+  notify: (signedIn) => ({
+    path: '/notify',
+    title: 'E-mail notices',
+    notify: signedIn ? { product, sku: skus[1], kind: 'price', email: 'me@example.com', done: true, price: 9_800 } : { product, sku: skus[1], kind: 'stock', email: 'me@', done: false },
+    errors: signedIn ? {} : { email: 'Enter a valid e-mail address' },
+    error: signedIn ? null : 'Some fields are not right',
+  }),
   'verify-receipt': (signedIn) => ({
     path: '/receipt/verify',
     title: 'Verify a receipt',

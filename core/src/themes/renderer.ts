@@ -27,7 +27,7 @@ export const REQUIRED_TEMPLATES = [
  * Templates a theme may have; a shop whose theme lacks one answers 404 at its pages (themes made
  * before it existed keep working).
  */
-export const OPTIONAL_TEMPLATES = ['search', 'articles', 'article'] as const;
+export const OPTIONAL_TEMPLATES = ['search', 'articles', 'article', 'notify'] as const;
 export type TemplateName = (typeof REQUIRED_TEMPLATES)[number] | (typeof OPTIONAL_TEMPLATES)[number];
 
 export interface Theme {
@@ -74,18 +74,19 @@ function readDir(dir: string): Map<string, string> {
   return out;
 }
 
-/** A short content hash of the assets folder, so asset URLs change when the files do. */
-function hashAssets(dir: string): string {
+/** A short content hash of the files under `dir` (node_modules left out): asset URLs and theme checks follow it. */
+export function contentHash(dir: string): string {
   const h = createHash('sha256');
-  const walk = (d: string) => {
+  const walk = (d: string, rel: string) => {
     if (!existsSync(d)) return;
     for (const f of readdirSync(d).sort()) {
+      if (f === 'node_modules') continue;
       const p = path.join(d, f);
-      if (statSync(p).isDirectory()) walk(p);
-      else h.update(f).update(readFileSync(p));
+      if (statSync(p).isDirectory()) walk(p, `${rel}${f}/`);
+      else h.update(`${rel}${f}\0`).update(readFileSync(p));
     }
   };
-  walk(dir);
+  walk(dir, '');
   return h.digest('hex').slice(0, 10);
 }
 
@@ -109,7 +110,7 @@ export function loadTheme(dir: string): Theme {
     messages[locale] = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
   }
   const assetsDir = path.join(dir, 'assets');
-  const assetPrefix = `/assets/${hashAssets(assetsDir)}/`;
+  const assetPrefix = `/assets/${contentHash(assetsDir)}/`;
 
   type Opts = Handlebars.HelperOptions;
   const localeOf = (o: Opts): Locale => (isLocale(o.data?.root?.locale) ? o.data.root.locale : DEFAULT_LOCALE);

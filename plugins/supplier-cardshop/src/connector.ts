@@ -1,4 +1,5 @@
 import {
+  neverSent,
   signature,
   signRequest,
   SIGNATURE_WINDOW_S,
@@ -12,9 +13,16 @@ import {
 import { timingSafeEqual } from 'node:crypto';
 import type { CardshopSupplierSettings } from './settings.js';
 
-/** The upstream could not be asked (down, slow, garbled): the order may have arrived, so it is asked about later. */
+/** The upstream could not be asked (down, slow, garbled): the order may have arrived (unless `unsent`), so it is asked about later. */
 export class UpstreamError extends Error {
   override name = 'UpstreamError';
+  constructor(
+    message: string,
+    /** No connection was made: the upstream never saw the request. */
+    readonly unsent = false,
+  ) {
+    super(message);
+  }
 }
 
 /** Upstream refusals worth another try later; any other 4xx is final. */
@@ -69,7 +77,7 @@ export function createCardshopSupplier(s: CardshopSupplierSettings, log: Logger)
       text = await res.text();
     } catch (err) {
       const e = err as { name?: string; cause?: { code?: string } };
-      throw new UpstreamError(`${s.id}: ${method} ${path}: ${e.name === 'TimeoutError' || e.name === 'AbortError' ? `no answer within ${s.timeoutMs} ms` : (e.cause?.code ?? String(err))}`);
+      throw new UpstreamError(`${s.id}: ${method} ${path}: ${e.name === 'TimeoutError' || e.name === 'AbortError' ? `no answer within ${s.timeoutMs} ms` : (e.cause?.code ?? String(err))}`, neverSent(err));
     }
     let body: Record<string, any>;
     try {
@@ -92,13 +100,20 @@ export function createCardshopSupplier(s: CardshopSupplierSettings, log: Logger)
     id: s.id,
     label: { 'zh-CN': s.label, en: s.label },
     async placeOrder(input) {
-      const { status, body } = await api('POST', '/orders', {
-        body: { sku: input.sku, quantity: input.quantity, ...(Object.keys(input.fields).length ? { fields: input.fields } : {}), callback_url: input.callbackUrl },
-        // Our order number: a repeat at the upstream returns the same order, never a second one.
-        headers: { 'idempotency-key': input.reference },
-        signal: input.signal,
-      });
-      return status < 300 ? resultOf(body.order) : refusal(body);
+      let answer: Awaited<ReturnType<typeof api>>;
+      try {
+        answer = await api('POST', '/orders', {
+          body: { sku: input.sku, quantity: input.quantity, ...(Object.keys(input.fields).length ? { fields: input.fields } : {}), callback_url: input.callbackUrl },
+          // Our order number: a repeat at the upstream returns the same order, never a second one.
+          headers: { 'idempotency-key': input.reference },
+          signal: input.signal,
+        });
+      } catch (err) {
+        // Not reached at all: the order is known not to be there, so another try (or supplier) is safe.
+        if (err instanceof UpstreamError && err.unsent) return { status: 'failed', retryable: true, reason: err.message };
+        throw err;
+      }
+      return answer.status < 300 ? resultOf(answer.body.order) : refusal(answer.body);
     },
     async queryOrder(input) {
       const { status, body } = await api('GET', `/orders?idempotency_key=${encodeURIComponent(input.reference)}`, { signal: input.signal });

@@ -1,10 +1,17 @@
-import { parseMoney, type CardKey, type Logger, type SupplierConnector, type SupplierQueryResult } from '@cardshop/core';
+import { neverSent, parseMoney, type CardKey, type Logger, type SupplierConnector, type SupplierQueryResult } from '@cardshop/core';
 import type { HttpSupplierSettings } from './settings.js';
 import { sign, verify, type SignOptions } from './sign.js';
 
-/** Why a call failed without an answer we can read; the order may have arrived, so it is asked about later. */
+/** Why a call failed without an answer we can read; the order may have arrived (unless `unsent`), so it is asked about later. */
 export class HttpSupplierError extends Error {
   override name = 'HttpSupplierError';
+  constructor(
+    message: string,
+    /** No connection was made: the supplier never saw the request. */
+    readonly unsent = false,
+  ) {
+    super(message);
+  }
 }
 
 /** `a.b.c` in an answer; in a flat one (a form callback), its last segment. */
@@ -61,7 +68,7 @@ export function createHttpSupplier(s: HttpSupplierSettings, log: Logger): Suppli
     } catch (err) {
       const e = err as { name?: string; cause?: { code?: string } };
       const why = e.name === 'TimeoutError' || e.name === 'AbortError' ? `no answer within ${s.timeoutMs} ms` : (e.cause?.code ?? String(err));
-      throw new HttpSupplierError(`${s.id}: ${path}: ${why}`);
+      throw new HttpSupplierError(`${s.id}: ${path}: ${why}`, neverSent(err));
     }
     if (!res.ok) throw new HttpSupplierError(`${s.id}: ${path} answered HTTP ${res.status}`);
     try {
@@ -104,11 +111,18 @@ export function createHttpSupplier(s: HttpSupplierSettings, log: Logger): Suppli
     id: s.id,
     label: { 'zh-CN': s.label, en: s.label },
     async placeOrder(input) {
-      const answer = await call(
-        s.paths.order,
-        { ...input.fields, [s.params.reference]: input.reference, [s.params.product]: input.sku, [s.params.quantity]: String(input.quantity), [s.params.notifyUrl]: input.callbackUrl },
-        input.signal,
-      );
+      let answer: Record<string, unknown>;
+      try {
+        answer = await call(
+          s.paths.order,
+          { ...input.fields, [s.params.reference]: input.reference, [s.params.product]: input.sku, [s.params.quantity]: String(input.quantity), [s.params.notifyUrl]: input.callbackUrl },
+          input.signal,
+        );
+      } catch (err) {
+        // Not reached at all: the order is known not to be there, so another try (or supplier) is safe.
+        if (err instanceof HttpSupplierError && err.unsent) return { status: 'failed', retryable: true, reason: err.message };
+        throw err;
+      }
       const result = interpret(answer);
       if (result.status === 'unknown') throw new HttpSupplierError(`${s.id}: placing ${input.reference} answered "not found"`);
       return result;
