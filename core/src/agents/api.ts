@@ -44,6 +44,10 @@ export const apiProduct = z
     in_stock: z.boolean(),
     min_quantity: z.number().int(),
     max_quantity: z.number().int().nullable(),
+    buyer_limit: z
+      .object({ units: z.number().int(), per: z.enum(['day', 'ever']) })
+      .nullable()
+      .meta({ description: 'At most units per buyer (the caller) a day (from midnight, Asia/Shanghai) or ever; null: no limit' }),
     tiers: z
       .array(z.object({ min_quantity: z.number().int(), percent_off: z.number().int().meta({ description: 'Basis points: 500 is 5 % off' }), price: z.number().int() }))
       .meta({ description: "Wholesale brackets: an order of min_quantity units or more pays price per unit (the caller's price less percent_off); deepest last" }),
@@ -64,7 +68,7 @@ export const apiOrderInput = z
       .min(1, 'field.min')
       .max(100_000, 'field.max')
       .optional()
-      .meta({ description: 'Default 1, or the number of keys picked' }),
+      .meta({ description: 'Default 1, or the number of keys picked; over the buyer_limit (or a flash sale\'s per_buyer): 409 limit_reached naming quantity, its message saying how many more the buyer may have' }),
     fields: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
     pick: pickInput.optional().meta({ description: 'Ids of keys picked from GET /products/{sku}/picks (a SKU that offers it), one unit each' }),
     coupon: z.string().trim().max(40, 'coupon.unknown').optional().meta({ description: 'A coupon code; refused with 422 coupon_invalid or 409 coupon_used_up naming the field coupon' }),
@@ -182,6 +186,7 @@ export async function apiProducts(deps: Deps, user: User, filter: { category?: s
       in_stock: stock === null ? s.inStock : stock >= s.minQuantity,
       min_quantity: s.minQuantity,
       max_quantity: s.maxQuantity,
+      buyer_limit: s.buyerLimit,
       fields: p.fields.map((f) => ({
         name: f.name,
         label: f.label,

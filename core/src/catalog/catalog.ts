@@ -7,6 +7,7 @@ import { errors } from '../errors.js';
 import { inputFieldsSchema, type InputField } from './fields.js';
 import { invalidateCatalog } from './snapshot.js';
 import { tiersOf } from '../pricing/pricing.js';
+import { limitOf, type BuyerLimit } from '../orders/limits.js';
 
 export const PRODUCT_TYPES = ['card', 'direct', 'manual'] as const;
 /**
@@ -82,6 +83,8 @@ export interface SkuView {
   shared: boolean;
   /** A SKU whose buyers may pick their keys (卡密预选): what each key picked adds to the price; null where they may not. */
   pick: { surcharge: number } | null;
+  /** The units one buyer may have (限购), per day or ever; null: no limit. */
+  buyerLimit: BuyerLimit | null;
   /** At the buyer's prices (pricing.ts `priceProducts`): the wholesale brackets, deepest last (批发价). */
   tiers?: Array<{ minQuantity: number; percentOff: number; price: number }>;
   /** At the buyer's prices: a flash sale (限时秒杀) not over yet, with the units left at its price. */
@@ -440,6 +443,7 @@ export async function productForAdmin(deps: Deps, id: number) {
       enabled: Boolean(s.enabled),
       visibility: s.visibility as Visibility,
       tiers: tiersOf(s.wholesale_tiers),
+      buyerLimit: limitOf(s),
     })),
   };
 }

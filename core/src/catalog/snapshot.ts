@@ -5,6 +5,7 @@ import { invalidatePricing } from '../pricing/pricing.js';
 import type { CategoryView, ProductType, ProductView, SkuView } from './catalog.js';
 import { stockBoard } from './stock-board.js';
 import { pickRuleOf } from '../inventory/picks.js';
+import { limitOf } from '../orders/limits.js';
 import type { InputField } from './fields.js';
 
 /**
@@ -72,6 +73,8 @@ interface SkuRow {
   pick_shown: string | null;
   pick_chars: number;
   pick_surcharge: number | string;
+  buyer_limit: number | null;
+  buyer_limit_per: string | null;
 }
 
 /** A SKU as the snapshot keeps it: a card's stock is filled in from the stock board where shown. */
@@ -90,6 +93,7 @@ function skuView(row: SkuRow, type: ProductType): SkuView {
     visibility: row.visibility,
     shared: row.key_mode === 'shared',
     pick: pick && { surcharge: pick.surcharge },
+    buyerLimit: limitOf(row),
   };
 }
 
@@ -123,7 +127,7 @@ async function load(deps: Deps): Promise<Snapshot> {
       .where('enabled', true)
       .andWhereNot('visibility', 'hidden')
       .orderBy([{ column: 'sort' }, { column: 'id' }])
-      .select('id', 'product_id', 'code', 'name', 'price', 'min_quantity', 'max_quantity', 'visibility', 'key_mode', 'pick_shown', 'pick_chars', 'pick_surcharge') as Promise<SkuRow[]>,
+      .select('id', 'product_id', 'code', 'name', 'price', 'min_quantity', 'max_quantity', 'visibility', 'key_mode', 'pick_shown', 'pick_chars', 'pick_surcharge', 'buyer_limit', 'buyer_limit_per') as Promise<SkuRow[]>,
   ]);
   const rows = JSON.stringify([categoryRows, productRows, skuRows]);
   const before = last.get(deps.db);

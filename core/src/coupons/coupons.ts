@@ -6,7 +6,8 @@ import { affected, isUniqueViolation, transaction } from '../db/dialect.js';
 import { errors, fromZod, ShopError } from '../errors.js';
 import { formatMoney } from '../money/money.js';
 import type { MarginShare } from '../pricing/margins.js';
-import { hmacHex, randomPooled } from '../security/keys.js';
+import { buyerKey } from '../orders/buyer.js';
+import { randomPooled } from '../security/keys.js';
 
 /**
  * Coupons (优惠券): a code the buyer types at checkout for a percent or fixed discount on the whole
@@ -232,12 +233,6 @@ export interface AppliedCoupon {
   perBuyer: number | null;
   /** The agent funding it, whose margin the discount came out of. */
   ownerId: number | null;
-}
-
-/** A buyer as the per-buyer limit counts them: the account, or a guest's contact (as an HMAC). */
-export function buyerKey(deps: Deps, who: { userId: number | null; contact: string | null }): string {
-  if (who.userId !== null) return `user:${who.userId}`;
-  return `contact:${hmacHex(deps.keys.tokens, `coupon:${(who.contact ?? '').trim().toLowerCase()}`, 16)}`;
 }
 
 const invalid = (why: string, params?: Record<string, string | number>) => new ShopError('coupon_invalid', 422, 'coupon.invalid', { coupon: why }, params);

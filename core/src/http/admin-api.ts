@@ -8,6 +8,7 @@ import { listRoutes, setRoute } from '../delivery/routes.js';
 import { dropWatch, listWatches, watchFilterSchema } from '../notices/watches.js';
 import { deliverManually, refundOrder } from '../orders/orders.js';
 import { setFlash } from '../pricing/flash.js';
+import { setBuyerLimit } from '../orders/limits.js';
 import { setTiers } from '../pricing/wholesale.js';
 import { adjustWallet, verifyLedger } from '../wallet/ledger.js';
 import { mayUseConsole } from './admin-layout.js';
@@ -95,6 +96,11 @@ export function adminApi(): ShopRouter {
   // Wholesale tiers (批发价): the whole list, replaced; [] removes them.
   r.put('/skus/:code/tiers', async (ctx) => {
     ctx.body = { tiers: await setTiers(ctx.shop, ctx.params.code!, ctx.request.body ?? {}, { id: ctx.state.user!.id, ip: ctx.ip }) };
+  });
+
+  // A limit per buyer (限购): { limit: { units, per: 'day' | 'ever' } }, or { limit: null } to lift it.
+  r.put('/skus/:code/limit', async (ctx) => {
+    ctx.body = { limit: await setBuyerLimit(ctx.shop, ctx.params.code!, ctx.request.body ?? {}, { id: ctx.state.user!.id, ip: ctx.ip }) };
   });
 
   // A flash sale (限时秒杀): { flash: { price, startsAt, endsAt, cap, perBuyer } }, or { flash: null } to end it.

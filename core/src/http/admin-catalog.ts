@@ -17,6 +17,7 @@ import {
 import type { InputField } from '../catalog/fields.js';
 import { listRoutes, setRoute } from '../delivery/routes.js';
 import { listWatches } from '../notices/watches.js';
+import { setBuyerLimit } from '../orders/limits.js';
 import { errors, type ShopError } from '../errors.js';
 import { translate } from '../i18n/messages.js';
 import { toDecimalString } from '../money/money.js';
@@ -154,6 +155,17 @@ ${visibilityForm('/admin/catalog/sku/{{id}}/visibility', '/admin/catalog/product
 </tbody></table>
 </section>
 
+<section aria-labelledby="l-h"><h2 id="l-h">{{t "admin.limit.title"}}</h2>
+<p class="hint">{{t "admin.limit.hint"}}</p>
+<table><thead><tr><th>SKU</th><th>{{t "admin.limit.units"}}</th></tr></thead><tbody>
+{{#each product.skus}}<tr data-limit="{{code}}"><td><code>{{code}}</code></td>
+<td><form method="post" action="/admin/catalog/skus/{{id}}/limit" class="row"><input type="hidden" name="_csrf" value="{{@root.csrf}}"><input type="hidden" name="back" value="/admin/catalog/products/{{@root.product.id}}">
+<input type="number" name="units" min="1" value="{{buyerLimit.units}}" aria-label="{{t "admin.limit.units"}}" style="max-width:90px">
+<select name="per" aria-label="{{t "admin.limit.units"}}" style="max-width:100px"><option value="day"{{#if (eq buyerLimit.per "day")}} selected{{/if}}>{{t "admin.limit.per.day"}}</option><option value="ever"{{#if (eq buyerLimit.per "ever")}} selected{{/if}}>{{t "admin.limit.per.ever"}}</option></select>
+<button class="small" type="submit">{{t "admin.save"}}</button></form></td></tr>{{/each}}
+</tbody></table>
+</section>
+
 <section aria-labelledby="r-h"><h2 id="r-h">{{t "admin.catalog.routes"}}</h2>
 <p class="hint">{{t "admin.catalog.routesHint"}}</p>
 {{#each routes}}<h3><code>{{code}}</code></h3>
@@ -171,7 +183,7 @@ ${visibilityForm('/admin/catalog/sku/{{id}}/visibility', '/admin/catalog/product
 {{#unless suppliers.length}}<p class="hint">{{t "admin.catalog.noSuppliers"}}</p>{{/unless}}
 </section>
 
-<section aria-labelledby="w-h" data-watches><h2 id="w-h">{{t "admin.watches.title"}}</h2>
+<section aria-labelledby="wt-h" data-watches><h2 id="wt-h">{{t "admin.watches.title"}}</h2>
 <table><thead><tr><th>SKU</th><th>{{t "admin.watches.email"}}</th><th>{{t "admin.catalog.state"}}</th><th>{{t "admin.watches.price"}}</th><th>{{t "admin.watches.created"}}</th><th></th></tr></thead><tbody>
 {{#each watches}}<tr data-watch="{{kind}}:{{email}}"><td><code>{{sku}}</code></td><td>{{email}}</td><td>{{#if (eq kind "stock")}}{{t "admin.watches.kind.stock"}}{{else}}{{t "admin.watches.kind.price"}}{{/if}}</td><td>{{money price}}</td><td>{{date createdAt}}</td>
 <td>{{#if sentAt}}<span class="ok-cell">{{t "admin.watches.sent"}} {{date sentAt}}</span>{{else}}{{t "admin.watches.waiting"}}{{/if}}</td></tr>
@@ -305,6 +317,12 @@ export function adminCatalog(): ShopRouter {
       return { minQuantity: whole(quantity) ?? NaN, percentOff: percentBp(percent) };
     });
     await setTiers(ctx.shop, await skuCodeOf(ctx.shop, idParam(ctx)), { tiers }, actorOf(ctx));
+    return withQuery(backOf(f), 'saved=1');
+  });
+  // An empty number lifts the limit.
+  consolePost(r, '/catalog/skus/:id/limit', showBack, async (ctx, f) => {
+    const units = one(f.units) ? (whole(f.units) ?? NaN) : null;
+    await setBuyerLimit(ctx.shop, await skuCodeOf(ctx.shop, idParam(ctx)), { limit: units === null ? null : { units, per: one(f.per) } }, actorOf(ctx));
     return withQuery(backOf(f), 'saved=1');
   });
   consolePost(r, '/catalog/skus/:id/routes', showBack, async (ctx, f) => {

@@ -5,6 +5,7 @@ import { deliveryJob, webhookJobs, type NewJob } from '../delivery/jobs.js';
 import { couponBuyerLimit, couponDisabled, couponUsedUp } from '../coupons/coupons.js';
 import { errors, ShopError } from '../errors.js';
 import { flashSoldOut } from '../pricing/flash.js';
+import { limitReached } from './limits.js';
 import { flashOf } from '../pricing/pricing.js';
 import type { FlashSale } from '../pricing/resolver.js';
 import { keyTaken } from '../inventory/picks.js';
@@ -77,9 +78,40 @@ interface Figures {
   /** The coupons this batch's orders use, and their buyers' uses (`couponBuyer`), read for each batch. */
   coupons: Map<number, { used: number; maxUses: number | null; active: boolean }>;
   couponBuyers: Map<string, number>;
+  /** The units the buyers of this batch's limited orders have counted (`limitUnits`), read for each batch. */
+  limits: Map<string, number>;
 }
 
 const couponBuyer = (couponId: number, buyer: string) => `${couponId}\x1e${buyer}`;
+const limitUnits = (skuId: number, buyer: string, period: string) => `${skuId}\x1e${buyer}\x1e${period}`;
+
+/** A row of a capped counter (`coupon_buyers`, `buyer_units`): its key columns, and its key in the figures. */
+interface CounterRow {
+  where: Record<string, Literal>;
+  key: string;
+  limit: number;
+}
+
+const whereOf = (q: Sql, where: Record<string, Literal>) => Object.entries(where).map(([c, v]) => `${c} = ${q.lit(v)}`).join(' AND ');
+
+/** Reads (on MySQL: locks) the counters' rows into `into` by `keyOf` a row read, a missing row as 0. */
+async function readCounters(q: Sql, table: string, column: string, rows: CounterRow[], keyOf: (row: Record<string, any>) => string, into: Map<string, number>, lock: string): Promise<void> {
+  if (!rows.length) return;
+  for (const r of rows) into.set(r.key, 0);
+  const found = await q.all<Record<string, any>>(`SELECT * FROM ${table} WHERE ${rows.map((r) => `(${whereOf(q, r.where)})`).join(' OR ')}${lock}`);
+  for (const r of found) into.set(keyOf(r), Number(r[column]));
+}
+
+/** Each counter raised by `n`, guarded by its limit, its row made first where it has none. */
+function counterWrites(q: Sql, table: string, column: string, raised: Array<CounterRow & { n: number }>): Step[] {
+  const steps = insertRows(q, table, raised.map((r) => ({ ...r.where, [column]: 0 })), { ignoreDuplicates: true });
+  for (const r of raised) steps.push({ sql: `UPDATE ${table} SET ${column} = ${column} + ${q.lit(r.n)} WHERE ${whereOf(q, r.where)} AND ${column} + ${q.lit(r.n)} <= ${q.lit(r.limit)}`, expect: 1 });
+  return steps;
+}
+
+const couponCounter = (c: NonNullable<PlacedOrder['coupon']>): CounterRow => ({ where: { coupon_id: c.id, buyer: c.buyer }, key: couponBuyer(c.id, c.buyer), limit: c.perBuyer! });
+const limitCounters = (o: PlacedOrder): CounterRow[] =>
+  (o.limits?.counts ?? []).map((c) => ({ where: { sku_id: o.skuId, buyer: o.limits!.buyer, period: c.period }, key: limitUnits(o.skuId, o.limits!.buyer, c.period), limit: c.limit }));
 
 /** Renders literals for one dialect (raw.ts). */
 interface Sql {
@@ -116,6 +148,7 @@ interface Wanted {
   nextOrderId: boolean;
   picks?: number[];
   coupons?: PlacedOrder[];
+  limited?: PlacedOrder[];
 }
 
 /**
@@ -126,8 +159,9 @@ async function readFigures(deps: Deps, q: Sql, want: Wanted, into: Figures, w: S
   const lock = q.dialect === 'mysql' ? ' FOR UPDATE' : '';
   const walletsOf = (ids: number[]) => (ids.length ? q.all<{ id: number; user_id: number; balance: number }>(`SELECT id, user_id, balance FROM accounts WHERE code IN ${list(q, ids.map(walletCode))} ORDER BY id${lock}`) : []);
   const coupons = [...new Set((want.coupons ?? []).map((o) => o.coupon!.id))];
-  const limited = [...new Map((want.coupons ?? []).filter((o) => o.coupon!.perBuyer !== null).map((o) => [couponBuyer(o.coupon!.id, o.coupon!.buyer), o.coupon!])).values()];
-  const [skuRows, walletRows, buyerRows, keyRows, seq, pickRows, couponRows, couponBuyerRows] = await Promise.all([
+  const couponCounters = [...new Map((want.coupons ?? []).filter((o) => o.coupon!.perBuyer !== null).map((o) => [couponBuyer(o.coupon!.id, o.coupon!.buyer), couponCounter(o.coupon!)])).values()];
+  const units = [...new Map((want.limited ?? []).flatMap(limitCounters).map((c) => [c.key, c])).values()];
+  const [skuRows, walletRows, buyerRows, keyRows, seq, pickRows, couponRows] = await Promise.all([
     want.skuIds.length ? q.all<Record<string, any>>(`SELECT id, price, stock, enabled, key_mode, flash_price, flash_starts_at, flash_ends_at, flash_cap, flash_sold, flash_per_buyer FROM skus WHERE id IN ${list(q, want.skuIds)}${lock}`) : [],
     walletsOf(want.userIds),
     want.buyerIds.length ? q.all<{ id: number; spend_total: number; level_id: number | null }>(`SELECT id, spend_total, level_id FROM users WHERE id IN ${list(q, want.buyerIds)}${lock}`) : [],
@@ -141,15 +175,10 @@ async function readFigures(deps: Deps, q: Sql, want: Wanted, into: Figures, w: S
     want.nextOrderId ? q.all<{ seq: number }>(`SELECT seq FROM sqlite_sequence WHERE name = 'orders'`) : null,
     want.picks?.length ? q.all<{ id: number; sku_id: number; secret: string }>(`SELECT id, sku_id, secret FROM card_keys WHERE id IN ${list(q, want.picks)} AND status = 'available'${lock}`) : [],
     coupons.length ? q.all<{ id: number; used: number; max_uses: number | null; active: number }>(`SELECT id, used, max_uses, active FROM coupons WHERE id IN ${list(q, coupons)} ORDER BY id${lock}`) : [],
-    limited.length
-      ? q.all<{ coupon_id: number; buyer: string; uses: number }>(
-          `SELECT coupon_id, buyer, uses FROM coupon_buyers WHERE ${limited.map((c) => `(coupon_id = ${q.lit(c.id)} AND buyer = ${q.lit(c.buyer)})`).join(' OR ')}${lock}`,
-        )
-      : [],
+    readCounters(q, 'coupon_buyers', 'uses', couponCounters, (r) => couponBuyer(Number(r.coupon_id), r.buyer), into.couponBuyers, lock),
+    readCounters(q, 'buyer_units', 'units', units, (r) => limitUnits(Number(r.sku_id), r.buyer, r.period), into.limits, lock),
   ]);
   for (const r of couponRows) into.coupons.set(Number(r.id), { used: Number(r.used), maxUses: r.max_uses === null ? null : Number(r.max_uses), active: Boolean(r.active) });
-  for (const c of limited) into.couponBuyers.set(couponBuyer(c.id, c.buyer), 0);
-  for (const r of couponBuyerRows) into.couponBuyers.set(couponBuyer(Number(r.coupon_id), r.buyer), Number(r.uses));
   for (const r of pickRows) into.picked.set(Number(r.id), { id: Number(r.id), skuId: Number(r.sku_id), secret: r.secret });
   for (const r of skuRows) into.skus.set(Number(r.id), { price: Number(r.price), stock: Number(r.stock), enabled: Boolean(r.enabled), shared: r.key_mode === 'shared', flash: flashOf(r) });
   const wallet = (r: { id: number; user_id: number; balance: number }) => into.wallets.set(Number(r.user_id), { id: Number(r.id), balance: Number(r.balance) });
@@ -206,24 +235,35 @@ function takeCoupon(f: Figures, order: PlacedOrder): void {
  */
 function couponWrites(q: Sql, accepted: Accepted[]): Step[] {
   const codes = new Map<number, number>();
-  const buyers = new Map<string, { id: number; buyer: string; limit: number; n: number }>();
+  const buyers = new Map<string, CounterRow & { n: number }>();
   for (const { order } of accepted) {
     const c = order.coupon;
     if (!c) continue;
     codes.set(c.id, (codes.get(c.id) ?? 0) + 1);
     if (c.perBuyer === null) continue;
-    const b = buyers.get(couponBuyer(c.id, c.buyer)) ?? { id: c.id, buyer: c.buyer, limit: c.perBuyer, n: 0 };
-    b.n++;
-    buyers.set(couponBuyer(c.id, c.buyer), b);
+    const row = couponCounter(c);
+    buyers.set(row.key, { ...row, n: (buyers.get(row.key)?.n ?? 0) + 1 });
   }
   const steps: Step[] = [...codes]
     .sort((a, b) => a[0] - b[0])
     .map(([id, n]) => ({ sql: `UPDATE coupons SET used = used + ${q.lit(n)} WHERE id = ${q.lit(id)} AND active = ${q.lit(true)} AND (max_uses IS NULL OR used + ${q.lit(n)} <= max_uses)`, expect: 1 }));
-  steps.push(...insertRows(q, 'coupon_buyers', [...buyers.values()].map((b) => ({ coupon_id: b.id, buyer: b.buyer, uses: 0 })), { ignoreDuplicates: true }));
-  for (const b of buyers.values()) {
-    steps.push({ sql: `UPDATE coupon_buyers SET uses = uses + ${q.lit(b.n)} WHERE coupon_id = ${q.lit(b.id)} AND buyer = ${q.lit(b.buyer)} AND uses + ${q.lit(b.n)} <= ${q.lit(b.limit)}`, expect: 1 });
+  return [...steps, ...counterWrites(q, 'coupon_buyers', 'uses', [...buyers.values()])];
+}
+
+/** The units each limited buyer's orders in the batch count, per SKU and period. */
+function limitWrites(q: Sql, accepted: Accepted[]): Step[] {
+  const raised = new Map<string, CounterRow & { n: number }>();
+  for (const { order } of accepted) {
+    for (const row of limitCounters(order)) raised.set(row.key, { ...row, n: (raised.get(row.key)?.n ?? 0) + order.quantity });
   }
-  return steps;
+  return counterWrites(q, 'buyer_units', 'units', [...raised.values()]);
+}
+
+/** Refused for a limit of its buyer's: the units left under the tightest cap are fewer than it asks for. */
+function limitRefusal(f: Figures, order: PlacedOrder): ShopError | null {
+  const counters = limitCounters(order);
+  const left = Math.min(...counters.map((c) => c.limit - (f.limits.get(c.key) ?? 0)));
+  return left < order.quantity ? limitReached(left) : null;
 }
 
 /** Whether the order's flash sale is still the SKU's, on at `now`, with the order's units left. */
@@ -249,10 +289,12 @@ function decide(q: Sql, batch: PlacedOrder[], f: Figures, outcomes: Array<Outcom
     // Two buyers, one key: the first in the batch (or an earlier batch) has it.
     else if (order.picks?.some((id) => f.picked.get(id)?.skuId !== order.skuId || picked.has(id))) outcomes[index] = keyTaken();
     else if (order.coupon && couponRefusal(f, order)) outcomes[index] = couponRefusal(f, order)!;
+    else if (order.limits && limitRefusal(f, order)) outcomes[index] = limitRefusal(f, order)!;
     else if (!wallet || wallet.balance < order.amount) outcomes[index] = errors.insufficientBalance();
     else {
       const stockAt = sku.stock;
       if (order.coupon) takeCoupon(f, order);
+      for (const c of limitCounters(order)) f.limits.set(c.key, (f.limits.get(c.key) ?? 0) + order.quantity);
       for (const id of order.picks ?? []) picked.add(id);
       if (counted) sku.stock -= order.quantity;
       if (order.flash) sku.flash!.sold += order.quantity;
@@ -292,7 +334,7 @@ function writes(deps: Deps, q: Sql, f: Figures, accepted: Accepted[], revenue: n
   }
   const debit = caseOf(q, [...debits].map(([id, amount]) => [id, q.lit(amount)]));
   steps.push({ sql: `UPDATE accounts SET balance = balance - ${debit} WHERE id IN ${list(q, [...debits.keys()])} AND balance >= ${debit}`, expect: debits.size });
-  steps.push(...couponWrites(q, accepted));
+  steps.push(...couponWrites(q, accepted), ...limitWrites(q, accepted));
 
   // A delivered order (a card in stock) pays its agents their margins in the same journal
   // transaction as the sale; an order delivered later pays them then (pricing/margins.ts).
@@ -432,10 +474,11 @@ async function commitWith(
   return { outcomes, jobs: jobs > 0, lifted: lifted.length };
 }
 
-const emptyFigures = (): Figures => ({ skus: new Map(), wallets: new Map(), buyers: new Map(), keys: new Map(), nextOrderId: null, picked: new Map(), coupons: new Map(), couponBuyers: new Map() });
+const emptyFigures = (): Figures => ({ skus: new Map(), wallets: new Map(), buyers: new Map(), keys: new Map(), nextOrderId: null, picked: new Map(), coupons: new Map(), couponBuyers: new Map(), limits: new Map() });
 
 const picksOf = (batch: PlacedOrder[]) => batch.flatMap((o) => o.picks ?? []);
 const couponsOf = (batch: PlacedOrder[]) => batch.filter((o) => o.coupon);
+const limitedOf = (batch: PlacedOrder[]) => batch.filter((o) => o.limits);
 
 /** MySQL: the figures read and locked inside the batch's own transaction. */
 function mysqlBatches(deps: Deps) {
@@ -445,7 +488,7 @@ function mysqlBatches(deps: Deps) {
       const f = emptyFigures();
       const lifts = (await pricingSnapshot(deps)).levels.some((l) => l.upgradeSpend !== null);
       const keys = [...[...t.units].map(([skuId, limit]) => ({ skuId, after: 0, limit })), ...[...t.pools].map((skuId) => ({ skuId, after: 0, limit: POOL_SIZE }))];
-      await readFigures(deps, tx, { ...t, buyerIds: lifts ? t.buyerIds : [], keys, nextOrderId: false, picks: picksOf(batch), coupons: couponsOf(batch) }, f);
+      await readFigures(deps, tx, { ...t, buyerIds: lifts ? t.buyerIds : [], keys, nextOrderId: false, picks: picksOf(batch), coupons: couponsOf(batch), limited: limitedOf(batch) }, f);
       for (const id of t.buyerIds) if (!f.buyers.has(id)) f.buyers.set(id, { spent: 0, levelId: null, amount: 0 });
       return commitWith(deps, tx, batch, f, async (steps, nos) => {
         await tx.commit(steps);
@@ -504,13 +547,15 @@ function sqliteBatches(deps: Deps) {
         nextOrderId: f.nextOrderId === null,
         picks: picksOf(batch),
         coupons: couponsOf(batch),
+        limited: limitedOf(batch),
       };
-      // Picked keys and coupons' uses are read for each batch, once the programs sent have finished
-      // (a gateway order may have taken a use meanwhile, outside the lane).
+      // Picked keys, coupons' uses and buyers' units are read for each batch, once the programs sent
+      // have finished (a gateway order may have taken some meanwhile, outside the lane).
       f.picked.clear();
       f.coupons.clear();
       f.couponBuyers.clear();
-      if (want.picks!.length || want.coupons!.length) await tx.settled();
+      f.limits.clear();
+      if (want.picks!.length || want.coupons!.length || want.limited!.length) await tx.settled();
       // Before refusing anyone for stock or balance, read those figures again, once the programs
       // sent have finished: another process may have added keys or credited a wallet meanwhile.
       const short = batch.filter((o) => (o.productType === 'card' && (f.skus.get(o.skuId)?.stock ?? Infinity) < o.quantity) || (f.wallets.get(o.userId!)?.balance ?? Infinity) < o.amount);

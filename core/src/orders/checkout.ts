@@ -16,7 +16,9 @@ import { invalidatePricing, priceList } from '../pricing/pricing.js';
 import type { ProductTypeDefinition } from '../delivery/product-type.js';
 import type { Locale } from '../i18n/messages.js';
 import { createBatches } from './batch.js';
+import { buyerKey } from './buyer.js';
 import { GroupCommit } from './group-commit.js';
+import { checkLimits, countsOf, type OrderLimits } from './limits.js';
 import { hashOrderToken } from './numbers.js';
 import type { OrderView } from './orders.js';
 import { hashQueryPassword, queryPasswordSchema } from './lookup.js';
@@ -78,6 +80,8 @@ export interface PlacedOrder {
   picks?: number[];
   /** The flash sale whose price it got (限时秒杀): its units are counted against the sale's cap. */
   flash?: { price: number; startsAt: number } | null;
+  /** The buyer's limits its units count against (限购, orders/limits.ts). */
+  limits?: OrderLimits;
   /** The language the buyer used, for the order's e-mails (null: the shop's). */
   locale?: Locale | null;
 }
@@ -165,6 +169,9 @@ async function prepare(
     contact: req.contact || null,
   });
   const amount = gross - (coupon?.discount ?? 0);
+  const counts = countsOf(sku, price.sale, deps.now());
+  const limits = counts.length ? { buyer: buyerKey(deps, { userId: buyer?.id ?? null, contact: req.contact || null }), counts } : undefined;
+  if (limits) await checkLimits(deps, sku.id, limits, quantity);
   const review = await deps.hooks.check('before.checkout', {
     buyer,
     skuId: sku.id,
@@ -191,6 +198,7 @@ async function prepare(
     ...(coupon ? { coupon } : {}),
     retail: price.retail,
     flash: price.sale,
+    ...(limits ? { limits } : {}),
     margins,
     siteId: request?.site?.id ?? null,
     contact: req.contact || null,
@@ -270,7 +278,7 @@ export async function priceFor(deps: Deps, buyer: User | undefined, site: Reques
   const resolved = list.order(skuId, quantity, deps.now());
   if (!resolved) throw errors.notFound('error.sku_not_found');
   const sale = list.tables.skus.get(skuId)!;
-  return { ...resolved, retail: sale.retail, sale: resolved.flash ? { price: sale.flash!.price, startsAt: sale.flash!.startsAt } : null };
+  return { ...resolved, retail: sale.retail, sale: resolved.flash ? { price: sale.flash!.price, startsAt: sale.flash!.startsAt, perBuyer: sale.flash!.perBuyer } : null };
 }
 
 /** The row of a new order; `status` defaults to how a wallet checkout leaves it. */
@@ -307,6 +315,7 @@ export function orderRow(
     callback_url: order.api?.callbackUrl ?? null,
     review: order.review ?? null,
     flash_units: order.flash ? order.quantity : 0,
+    limit_periods: order.limits?.counts.map((c) => c.period).join(' ') ?? null,
     locale: order.locale ?? null,
     created_at: now,
     paid_at: paid ? now : null,

@@ -14,6 +14,7 @@ import { gatewayAccountId, postJournal, SYSTEM_ACCOUNTS, systemAccountId, wallet
 import { hashOrderToken } from './numbers.js';
 import { releaseKeys } from './reservations.js';
 import { returnCoupons } from '../coupons/coupons.js';
+import { returnLimits } from './limits.js';
 import { transition, type OrderStatus } from './state.js';
 
 export interface OrderView {
@@ -252,8 +253,12 @@ export async function refundOrder(
       : affected(await trx('orders').where({ id: row.id, refund_due: true }).update(patch)) === 1;
     if (!moved) throw errors.invalidState(row.status);
     if (!owed) await unwindSale(deps, trx, row);
-    // The coupon's use comes back with the order (an expired one gave it back already).
-    if (refunds) await returnCoupons(deps, trx, [row]);
+    // The coupon's use and the units counted against the buyer's limits come back with the order
+    // (an expired one gave them back already).
+    if (refunds) {
+      await returnCoupons(deps, trx, [row]);
+      await returnLimits(deps, trx, [row]);
+    }
     // A card order refunded while held for review puts the keys it reserved back on sale.
     await releaseKeys(trx, [{ ...row, reserved: row.reserved ?? 0 }]);
     const from = await systemAccountId(deps, trx, owed ? SYSTEM_ACCOUNTS.refundsDue : SYSTEM_ACCOUNTS.revenue);

@@ -23,6 +23,7 @@ import { contactKey } from './lookup.js';
 import { redeemCoupon, returnCoupons } from '../coupons/coupons.js';
 import { announceStuckPayment } from './stuck.js';
 import { returnFlash, takeFlash } from '../pricing/flash.js';
+import { returnLimits, takeLimits } from './limits.js';
 
 /**
  * Payment through a gateway. The order waits in `pending_payment`, holding its keys for
@@ -47,6 +48,7 @@ export async function placeGatewayOrder(
     const holds = await takeHolds(deps, trx, { contact: order.contact, ip: request?.ip, session: request?.device ?? (order.userId ? `user:${order.userId}` : null) });
     if (reserves) await holdStock(trx, order.skuId, order.quantity);
     await takeFlash(trx, order, now);
+    if (order.limits) await takeLimits(trx, order.skuId, order.limits, order.quantity);
     // Before the insert, whose foreign key would share-lock the coupon's row first (as holdStock's).
     if (order.coupon) await redeemCoupon(deps, trx, order.coupon);
     const [id] = await trx('orders').insert({
@@ -79,11 +81,12 @@ export async function placeGatewayOrder(
     deps.log.error(`payment gateway ${gateway.id} could not create a payment for ${no}`, err);
     await transaction(deps.db, async (trx) => {
       if (!(await transition(trx, Number(id), 'pending_payment', 'cancelled', { reason: `gateway ${gateway.id} unavailable` }))) return;
-      const row = await trx('orders').where('id', Number(id)).first('id', 'sku_id', 'reserved', 'holds', 'coupon_id', 'user_id', 'contact', 'flash_units', 'created_at');
+      const row = await trx('orders').where('id', Number(id)).first('id', 'sku_id', 'quantity', 'reserved', 'holds', 'coupon_id', 'user_id', 'contact', 'flash_units', 'limit_periods', 'created_at');
       await releaseKeys(trx, [row]);
       await releaseHolds(trx, [row]);
       await returnCoupons(deps, trx, [row]);
       await returnFlash(trx, [row]);
+      await returnLimits(deps, trx, [row]);
     });
     throw new ShopError('gateway_unavailable', 502, 'error.gateway_unavailable');
   }
@@ -352,14 +355,14 @@ export async function expireUnpaid(deps: Deps): Promise<number> {
   for (;;) {
     const n = await transaction(deps.db, async (trx) => {
       const now = deps.now();
-      const rows: Array<{ id: number; sku_id: number; reserved: number; holds: string | null; coupon_id: number | null; user_id: number | null; contact: string | null; flash_units: number; created_at: number }> = await forUpdateSkipLocked(
+      const rows: Array<{ id: number; sku_id: number; quantity: number; reserved: number; holds: string | null; coupon_id: number | null; user_id: number | null; contact: string | null; flash_units: number; limit_periods: string | null; created_at: number }> = await forUpdateSkipLocked(
         deps.db,
         trx('orders')
           .where('status', 'pending_payment')
           .andWhere('expires_at', '<', now)
           .orderBy('id')
           .limit(EXPIRE_BATCH)
-          .select('id', 'sku_id', 'reserved', 'holds', 'coupon_id', 'user_id', 'contact', 'flash_units', 'created_at'),
+          .select('id', 'sku_id', 'quantity', 'reserved', 'holds', 'coupon_id', 'user_id', 'contact', 'flash_units', 'limit_periods', 'created_at'),
       );
       if (!rows.length) return 0;
       const ids = rows.map((r) => r.id);
@@ -369,6 +372,7 @@ export async function expireUnpaid(deps: Deps): Promise<number> {
       await releaseHolds(trx, rows);
       await returnCoupons(deps, trx, rows);
       await returnFlash(trx, rows);
+      await returnLimits(deps, trx, rows);
       return rows.length;
     });
     expired += n;

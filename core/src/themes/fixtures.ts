@@ -33,8 +33,9 @@ const skus = [
     maxQuantity: 10,
     tiers: [{ minQuantity: 5, percentOff: 200, price: 4_802 }],
     flash: { price: 4_500, startsAt: 1_764_547_200_000, endsAt: 1_764_633_600_000, left: 20, perBuyer: 2 },
+    buyerLimit: { units: 3, per: 'day' },
   },
-  { id: 2, code: 'GC-100', name: '100 元', price: 9_800, stock: 0, stockPlus: false, inStock: false, minQuantity: 1, maxQuantity: null },
+  { id: 2, code: 'GC-100', name: '100 元', price: 9_800, stock: 0, stockPlus: false, inStock: false, minQuantity: 1, maxQuantity: null, buyerLimit: { units: 1, per: 'ever' } },
 ];
 
 const product = {
