@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { createApiKey, expireUnpaid, verifyLedger } from '@cardshop/core';
 import { dummyPayments, startTestShop, TEST_DIALECTS, type TestClient, type TestShop } from '@cardshop/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -310,5 +311,47 @@ describe.each(TEST_DIALECTS)('coupons (%s)', (dialect) => {
     const again = await api.post('/orders', { sku, coupon: c.code }, { 'idempotency-key': `coupon-${dialect}-2` });
     expect(again.status).toBe(409);
     expect(again.body.error).toMatchObject({ code: 'coupon_used_up', fields: { coupon: expect.any(String) } });
+  });
+
+  it('lets an agent create, list and turn off its coupons in the agent centre of both themes, refusing a bad form by field', async () => {
+    for (const theme of ['themes/default', 'themes/wholesale']) {
+      const shop = await startTestShop({ dialect, config: { theme: path.resolve(theme) } });
+      try {
+        const a = await shop.createUser();
+        const agent = await shop.client().login(a.email, a.password);
+        expect((await agent.post('/api/store/agent/join')).status).toBe(200);
+        const csrf = await agent.csrf('/agent');
+        const c = `AC${dialect.toUpperCase()}${theme.length}`;
+        const made = await agent.post('/agent/coupons', new URLSearchParams({ _csrf: csrf, code: c, kind: 'fixed', value: '3.50', minAmount: '20', perBuyer: '1', endsAt: '2099-01-01T00:00' }));
+        expect(made.status, made.text).toBe(303);
+        const mine = (await agent.get('/api/store/agent/coupons')).body.coupons;
+        expect(mine).toMatchObject([{ code: c, kind: 'fixed', value: 350, minAmount: 2000, perBuyer: 1, ownerId: a.id, active: true, endsAt: Date.parse('2099-01-01T00:00:00+08:00') }]);
+        const page = await agent.request('GET', '/agent', undefined, EN);
+        const row = page.text.slice(page.text.indexOf(`data-coupon="${c}"`));
+        expect(row).toMatch(/¥3\.50 off · on orders from ¥20\.00/);
+        expect(row).toContain('1 per buyer');
+
+        // A percent over 100 is refused by field, with what was typed kept, and nothing written.
+        const bad = await agent.post('/agent/coupons', new URLSearchParams({ _csrf: csrf, code: `${c}X`, kind: 'percent', value: '120' }), EN);
+        expect(bad.status).toBe(400);
+        expect(bad.text).toContain('A percent off cannot be more than 100');
+        expect(bad.text).toContain(`value="${c}X"`);
+        expect((await agent.get('/api/store/agent/coupons')).body.coupons).toHaveLength(1);
+
+        const off = await agent.post('/agent/coupons/active', new URLSearchParams({ _csrf: csrf, id: String(mine[0].id), active: '0' }));
+        expect(off.status).toBe(303);
+        expect((await agent.get('/api/store/agent/coupons')).body.coupons[0].active).toBe(false);
+
+        // Someone who is not an agent has no coupons to issue, and not another's to turn on.
+        const u = await shop.createUser();
+        const buyer = await shop.client().login(u.email, u.password);
+        const theirs = await buyer.csrf('/agent');
+        expect((await buyer.post('/agent/coupons', new URLSearchParams({ _csrf: theirs, code: `${c}Y`, kind: 'fixed', value: '1' }))).status).toBe(403);
+        expect((await buyer.post('/agent/coupons/active', new URLSearchParams({ _csrf: theirs, id: String(mine[0].id), active: '1' }))).status).toBe(403);
+        expect((await agent.get('/api/store/agent/coupons')).body.coupons[0].active).toBe(false);
+      } finally {
+        await shop.close();
+      }
+    }
   });
 });

@@ -59,8 +59,8 @@ const page = consoleTemplate(`{{#if saved}}<p class="notice" role="status">{{t "
 /** A `datetime-local` value, read as the console shows times (Asia/Shanghai, UTC+8 all year). */
 const instantOf = (v: string) => (v ? Date.parse(`${v.length === 16 ? `${v}:00` : v}+08:00`) : null);
 
-/** The rules of a coupon form: money in yuan, a SKU by its code (an unknown one is refused as the scope's target). */
-async function rulesOf(deps: Deps, f: Form) {
+/** The rules of a coupon form (the console's, the agent centre's): money in yuan, a SKU by its code (an unknown one is refused as the scope's target). */
+export async function couponRulesOf(deps: Deps, f: Form) {
   const kind = one(f.kind);
   const scope = one(f.scope) || 'order';
   const sku = scope === 'sku' && one(f.sku) ? await deps.db.read('skus').where('code', one(f.sku).trim()).first('id') : undefined;
@@ -115,7 +115,7 @@ export function adminCoupons(): ShopRouter {
   const r = consoleRouter();
   r.get('/coupons', (ctx) => render(ctx));
   consolePost(r, '/coupons', render, async (ctx, f) => {
-    await createCoupon(ctx.shop, issuer(ctx), { code: one(f.code), ...(await rulesOf(ctx.shop, f)) });
+    await createCoupon(ctx.shop, issuer(ctx), { code: one(f.code), ...(await couponRulesOf(ctx.shop, f)) });
     return '/admin/coupons?saved=1';
   });
   // The codes are shown once, on the page that made them (and listed below it from then on).
@@ -123,7 +123,7 @@ export function adminCoupons(): ShopRouter {
     checkCsrf(ctx);
     const f = formOf(ctx);
     try {
-      const made = await generateCoupons(ctx.shop, issuer(ctx), { count: whole(f.count) ?? NaN, prefix: one(f.prefix), ...(await rulesOf(ctx.shop, f)) });
+      const made = await generateCoupons(ctx.shop, issuer(ctx), { count: whole(f.count) ?? NaN, prefix: one(f.prefix), ...(await couponRulesOf(ctx.shop, f)) });
       await render(ctx, undefined, made);
     } catch (err) {
       const e = toShopError(err);

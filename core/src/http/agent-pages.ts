@@ -1,7 +1,8 @@
 import Router from '@koa/router';
-import { becomeAgent, downline, isAgent } from '../agents/tree.js';
+import { becomeAgent, downline, isAgent, requireAgent } from '../agents/tree.js';
 import { saveSite, siteOf, siteOrders } from '../agents/sites.js';
 import { agentSiteId, deleteArticle, getArticle, listArticles, saveArticle } from '../articles/articles.js';
+import { createCoupon, listCoupons, setCouponActive } from '../coupons/coupons.js';
 import { ShopError } from '../errors.js';
 import { translate } from '../i18n/messages.js';
 import { parseMoney, toDecimalString } from '../money/money.js';
@@ -11,7 +12,8 @@ import { chainOf, pricingSnapshot } from '../pricing/pricing.js';
 import { earningsOf } from '../pricing/rebates.js';
 import { balanceOf, walletHistory } from '../wallet/ledger.js';
 import { listWithdrawals, requestWithdrawal, WITHDRAWAL_METHODS } from '../wallet/withdrawals.js';
-import { percentBp } from './admin-forms.js';
+import { couponRulesOf } from './admin-coupons.js';
+import { percentBp, type Form as FormFields } from './admin-forms.js';
 import type { ShopContext, ShopRouter } from './context.js';
 import { toShopError } from './errors.js';
 import { renderPage } from './render.js';
@@ -114,6 +116,9 @@ async function renderAgent(ctx: ShopContext, opts: { failure?: ShopError; form?:
       themes: [ctx.shop.config.theme, ...ctx.shop.config.siteThemes],
       articles: site ? (await listArticles(ctx.shop, site.id, { drafts: true, pageSize: 50 })).articles : [],
       articleForm: articleForm ?? { id: null, title: '', body: '', format: 'text', pinned: false, published: true, announcement: false },
+      // The agent's coupons, funded from its margin; the form as typed when refused.
+      coupons: await listCoupons(ctx.shop, user.id, { limit: 100 }),
+      couponForm: opts.form === 'coupons' && opts.submitted?.code !== undefined ? opts.submitted : { kind: 'percent' },
     },
     opts.failure?.status,
   );
@@ -159,6 +164,14 @@ export function agentPages(): ShopRouter {
       ctx.ip,
     ),
   );
+
+  // The agent's own coupons (its downline and sub-shop buy with them, out of its margin).
+  const couponIssuer = (ctx: ShopContext) => {
+    const me = requireAgent(ctx.state.user!);
+    return { actorId: me.id, agentId: me.id, ip: ctx.ip };
+  };
+  action('/agent/coupons', 'coupons', async (ctx, f) => createCoupon(ctx.shop, couponIssuer(ctx), { code: str(f.code) ?? '', ...(await couponRulesOf(ctx.shop, f as FormFields)) }));
+  action('/agent/coupons/active', 'coupons', (ctx, f) => setCouponActive(ctx.shop, couponIssuer(ctx), Number(f.id) || 0, f.active === '1'));
 
   // Articles of the agent's sub-shop: `id` set edits that one; `delete` removes it.
   action('/agent/articles', 'articles', async (ctx, f) => {
