@@ -194,4 +194,32 @@ describe.each(TEST_DIALECTS)('flash sales (%s)', (dialect) => {
     }
     expect(Number((await t.shop.db.knex('skus').where('code', code).first('flash_starts_at')).flash_starts_at)).toBe(now + 3_600_000);
   });
+
+  it('starts, shows and ends a flash sale from the console, in Beijing time, refusing a bad form by field', async () => {
+    const { code, product } = await cardSku(t.shop, { keys: 5, price: PRICE });
+    const skuId = Number((await t.shop.db.knex('skus').where('code', code).first('id')).id);
+    const back = `/admin/catalog/products/${product}`;
+    const csrf = await admin.csrf(back);
+    const form = (fields: Record<string, string>) => new URLSearchParams({ _csrf: csrf, back, ...fields });
+    const sale = { price: '45.00', startsAt: '2026-01-01T10:00', endsAt: '2099-01-01T10:00', cap: '20', perBuyer: '2' };
+    const saved = await admin.post(`/admin/catalog/skus/${skuId}/flash`, form(sale));
+    expect(saved.status, saved.text).toBe(303);
+    const row = await t.shop.db.knex('skus').where('id', skuId).first('flash_price', 'flash_starts_at', 'flash_ends_at', 'flash_cap', 'flash_per_buyer');
+    expect(row).toMatchObject({ flash_price: 4_500, flash_cap: 20, flash_per_buyer: 2 });
+    expect(Number(row.flash_starts_at)).toBe(Date.parse('2026-01-01T10:00:00+08:00'));
+    const page = (await admin.request('GET', back, undefined, { 'accept-language': 'en' })).text;
+    const shown = page.slice(page.indexOf(`data-flash="${code}"`));
+    expect(shown).toMatch(/¥45\.00 · 0 \/ 20 sold · 2 a buyer/);
+    expect(shown).toContain('value="2026-01-01T10:00"');
+    expect(skuOf((await t.client().get('/api/store/products')).body.products, code).flash).toMatchObject({ price: 4_500, perBuyer: 2 });
+
+    const bad = await admin.post(`/admin/catalog/skus/${skuId}/flash`, form({ ...sale, price: '200.00' }), { 'accept-language': 'en' });
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('Sale price: The sale price must be below the price');
+    expect(Number((await t.shop.db.knex('skus').where('id', skuId).first('flash_price')).flash_price)).toBe(4_500);
+
+    expect((await admin.post(`/admin/catalog/skus/${skuId}/flash`, form({ end: '1' }))).status).toBe(303);
+    expect((await t.shop.db.knex('skus').where('id', skuId).first('flash_price')).flash_price).toBeNull();
+    expect(skuOf((await t.client().get('/api/store/products')).body.products, code).flash).toBeNull();
+  });
 });

@@ -6,7 +6,7 @@ import { isUniqueViolation, transaction } from '../db/dialect.js';
 import { errors } from '../errors.js';
 import { inputFieldsSchema, type InputField } from './fields.js';
 import { invalidateCatalog } from './snapshot.js';
-import { tiersOf } from '../pricing/pricing.js';
+import { flashOf, tiersOf } from '../pricing/pricing.js';
 import { limitOf, type BuyerLimit } from '../orders/limits.js';
 
 export const PRODUCT_TYPES = ['card', 'direct', 'manual'] as const;
@@ -444,6 +444,7 @@ export async function productForAdmin(deps: Deps, id: number) {
       visibility: s.visibility as Visibility,
       tiers: tiersOf(s.wholesale_tiers),
       buyerLimit: limitOf(s),
+      flash: flashOf(s),
     })),
   };
 }

@@ -18,12 +18,13 @@ import type { InputField } from '../catalog/fields.js';
 import { listRoutes, setRoute } from '../delivery/routes.js';
 import { listWatches } from '../notices/watches.js';
 import { setBuyerLimit } from '../orders/limits.js';
+import { setFlash } from '../pricing/flash.js';
 import { errors, type ShopError } from '../errors.js';
 import { translate } from '../i18n/messages.js';
 import { toDecimalString } from '../money/money.js';
 import { consoleData, consoleRouter, consoleTemplate, renderConsole } from './admin-layout.js';
 import { setTiers } from '../pricing/wholesale.js';
-import { actorOf, consolePost, failureText, formOf, idParam, many, one, param, percentBp, whole, yuan, type Form } from './admin-forms.js';
+import { actorOf, consolePost, failureText, formOf, idParam, instantOf, localInput, many, one, param, percentBp, whole, yuan, type Form } from './admin-forms.js';
 import type { ShopContext, ShopRouter } from './context.js';
 
 /**
@@ -166,6 +167,22 @@ ${visibilityForm('/admin/catalog/sku/{{id}}/visibility', '/admin/catalog/product
 </tbody></table>
 </section>
 
+<section aria-labelledby="f-h"><h2 id="f-h">{{t "admin.flash.title"}}</h2>
+<p class="hint">{{t "admin.flash.hint"}}</p>
+<table><thead><tr><th>SKU</th><th>{{t "admin.flash.now"}}</th><th>{{t "admin.flash.set"}}</th></tr></thead><tbody>
+{{#each product.skus}}<tr data-flash="{{code}}"><td><code>{{code}}</code></td>
+<td>{{#if flash}}{{money flash.price}} · {{t "admin.flash.sold" sold=flash.sold cap=flash.cap}}{{#if flash.perBuyer}} · {{t "admin.flash.perBuyerShown" count=flash.perBuyer}}{{/if}}<br><small>{{date flash.startsAt}} – {{date flash.endsAt}}</small>
+<form method="post" action="/admin/catalog/skus/{{id}}/flash"><input type="hidden" name="_csrf" value="{{@root.csrf}}"><input type="hidden" name="back" value="/admin/catalog/products/{{@root.product.id}}"><input type="hidden" name="end" value="1"><button class="small" type="submit">{{t "admin.flash.end"}}</button></form>{{else}}{{t "admin.flash.none"}}{{/if}}</td>
+<td><form method="post" action="/admin/catalog/skus/{{id}}/flash" class="row"><input type="hidden" name="_csrf" value="{{@root.csrf}}"><input type="hidden" name="back" value="/admin/catalog/products/{{@root.product.id}}">
+<input type="text" name="price" required value="{{shownFlash.price}}" placeholder="{{t "admin.flash.price"}}" aria-label="{{t "admin.flash.price"}}" inputmode="decimal" style="max-width:90px">
+<input type="datetime-local" name="startsAt" required value="{{shownFlash.startsAt}}" aria-label="{{t "admin.flash.startsAt"}}">
+<input type="datetime-local" name="endsAt" required value="{{shownFlash.endsAt}}" aria-label="{{t "admin.flash.endsAt"}}">
+<input type="number" name="cap" min="1" required value="{{shownFlash.cap}}" placeholder="{{t "admin.flash.cap"}}" aria-label="{{t "admin.flash.cap"}}" style="max-width:80px">
+<input type="number" name="perBuyer" min="1" value="{{shownFlash.perBuyer}}" placeholder="{{t "admin.flash.perBuyer"}}" aria-label="{{t "admin.flash.perBuyer"}}" style="max-width:80px">
+<button class="small" type="submit">{{t "admin.save"}}</button></form></td></tr>{{/each}}
+</tbody></table>
+</section>
+
 <section aria-labelledby="r-h"><h2 id="r-h">{{t "admin.catalog.routes"}}</h2>
 <p class="hint">{{t "admin.catalog.routesHint"}}</p>
 {{#each routes}}<h3><code>{{code}}</code></h3>
@@ -223,7 +240,12 @@ async function renderProduct(ctx: ShopContext, failure?: ShopError, id = idParam
     error: failure && failureText(ctx, failure),
     product: {
       ...product,
-      skus: product.skus.map((s) => ({ ...s, shownPrice: toDecimalString(s.price), shownTiers: s.tiers.map((t) => `${t.minQuantity}:${t.percentOff / 100}`).join(', ') })),
+      skus: product.skus.map((s) => ({
+        ...s,
+        shownPrice: toDecimalString(s.price),
+        shownTiers: s.tiers.map((t) => `${t.minQuantity}:${t.percentOff / 100}`).join(', '),
+        shownFlash: s.flash && { price: toDecimalString(s.flash.price), startsAt: localInput(s.flash.startsAt), endsAt: localInput(s.flash.endsAt), cap: s.flash.cap, perBuyer: s.flash.perBuyer ?? '' },
+      })),
     },
     categories,
     fieldRows,
@@ -317,6 +339,12 @@ export function adminCatalog(): ShopRouter {
       return { minQuantity: whole(quantity) ?? NaN, percentOff: percentBp(percent) };
     });
     await setTiers(ctx.shop, await skuCodeOf(ctx.shop, idParam(ctx)), { tiers }, actorOf(ctx));
+    return withQuery(backOf(f), 'saved=1');
+  });
+  // A flash sale typed in yuan and the console's time (Asia/Shanghai); `end` ends it.
+  consolePost(r, '/catalog/skus/:id/flash', showBack, async (ctx, f) => {
+    const flash = one(f.end) === '1' ? null : { price: yuan(f.price), startsAt: instantOf(one(f.startsAt)) ?? NaN, endsAt: instantOf(one(f.endsAt)) ?? NaN, cap: whole(f.cap) ?? NaN, perBuyer: whole(f.perBuyer) ?? null };
+    await setFlash(ctx.shop, await skuCodeOf(ctx.shop, idParam(ctx)), { flash }, actorOf(ctx));
     return withQuery(backOf(f), 'saved=1');
   });
   // An empty number lifts the limit.

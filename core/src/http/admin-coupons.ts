@@ -3,7 +3,7 @@ import type { Deps } from '../context.js';
 import { errors, ShopError } from '../errors.js';
 import { translate } from '../i18n/messages.js';
 import { toShopError } from './errors.js';
-import { consolePost, failureText, formOf, idParam, one, whole, yuan, type Form } from './admin-forms.js';
+import { consolePost, failureText, formOf, idParam, instantOf, one, whole, yuan, type Form } from './admin-forms.js';
 import { consoleData, consoleRouter, consoleTemplate, renderConsole } from './admin-layout.js';
 import { adminJsonRouter } from './admin-api.js';
 import type { ShopContext, ShopRouter } from './context.js';
@@ -55,9 +55,6 @@ const page = consoleTemplate(`{{#if saved}}<p class="notice" role="status">{{t "
 {{> rules p="b" f=batch categories=categories}}
 <button type="submit">{{t "admin.coupons.generate"}}</button></form></section>
 </div>`);
-
-/** A `datetime-local` value, read as the console shows times (Asia/Shanghai, UTC+8 all year). */
-const instantOf = (v: string) => (v ? Date.parse(`${v.length === 16 ? `${v}:00` : v}+08:00`) : null);
 
 /** The rules of a coupon form (the console's, the agent centre's): money in yuan, a SKU by its code (an unknown one is refused as the scope's target). */
 export async function couponRulesOf(deps: Deps, f: Form) {

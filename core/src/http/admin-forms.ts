@@ -22,6 +22,11 @@ export function formOf(ctx: ShopContext): Form {
 export const one = (v: string | string[] | undefined): string => (typeof v === 'string' ? v : '');
 export const many = (v: string | string[] | undefined): string[] => (v === undefined ? [] : typeof v === 'string' ? [v] : v);
 
+/** A `datetime-local` value, read as the console shows times (Asia/Shanghai, UTC+8 all year); null when empty. */
+export const instantOf = (v: string) => (v ? Date.parse(`${v.length === 16 ? `${v}:00` : v}+08:00`) : null);
+/** An instant as a `datetime-local` value, the way `instantOf` reads it back. */
+export const localInput = (ms: number) => new Date(ms + 8 * 3_600_000).toISOString().slice(0, 16);
+
 /** An amount typed in yuan as minor units; NaN (refused by the schema) when it is not one. */
 export const yuan = (v: string | string[] | undefined) => parseMoney(one(v)) ?? NaN;
 /** A whole number typed in a form; NaN when it is not one, undefined when left empty. */
