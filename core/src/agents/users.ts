@@ -5,7 +5,7 @@ import type { Deps } from '../context.js';
 import { affected, isUniqueViolation, transaction } from '../db/dialect.js';
 import { errors, ShopError } from '../errors.js';
 import { randomToken } from '../security/keys.js';
-import { hashPassword, verifyPassword } from '../security/password.js';
+import { hashPassword, isLegacyHash, verifyPassword } from '../security/password.js';
 import { hit, unhit } from '../security/rate-limit.js';
 import { walletAccountId } from '../wallet/ledger.js';
 
@@ -95,6 +95,10 @@ export async function authenticate(deps: Deps, email: string, password: string, 
   const row = await deps.db.knex('users').where('email', account).first();
   const ok = await verifyPassword(password, row?.password_hash ?? (await (dummyHash ??= hashPassword('dummy-password'))));
   if (!row || !ok) throw new ShopError('invalid_credentials', 401, 'error.invalid_credentials');
+  // An imported shop's hash is used once: the first good login replaces it with ours.
+  if (isLegacyHash(row.password_hash)) {
+    await deps.db.knex('users').where({ id: row.id, password_hash: row.password_hash }).update({ password_hash: await hashPassword(password) });
+  }
   for (const [scope, value] of counted) await unhit(deps, scope, value, LOGIN_LIMITS.windowMs);
   if (row.disabled) throw new ShopError('account_disabled', 403, 'error.account_disabled');
   return toUser(row);

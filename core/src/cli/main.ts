@@ -22,6 +22,8 @@ import { ThemeError } from '../themes/renderer.js';
 import { adjustWallet, ensureSystemAccounts, verifyLedger } from '../wallet/ledger.js';
 import { isServingChild, supervise } from './cluster.js';
 import { settleRebates } from '../pricing/rebates.js';
+import { IMPORT_SOURCES, importOptionsSchema, renderReport, runImport } from '../import/index.js';
+import { ImportError } from '../import/source.js';
 
 // A shop's folder keeps its secrets in .env (create-cardshop writes one); the real environment wins.
 if (existsSync('.env')) process.loadEnvFile('.env');
@@ -374,6 +376,48 @@ const COMMANDS: Record<string, Command> = {
         say('rebates_settled', { ...r, total: toDecimalString(r.total) });
         return 0;
       });
+    },
+  },
+  import: {
+    summary: 'cmd.import',
+    usage: 'cardshop import <dujiaoka|acg-faka> --from mysql://user:pass@host:3306/db [--apply] [--prefix acg_] [--batch 1000]',
+    options: { from: { type: 'string' }, apply: { type: 'boolean' }, prefix: { type: 'string' }, batch: { type: 'string' } },
+    positionals: 1,
+    async run({ values, positionals }) {
+      const parsed = importOptionsSchema.safeParse({
+        source: positionals[0],
+        from: values.from,
+        apply: Boolean(values.apply),
+        prefix: values.prefix,
+        batch: values.batch === undefined ? undefined : Number(values.batch),
+      });
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        const flag = issue.path[0] === 'source' ? 'SOURCE' : `--${String(issue.path[0])}`;
+        throw usage('import.err.option', { flag, problem: text(issue.message.startsWith('import.') ? issue.message : 'import.err.invalid', { sources: IMPORT_SOURCES.join(', ') }) });
+      }
+      const options = parsed.data;
+      const { progressBar } = await import('./progress.js');
+      let bar: ReturnType<typeof progressBar> | undefined;
+      const progress = (p: { table: string; done: number; total: number }) => (bar ??= progressBar(text('import.progress', { source: options.source }), p.total)).update(p.done, p.table);
+      // The dry run touches nothing, not even the shop's migrations.
+      const work = async (shop: Shop) => {
+        const report = await runImport(shop, options, progress).catch((err: unknown) => {
+          if (err instanceof ImportError) throw new UsageError(text(err.key as CliKey, err.params));
+          throw err;
+        });
+        bar?.done();
+        for (const line of renderReport(report, (k, p) => text(k, p))) out(line);
+        say(options.apply ? 'import.applied' : 'import.dry', { rows: report.rows, seconds: (report.ms / 1000).toFixed(1), rate: Math.round(report.rows / Math.max(report.ms / 1000, 0.001)) });
+        return 0;
+      };
+      if (options.apply) return withShop({}, work);
+      const shop = await open();
+      try {
+        return await work(shop);
+      } finally {
+        await shop.close();
+      }
     },
   },
   theme: {

@@ -29,6 +29,7 @@ import * as flashSales from './migrations/20261207_321_flash_sales.js';
 import * as productWatches from './migrations/20261207_340_product_watches.js';
 import * as supplierHealth from './migrations/20261207_390_supplier_health.js';
 import * as buyerLimits from './migrations/20261208_350_buyer_limits.js';
+import * as importMap from './migrations/20261208_360_import_map.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -65,6 +66,7 @@ const CORE_MIGRATIONS: Array<[string, Migration]> = [
   ['20261207_340_product_watches', productWatches],
   ['20261207_390_supplier_health', supplierHealth],
   ['20261208_350_buyer_limits', buyerLimits],
+  ['20261208_360_import_map', importMap],
 ];
 
 /**
