@@ -5,7 +5,7 @@ import { deliveryJob, webhookJobs, type NewJob } from '../delivery/jobs.js';
 import { couponBuyerLimit, couponDisabled, couponUsedUp } from '../coupons/coupons.js';
 import { errors, ShopError } from '../errors.js';
 import { flashSoldOut } from '../pricing/flash.js';
-import { limitReached } from './limits.js';
+import { limitReached, unitsLeft } from './limits.js';
 import { flashOf } from '../pricing/pricing.js';
 import type { FlashSale } from '../pricing/resolver.js';
 import { keyTaken } from '../inventory/picks.js';
@@ -261,8 +261,8 @@ function limitWrites(q: Sql, accepted: Accepted[]): Step[] {
 
 /** Refused for a limit of its buyer's: the units left under the tightest cap are fewer than it asks for. */
 function limitRefusal(f: Figures, order: PlacedOrder): ShopError | null {
-  const counters = limitCounters(order);
-  const left = Math.min(...counters.map((c) => c.limit - (f.limits.get(c.key) ?? 0)));
+  const { buyer, counts } = order.limits!;
+  const left = unitsLeft(counts, (period) => f.limits.get(limitUnits(order.skuId, buyer, period)) ?? 0);
   return left < order.quantity ? limitReached(left) : null;
 }
 

@@ -54,6 +54,7 @@ const SHOP_UTC_OFFSET = 8 * 3_600_000;
 /** The shop's day (Asia/Shanghai has no daylight saving): a day limit starts again at its midnight. */
 const dayOf = (now: number) => Math.floor((now + SHOP_UTC_OFFSET) / 86_400_000);
 
+/** A SKU's limit per buyer from its columns, or null. */
 export function limitOf(row: { buyer_limit?: number | string | null; buyer_limit_per?: string | null }): BuyerLimit | null {
   if (row.buyer_limit === null || row.buyer_limit === undefined) return null;
   return { units: Number(row.buyer_limit), per: row.buyer_limit_per === 'day' ? 'day' : 'ever' };
