@@ -125,6 +125,16 @@ describe.each(TEST_DIALECTS)('wholesale tiers (%s)', (dialect) => {
     await admin.post(`/admin/catalog/skus/${sku.id}/tiers`, new URLSearchParams({ _csrf: csrf, back, tiers: '' }));
     expect(skuOf((await t.client().get('/api/store/products')).body.products, code).tiers).toEqual([]);
   });
+
+  it('shows the checkout page the unit price and total the order will charge: the bracket, not the list price', async () => {
+    const { code } = await tieredSku();
+    const u = await t.createUser({ balance: 1_000_000 });
+    const me = await t.client().login(u.email, u.password);
+    const page = (await me.request('GET', `/checkout?sku=${code}&quantity=10`, undefined, { 'accept-language': 'en' })).text;
+    expect(page).toMatch(/Unit price<\/dt><dd>¥95\.00/);
+    expect(page).toContain('¥950.00');
+    expect(page).not.toContain('¥1,000.00');
+  });
 });
 
 describe.each(TEST_DIALECTS)('wholesale tiers on the wholesale theme (%s)', (dialect) => {
@@ -162,6 +172,8 @@ describe.each(TEST_DIALECTS)('flash sales (%s)', (dialect) => {
     const set = await admin.put(`/api/admin/skus/${code}/flash`, { flash: { price: 5_000, startsAt: now - 1_000, endsAt: now + 3_600_000, cap: 50 } });
     expect(set.status).toBe(200);
     expect(skuOf((await t.client().get('/api/store/products')).body.products, code).flash).toMatchObject({ price: 5_000, left: 50 });
+    // The checkout page says what the order will charge: the sale's price.
+    expect((await t.client().get(`/checkout?sku=${code}&quantity=2`)).text).toMatch(/<dd>¥50\.00<\/dd>[\s\S]*<dd>¥100\.00<\/dd>/);
     const buyers = await Promise.all(Array.from({ length: 30 }, async () => {
       const u = await t.createUser({ balance: 200_000 });
       return t.client().login(u.email, u.password);

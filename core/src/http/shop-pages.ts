@@ -18,7 +18,7 @@ import { getOrder, listOrders } from '../orders/orders.js';
 import type { PaymentAction } from '../plugins/payment.js';
 import { getReceipt, verifyReceipt } from '../orders/receipts.js';
 import { balanceOf } from '../wallet/ledger.js';
-import { quoteCoupon, type CouponQuote } from '../orders/checkout.js';
+import { priceFor, quoteCoupon, type CouponQuote } from '../orders/checkout.js';
 import { requestInfo, type ShopContext, type ShopRouter } from './context.js';
 import { toShopError } from './errors.js';
 import { renderPage } from './render.js';
@@ -98,6 +98,9 @@ async function renderCheckout(ctx: ShopContext, source: Form | Record<string, un
       Object.assign(errs, fieldMessages(ctx, e));
     }
   }
+  // What the order will charge a unit: its wholesale tier and a flash sale on included, and each picked key's surcharge.
+  const units = picked.length || qty;
+  const unitPrice = (await priceFor(ctx.shop, ctx.state.user, requestInfo(ctx).site, sku.id, units)).price + (picked.length && sku.pick ? sku.pick.surcharge : 0);
   await renderPage(
     ctx,
     'checkout',
@@ -105,8 +108,9 @@ async function renderCheckout(ctx: ShopContext, source: Form | Record<string, un
       title: product.name,
       product,
       sku,
-      quantity: qty,
-      total: coupon?.amount ?? multiply(sku.price, qty),
+      quantity: units,
+      unitPrice,
+      total: coupon?.amount ?? multiply(unitPrice, units),
       coupon,
       couponCode,
       values,

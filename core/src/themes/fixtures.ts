@@ -129,6 +129,7 @@ const PAGES: Record<TemplateName, (signedIn: boolean) => Record<string, unknown>
     product,
     sku: skus[0],
     quantity: 2,
+    unitPrice: 5_000,
     total: 9_800,
     // Signed in: a code applied; a guest: one refused.
     couponCode: 'WELCOME',
