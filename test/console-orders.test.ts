@@ -198,6 +198,8 @@ describe.each(TEST_DIALECTS)('the console order list (%s)', (dialect) => {
     expect(page.text).toContain(`data-entry="order:${no}:pay wallet:`);
     expect(page.text).toContain(`data-entry="order:${no}:pay platform:revenue"`);
     expect(page.text).toMatch(/data-deliver-form/);
+    // What the buyer typed, under the label the product asks for it with: what the operator delivers to.
+    expect(page.text).toContain('<tr data-input="phone"><th>手机号</th><td>13800138000</td></tr>');
     expect(page.text).toContain(`action="/admin/orders/${no}/deliver"`);
     const form = (fields: Record<string, string>) => new URLSearchParams({ _csrf: csrf, ...fields });
     // Nothing to deliver is refused and changes nothing.

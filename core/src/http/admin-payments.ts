@@ -1,3 +1,4 @@
+import type { InputField } from '../catalog/fields.js';
 import { listAudit } from '../audit/audit.js';
 import { errors, ShopError } from '../errors.js';
 import { translate, type MessageKey } from '../i18n/messages.js';
@@ -110,6 +111,7 @@ const orderPage = consoleTemplate(`
 <tr><th>{{t "admin.order.sku"}}</th><td><code>{{trail.sku}}</code></td></tr>
 <tr><th>{{t "admin.order.buyer"}}</th><td>{{#if trail.buyer}}<a href="/admin/orders?contact={{trail.buyerLink}}">{{trail.buyer.email}}</a>{{else}}{{t "admin.orders.guest"}}{{/if}}</td></tr>
 {{#if trail.contact}}<tr><th>{{t "admin.order.contact"}}</th><td>{{trail.contact}}</td></tr>{{/if}}
+{{#each inputs}}<tr data-input="{{name}}"><th>{{label}}</th><td>{{value}}</td></tr>{{/each}}
 {{#if trail.site}}<tr><th>{{t "admin.order.site"}}</th><td><a href="/admin/orders?site={{trail.site}}">{{trail.site}}</a></td></tr>{{/if}}
 {{#if trail.clientIp}}<tr><th>{{t "admin.order.ip"}}</th><td>{{trail.clientIp}}</td></tr>{{/if}}
 </table>
@@ -226,6 +228,10 @@ async function renderOrder(ctx: ShopContext, no: string, extra: { notice?: strin
     orderTrail(ctx.shop, no),
   ]);
   const f = extra.failure;
+  // What the buyer typed (the account to top up, a phone number…), labelled as the product asks for it.
+  const product = await ctx.shop.db.read('orders').join('products', 'products.id', 'orders.product_id').where('orders.no', no).first('products.fields');
+  const labels = new Map(((product?.fields ? JSON.parse(product.fields) : []) as InputField[]).map((x) => [x.name, x.label[ctx.state.locale]]));
+  const inputs = Object.entries(d.order.fields).map(([name, value]) => ({ name, value, label: labels.get(name) ?? name }));
   const body = orderPage(
     {
       ...consoleData(ctx),
@@ -235,6 +241,7 @@ async function renderOrder(ctx: ShopContext, no: string, extra: { notice?: strin
       canDeliver: canDeliverManually(d.order),
       callbacks,
       audit,
+      inputs,
       notice: extra.notice,
       error: f ? tr(ctx, f.messageKey, f.params) : undefined,
       fields: f?.fields ? Object.fromEntries(Object.entries(f.fields).map(([k, v]) => [k, tr(ctx, v, f.params)])) : {},
