@@ -53,8 +53,8 @@ describe('amounts and dates from the old database', () => {
     for (const bad of ['1.005', 'abc', '1,00', '', '-']) expect(() => cents(bad), bad).toThrow();
   });
 
-  it('reads DATETIME text as UTC milliseconds; zero dates are none', () => {
-    expect(millis('2021-11-26 17:59:45')).toBe(Date.UTC(2021, 10, 26, 17, 59, 45));
+  it("reads DATETIME text as China's time; zero dates are none", () => {
+    expect(millis('2021-11-26 17:59:45')).toBe(Date.UTC(2021, 10, 26, 9, 59, 45));
     expect(millis('0000-00-00 00:00:00')).toBeNull();
     expect(millis(null)).toBeNull();
   });

@@ -156,10 +156,14 @@ export function cents(value: unknown): number {
   return m[1] ? -minor : minor;
 }
 
-/** A DATETIME or TIMESTAMP as milliseconds; the connection reads them as UTC strings. */
+/**
+ * A DATETIME or TIMESTAMP, read as text, as milliseconds. Both shops write China's wall-clock time
+ * (dujiaoka's config/app.php 'PRC', acg-faka's kernel/Kernel.php Asia/Shanghai), which has had
+ * no daylight saving since 1991: a fixed +08:00 is exact.
+ */
 export function millis(value: unknown): number | null {
   if (value === null || value === undefined || value === '') return null;
-  const t = Date.parse(`${String(value).replace(' ', 'T')}Z`);
+  const t = Date.parse(`${String(value).replace(' ', 'T')}+08:00`);
   return Number.isNaN(t) || t <= 0 ? null : t;
 }
 

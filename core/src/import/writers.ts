@@ -76,7 +76,12 @@ async function refs(ctx: WriteContext, trx: Knex.Transaction, list: Array<Ref | 
 
 const categories: Writer<CategoryRecord> = async (ctx, trx, items) => {
   const t = tally();
+  const taken = await idsBy(trx, 'categories', 'slug', items.map((i) => i.rec.slug));
   for (const { oldId, rec } of items) {
+    if (taken.has(rec.slug)) {
+      t.skip(oldId, 'import.skip.code_taken');
+      continue;
+    }
     const [id] = await trx('categories').insert({ slug: rec.slug, name: rec.name.slice(0, 120), sort: rec.sort, enabled: rec.enabled, created_at: rec.createdAt });
     t.done(oldId, Number(id));
   }
@@ -105,10 +110,16 @@ const levels: Writer<LevelRecord> = async (ctx, trx, items) => {
 const products: Writer<ProductRecord> = async (ctx, trx, items) => {
   const t = tally();
   const ref = await refs(ctx, trx, items.flatMap(({ rec }) => [rec.category, ...rec.levelPrices.map((p) => p.level)]));
+  const slugs = await idsBy(trx, 'products', 'slug', items.map((i) => i.rec.slug));
+  const codes = await idsBy(trx, 'skus', 'code', items.map((i) => i.rec.sku.code));
   for (const { oldId, rec } of items) {
     const categoryId = ref(rec.category);
     if (!categoryId) {
       t.skip(oldId, 'import.skip.no_category');
+      continue;
+    }
+    if (slugs.has(rec.slug) || codes.has(rec.sku.code)) {
+      t.skip(oldId, 'import.skip.code_taken');
       continue;
     }
     const [productId] = await trx('products').insert({
