@@ -35,6 +35,22 @@ describe('legacy password hashes from imported shops', () => {
     }
   });
 
+  it("takes about as long as our own check, so a login's time does not tell an imported account", async () => {
+    // The fastest of three: a pause of the machine's can only make a check slower.
+    const time = async (stored: string) => {
+      let best = Infinity;
+      for (let i = 0; i < 3; i++) {
+        const t = performance.now();
+        await verifyPassword('guess-1234', stored);
+        best = Math.min(best, performance.now() - t);
+      }
+      return best;
+    };
+    const scrypt = await time(await hashPassword('password123'));
+    const legacy = await time(`legacy-acg$s4lt$${acg('pass', 's4lt')}`);
+    expect(legacy).toBeGreaterThan(scrypt / 2);
+  });
+
   it('leaves our own scheme as it was', async () => {
     const ours = await hashPassword('password123');
     expect(await verifyPassword('password123', ours)).toBe(true);

@@ -45,6 +45,7 @@ const SHA1_HEX = /^[0-9a-f]{40}$/;
 export const isLegacyHash = (stored: string) => LEGACY_PREFIXES.some((p) => stored.startsWith(p));
 
 const md5 = (s: string) => createHash('md5').update(s, 'utf8').digest('hex');
+const LEGACY_PAD_SALT = Buffer.alloc(16);
 
 async function verifyLegacy(password: string, stored: string): Promise<boolean> {
   if (stored.startsWith('legacy-bcrypt$')) {
@@ -54,7 +55,11 @@ async function verifyLegacy(password: string, stored: string): Promise<boolean> 
     const { compare } = await import('bcryptjs');
     return compare(password, `$2b$${hash.slice(4)}`);
   }
+  // md5 and sha1 take microseconds: an scrypt beside them makes the check cost what ours does, so
+  // a login's time does not tell an imported account from any other (or from none).
+  const equalise = scryptAsync(password, LEGACY_PAD_SALT, PARAMS);
   const [, salt, hash] = stored.split('$');
+  await equalise;
   if (stored.split('$').length !== 3 || !salt || !hash || !SHA1_HEX.test(hash)) return false;
   const actual = Buffer.from(createHash('sha1').update(md5(md5(password) + md5(salt))).digest('hex'));
   return timingSafeEqual(actual, Buffer.from(hash));
