@@ -19,6 +19,8 @@ describe.each(TEST_DIALECTS)('cardshop import acg-faka into %s', (dialect) => {
   beforeAll(async () => {
     [src, ts] = await Promise.all([acgFakaShop(size), startTestShop({ dialect })]);
     env = { CARDSHOP_DATABASE: ts.shop.config.database, CARDSHOP_SECRET: ts.shop.config.secret! };
+    // Someone here already has member 9's e-mail.
+    await ts.createUser({ email: 'm9@example.com' });
   });
   afterAll(async () => {
     await ts?.close();
@@ -34,7 +36,7 @@ describe.each(TEST_DIALECTS)('cardshop import acg-faka into %s', (dialect) => {
     expect(r.stdout).toContain('pay: paying from the balance (the wallet is built in here)');
     expect(r.stdout).toMatch(/支付宝: enable @cardshop\/plugin-payment-epay/);
     expect(Number((await ts.shop.db.knex('import_map').count({ n: '*' }).first())?.n)).toBe(0);
-    expect(await ts.shop.db.knex('users').where('email', 'like', '%@example.com').first()).toBeUndefined();
+    expect(await ts.shop.db.knex('users').where('email', 'm1@example.com').first()).toBeUndefined();
   });
 
   it('--apply killed half way and run again finishes with nothing twice; counts and balances match', async () => {
@@ -48,7 +50,7 @@ describe.each(TEST_DIALECTS)('cardshop import acg-faka into %s', (dialect) => {
 
     const knex = ts.shop.db.knex;
     const count = async (table: string, q: (b: any) => any = (b) => b) => Number((await q(knex(table)).count({ n: '*' }).first())?.n);
-    expect(await count('users', (b) => b.where('email', 'like', '%@example.com').orWhere('email', 'like', '%@acg-faka.local'))).toBe(size.users);
+    expect(await count('import_map', (b) => b.where({ source: 'acg-faka', table: 'user' }).whereNotNull('new_id'))).toBe(size.users);
     expect(await count('agent_levels', (b) => b.where('code', 'like', 'acg-faka-%'))).toBe(6);
     expect(await count('sites', (b) => b.where('code', 'like', 'acg-%'))).toBe(5);
     const unsold = await one(`SELECT COUNT(*) FROM (SELECT DISTINCT commodity_id, secret FROM acg_card WHERE status <> 1 AND commodity_id <> 46) k`);
@@ -64,6 +66,14 @@ describe.each(TEST_DIALECTS)('cardshop import acg-faka into %s', (dialect) => {
     const ledger = await verifyLedger(ts.shop);
     expect(ledger.ok, JSON.stringify(ledger.drift.slice(0, 3))).toBe(true);
     expect(cardshop(['ledger', 'verify'], env).stdout).toContain('ledger OK');
+  });
+
+  it("gives a member whose e-mail is taken here a stand-in address and its own money, never the other's account", async () => {
+    const standIn = await userId('acg-faka-user-1008@import.invalid');
+    expect(standIn).toBeGreaterThan(0);
+    expect(await balanceOf(ts.shop, standIn)).toBe(cents(await value('SELECT balance + coin FROM acg_user WHERE id = 1008')));
+    expect(await balanceOf(ts.shop, await userId('m9@example.com'))).toBe(0);
+    expect((await authenticate(ts.shop, 'acg-faka-user-1008@import.invalid', 'pw-9', { ip: '127.0.0.5' })).id).toBe(standIn);
   });
 
   it('keeps levels, their prices, uplines, sub-shops and disabled members', async () => {

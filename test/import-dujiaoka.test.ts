@@ -130,6 +130,11 @@ describe('cardshop import: bad input', () => {
     }
   });
 
+  it('speaks Chinese by default', () => {
+    const r = cardshop(['import', 'dujiaoka'], { ...env, CARDSHOP_LOCALE: '', LANG: '' });
+    expect(r.stderr).toMatch(/--from：需要旧店数据库地址/);
+  });
+
   it('refuses a database that is not the named shop, and never writes to the old one', async () => {
     const r = cardshop(['import', 'acg-faka', '--from', src.url], env);
     expect(r.code).not.toBe(0);

@@ -135,7 +135,7 @@ const zh = {
   'import.skip.code_taken': '编码（优惠码、商品或分类地址、规格编码）已被本店占用',
   'import.skip.order_no_taken': '订单号已存在',
   'import.skip.duplicate': '重复卡密（已去重）',
-  'import.note.email_stand_in': '邮箱已被占用，改用 <来源>-<旧ID>@import.invalid 登录',
+  'import.note.email_stand_in': '邮箱已被占用，改用 <来源>-<旧表>-<旧ID>@import.invalid 登录',
 } as const;
 
 export type CliKey = keyof typeof zh;
@@ -274,7 +274,7 @@ const en: Record<CliKey, string> = {
   'import.skip.code_taken': 'its code (coupon, product or category slug, SKU code) is taken in this shop',
   'import.skip.order_no_taken': 'the order number exists already',
   'import.skip.duplicate': 'duplicate keys (deduplicated)',
-  'import.note.email_stand_in': 'e-mail taken: signs in as <source>-<old id>@import.invalid',
+  'import.note.email_stand_in': 'e-mail taken: signs in as <source>-<old table>-<old id>@import.invalid',
 };
 
 /** CARDSHOP_LOCALE, else the terminal's LANG (zh_* → zh-CN, en_* → en), else zh-CN. */

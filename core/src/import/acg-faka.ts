@@ -23,12 +23,12 @@ function payPlugin(handle: string): PaymentRecord['plugin'] {
   return null;
 }
 
-/** How a member signs in here: its e-mail, else its username on a stand-in domain. */
-function loginEmail(r: Record<string, any>): string {
+/** How an account signs in here: its e-mail, else its username on a stand-in domain. */
+function loginEmail(table: string, r: Record<string, any>): string {
   const email = String(r.email ?? '').trim().toLowerCase();
   if (EMAIL.test(email) && email.length <= 254) return email;
   const name = String(r.username ?? '').toLowerCase();
-  return /^[a-z0-9._-]{1,64}$/.test(name) ? `${name}@acg-faka.local` : `acg-faka-${r.id}@import.invalid`;
+  return table === 'user' && /^[a-z0-9._-]{1,64}$/.test(name) ? `${name}@acg-faka.local` : `${table}-${r.id}@acg-faka.invalid`;
 }
 
 export function acgFaka(options: { prefix: string }): Source {
@@ -45,7 +45,7 @@ export function acgFaka(options: { prefix: string }): Source {
     table,
     map: (r) => ({
       kind: 'user',
-      email: role === 'admin' && EMAIL.test(String(r.email)) ? String(r.email).toLowerCase() : loginEmail(r),
+      email: loginEmail(table, r),
       passwordHash: `legacy-acg$${r.salt}$${r.password}`,
       role,
       displayName: (role === 'admin' ? r.nickname : r.username) || null,

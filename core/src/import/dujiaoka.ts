@@ -106,7 +106,7 @@ export function dujiaoka(): Source {
       ...byId('admin_users'),
       map: (r) => {
         const name = String(r.username).toLowerCase();
-        const email = EMAIL.test(name) ? name : /^[a-z0-9._-]{1,64}$/.test(name) ? `${name}@dujiaoka.local` : `dujiaoka-admin-${r.id}@import.invalid`;
+        const email = EMAIL.test(name) ? name : /^[a-z0-9._-]{1,64}$/.test(name) ? `${name}@dujiaoka.local` : `admin_users-${r.id}@dujiaoka.invalid`;
         return { kind: 'user', email, passwordHash: `legacy-bcrypt$${r.password}`, role: 'admin', displayName: r.name || null, disabled: false, createdAt: millis(r.created_at) ?? Date.now(), upline: null, level: null, balances: [] };
       },
     },

@@ -150,7 +150,7 @@ async function applyBatch(deps: Deps, source: string, step: Step, rows: Array<Re
   return transaction(deps.db, async (trx) => {
     const done = await doneIds(trx, source, step.table, ids);
     const { items, skips, skipped, payments } = split(step, rows, done);
-    const written: Written = items.length ? await write({ deps, source, now: deps.now() }, trx, items) : { mapped: [], imported: 0, skipped: {}, notes: {} };
+    const written: Written = items.length ? await write({ deps, source, table: step.table, now: deps.now() }, trx, items) : { mapped: [], imported: 0, skipped: {}, notes: {} };
     await remember(trx, source, step.table, [...written.mapped, ...skips.map((s) => ({ oldId: s.oldId, newId: null }))]);
     add(skipped, written.skipped);
     return { before: done.size, imported: written.imported, skipped, notes: written.notes, payments };

@@ -20,6 +20,8 @@ export const OPENING_ACCOUNT = 'platform:opening';
 export interface WriteContext {
   deps: Deps;
   source: string;
+  /** The old table the batch is from. */
+  table: string;
   now: number;
 }
 
@@ -165,7 +167,7 @@ const users: Writer<UserRecord> = async (ctx, trx, items) => {
   const rows = items.map(({ oldId, rec }) => {
     let email = rec.email;
     if (taken.has(email)) {
-      email = `${source}-${oldId}@import.invalid`;
+      email = `${source}-${ctx.table}-${oldId}@import.invalid`;
       t.note('import.note.email_stand_in');
     }
     taken.add(email);
