@@ -76,7 +76,19 @@ await shop.close();
 console.log(`setup: ${PRODUCTS} products, ${keys} keys, ${BUYERS} buyers in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
 const port = await freePort();
-const env = { ...process.env, CARDSHOP_SECRET: secret, CARDSHOP_LOG_LEVEL: 'warn', CARDSHOP_LOCALE: 'en', NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${PROBE}`, BENCH_PROBE_FILE: probeFile, BENCH_PROBE_MS: String(WINDOW * 1000) };
+// BENCH_SOAK_GC=1: the probe collects all garbage before each sample, so the heap column is what is
+// still live (a leak raises its floor) rather than wherever the collector's sawtooth happens to be.
+const gc = process.env.BENCH_SOAK_GC === '1';
+const env = {
+  ...process.env,
+  CARDSHOP_SECRET: secret,
+  CARDSHOP_LOG_LEVEL: 'warn',
+  CARDSHOP_LOCALE: 'en',
+  NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${PROBE}${gc ? ' --expose-gc' : ''}`,
+  BENCH_PROBE_FILE: probeFile,
+  BENCH_PROBE_MS: String(WINDOW * 1000),
+  ...(gc ? { BENCH_PROBE_GC: '1' } : {}),
+};
 const child = spawn(process.execPath, [BIN, 'start', '--port', String(port)], { cwd: folder, env, stdio: ['ignore', 'pipe', 'inherit'] });
 const exited = new Promise((r) => child.once('exit', (code, signal) => r(code ?? signal)));
 await new Promise((resolve, reject) => {
