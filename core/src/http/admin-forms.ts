@@ -1,3 +1,4 @@
+import { UTC_OFFSET_MS } from '../reports/periods.js';
 import { errors, type ShopError } from '../errors.js';
 import { translate } from '../i18n/messages.js';
 import { parseMoney } from '../money/money.js';
@@ -25,7 +26,7 @@ export const many = (v: string | string[] | undefined): string[] => (v === undef
 /** A `datetime-local` value, read as the console shows times (Asia/Shanghai, UTC+8 all year); null when empty. */
 export const instantOf = (v: string) => (v ? Date.parse(`${v.length === 16 ? `${v}:00` : v}+08:00`) : null);
 /** An instant as a `datetime-local` value, the way `instantOf` reads it back. */
-export const localInput = (ms: number) => new Date(ms + 8 * 3_600_000).toISOString().slice(0, 16);
+export const localInput = (ms: number) => new Date(ms + UTC_OFFSET_MS).toISOString().slice(0, 16);
 
 /** An amount typed in yuan as minor units; NaN (refused by the schema) when it is not one. */
 export const yuan = (v: string | string[] | undefined) => parseMoney(one(v)) ?? NaN;

@@ -5,11 +5,12 @@ import { invalidateCatalog } from '../catalog/snapshot.js';
 import type { Deps } from '../context.js';
 import { affected, transaction } from '../db/dialect.js';
 import { errors, fromZod, ShopError } from '../errors.js';
+import { dayOf } from '../reports/periods.js';
 import { buyerKey } from './buyer.js';
 
 /**
  * Purchase limits per buyer (限购): a SKU may cap the units one buyer gets per day (the shop's day,
- * Asia/Shanghai) or ever, and a flash sale the units one buyer gets at its price. A buyer is an
+ * Asia/Shanghai, reports/periods.ts `dayOf`) or ever, and a flash sale the units one buyer gets at its price. A buyer is an
  * account, or a guest by the contact they give. Units are counted in `buyer_units` by guarded
  * UPDATEs (`units + n <= limit`) in the order's own transaction: the checkout batch's for wallet
  * orders, `takeLimits` for gateway orders, so the limit holds under any number of parallel
@@ -50,10 +51,6 @@ export const limitInput = z
   })
   .strict();
 
-const SHOP_UTC_OFFSET = 8 * 3_600_000;
-/** The shop's day (Asia/Shanghai has no daylight saving): a day limit starts again at its midnight. */
-const dayOf = (now: number) => Math.floor((now + SHOP_UTC_OFFSET) / 86_400_000);
-
 /** A SKU's limit per buyer from its columns, or null. */
 export function limitOf(row: { buyer_limit?: number | string | null; buyer_limit_per?: string | null }): BuyerLimit | null {
   if (row.buyer_limit === null || row.buyer_limit === undefined) return null;
@@ -80,10 +77,15 @@ export const unitsLeft = (counts: Counted[], used: (period: string) => number) =
  * that would fail; the order's transaction decides).
  */
 export async function checkLimits(deps: Deps, skuId: number, limits: OrderLimits, quantity: number): Promise<void> {
-  const rows = await deps.db.read('buyer_units').where({ sku_id: skuId, buyer: limits.buyer }).whereIn('period', limits.counts.map((c) => c.period)).select('period', 'units');
-  const used = new Map(rows.map((r) => [String(r.period), Number(r.units)]));
-  const left = unitsLeft(limits.counts, (p) => used.get(p) ?? 0);
+  const left = await leftTo(deps.db.read, skuId, limits);
   if (left < quantity) throw limitReached(left);
+}
+
+/** The units the buyer may still have under its tightest cap, from what `buyer_units` has counted. */
+async function leftTo(knex: Knex, skuId: number, limits: OrderLimits): Promise<number> {
+  const rows = await knex('buyer_units').where({ sku_id: skuId, buyer: limits.buyer }).whereIn('period', limits.counts.map((c) => c.period)).select('period', 'units');
+  const used = new Map(rows.map((r) => [String(r.period), Number(r.units)]));
+  return unitsLeft(limits.counts, (p) => used.get(p) ?? 0);
 }
 
 /** Counts a gateway order's units, in the transaction that inserts the order (before it, as holdStock). */
@@ -94,10 +96,7 @@ export async function takeLimits(trx: Knex, skuId: number, limits: OrderLimits, 
       .where({ sku_id: skuId, buyer: limits.buyer, period: c.period })
       .andWhereRaw('units + ? <= ?', [quantity, c.limit])
       .increment('units', quantity);
-    if (affected(took) !== 1) {
-      const rows = await trx('buyer_units').where({ sku_id: skuId, buyer: limits.buyer }).whereIn('period', limits.counts.map((x) => x.period)).select('period', 'units');
-      throw limitReached(unitsLeft(limits.counts, (p) => Number(rows.find((r) => r.period === p)?.units ?? 0)));
-    }
+    if (affected(took) !== 1) throw limitReached(await leftTo(trx, skuId, limits));
   }
 }
 
