@@ -72,6 +72,20 @@ async function checkpoint(pool: Knex): Promise<void> {
   }
 }
 
+/** The mysql2 connection a `mysql://user:password@host:port/database` URL names (the shop's, or an old shop's to import). */
+export function mysqlConnection(u: URL) {
+  return {
+    host: u.hostname,
+    port: Number(u.port || 3306),
+    user: decodeURIComponent(u.username),
+    password: decodeURIComponent(u.password),
+    database: decodeURIComponent(u.pathname.slice(1)),
+    charset: 'utf8mb4',
+    // BIGINT money comes back as a JS number while it is safe, as a string beyond that.
+    supportBigNumbers: true,
+  };
+}
+
 /**
  * Opens `sqlite:<file>` or `mysql://user:pass@host:port/db`.
  *
@@ -120,17 +134,7 @@ export function connect(url: string, root = process.cwd()): Database {
     const u = new URL(url);
     const knex = knexFactory({
       client: 'mysql2',
-      connection: {
-        host: u.hostname,
-        port: Number(u.port || 3306),
-        user: decodeURIComponent(u.username),
-        password: decodeURIComponent(u.password),
-        database: u.pathname.slice(1),
-        charset: 'utf8mb4',
-        // BIGINT money comes back as a JS number while it is safe, as a string beyond that.
-        supportBigNumbers: true,
-        timezone: 'Z',
-      },
+      connection: { ...mysqlConnection(u), timezone: 'Z' },
       pool: { min: 0, max: Number(u.searchParams.get('pool') ?? 10) },
     });
     return {

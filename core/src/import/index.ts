@@ -1,6 +1,7 @@
 import knexFactory, { type Knex } from 'knex';
 import { z } from 'zod';
 import type { Deps } from '../context.js';
+import { mysqlConnection } from '../db/connect.js';
 import { transaction } from '../db/dialect.js';
 import { OPENING_ACCOUNT, write, type Written } from './writers.js';
 import { doneIds, remember } from './map.js';
@@ -48,17 +49,7 @@ export function openSource(url: string): Knex {
   const u = new URL(url);
   return knexFactory({
     client: 'mysql2',
-    connection: {
-      host: u.hostname,
-      port: Number(u.port || 3306),
-      user: decodeURIComponent(u.username),
-      password: decodeURIComponent(u.password),
-      database: decodeURIComponent(u.pathname.slice(1)),
-      dateStrings: true,
-      supportBigNumbers: true,
-      bigNumberStrings: true,
-      charset: 'utf8mb4',
-    },
+    connection: { ...mysqlConnection(u), dateStrings: true, bigNumberStrings: true },
     pool: {
       min: 0,
       max: 1,
