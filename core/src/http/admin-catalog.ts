@@ -88,7 +88,7 @@ const catalogPage = consoleTemplate(`${notices}
 const FIELD_TYPES = ['text', 'phone', 'email', 'number', 'select'] as const;
 const NEW_FIELD_ROWS = 2;
 
-const productPage = consoleTemplate(`${notices}
+const productPage = consoleTemplate(`{{#*inline "skuFormBack"}}<input type="hidden" name="_csrf" value="{{@root.csrf}}"><input type="hidden" name="back" value="/admin/catalog/products/{{@root.product.id}}">{{/inline}}${notices}
 <p><a href="/admin/catalog?category={{product.categoryId}}">{{t "admin.catalog.back"}}</a></p>
 <section aria-labelledby="p-h"><h2 id="p-h">{{product.name}} <small><code>{{product.type}}</code></small></h2>
 <form method="post" action="/admin/catalog/products/{{product.id}}"><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="type" value="{{product.type}}">
@@ -123,7 +123,7 @@ const productPage = consoleTemplate(`${notices}
 <button class="small" type="submit">{{t "admin.catalog.bulkApply"}}</button></form>
 <table><thead><tr><th></th><th>SKU</th><th>{{t "admin.catalog.skuFields"}}</th><th>{{t "admin.catalog.stock"}}</th><th>{{t "admin.catalog.state"}}</th></tr></thead><tbody>
 {{#each product.skus}}<tr data-sku="{{code}}"><td><input type="checkbox" name="sku" value="{{id}}" form="bulk" aria-label="{{code}}"></td><td><code>{{code}}</code><br><span data-price>{{money price}}</span></td>
-<td><form method="post" action="/admin/catalog/skus/{{id}}" class="row"><input type="hidden" name="_csrf" value="{{@root.csrf}}"><input type="hidden" name="back" value="/admin/catalog/products/{{@root.product.id}}">
+<td><form method="post" action="/admin/catalog/skus/{{id}}" class="row">{{> skuFormBack}}
 <input type="text" name="name" value="{{name}}" aria-label="{{t "admin.catalog.name"}}" style="max-width:140px">
 <input type="text" name="price" value="{{shownPrice}}" aria-label="{{t "admin.catalog.price"}}" style="max-width:100px" inputmode="decimal">
 <input type="number" name="minQuantity" value="{{minQuantity}}" aria-label="{{t "admin.catalog.min"}}" title="{{t "admin.catalog.min"}}" style="max-width:80px">
@@ -150,7 +150,7 @@ ${visibilityForm('/admin/catalog/sku/{{id}}/visibility', '/admin/catalog/product
 <p class="hint">{{t "admin.wholesale.hint"}}</p>
 <table><thead><tr><th>SKU</th><th>{{t "admin.wholesale.tiers"}}</th></tr></thead><tbody>
 {{#each product.skus}}<tr data-tiers="{{code}}"><td><code>{{code}}</code></td>
-<td><form method="post" action="/admin/catalog/skus/{{id}}/tiers" class="row"><input type="hidden" name="_csrf" value="{{@root.csrf}}"><input type="hidden" name="back" value="/admin/catalog/products/{{@root.product.id}}">
+<td><form method="post" action="/admin/catalog/skus/{{id}}/tiers" class="row">{{> skuFormBack}}
 <input type="text" name="tiers" value="{{shownTiers}}" placeholder="10:5, 50:10" aria-label="{{t "admin.wholesale.tiers"}}" style="max-width:260px">
 <button class="small" type="submit">{{t "admin.save"}}</button></form></td></tr>{{/each}}
 </tbody></table>
@@ -160,7 +160,7 @@ ${visibilityForm('/admin/catalog/sku/{{id}}/visibility', '/admin/catalog/product
 <p class="hint">{{t "admin.limit.hint"}}</p>
 <table><thead><tr><th>SKU</th><th>{{t "admin.limit.units"}}</th></tr></thead><tbody>
 {{#each product.skus}}<tr data-limit="{{code}}"><td><code>{{code}}</code></td>
-<td><form method="post" action="/admin/catalog/skus/{{id}}/limit" class="row"><input type="hidden" name="_csrf" value="{{@root.csrf}}"><input type="hidden" name="back" value="/admin/catalog/products/{{@root.product.id}}">
+<td><form method="post" action="/admin/catalog/skus/{{id}}/limit" class="row">{{> skuFormBack}}
 <input type="number" name="units" min="1" value="{{buyerLimit.units}}" aria-label="{{t "admin.limit.units"}}" style="max-width:90px">
 <select name="per" aria-label="{{t "admin.limit.units"}}" style="max-width:100px"><option value="day"{{#if (eq buyerLimit.per "day")}} selected{{/if}}>{{t "admin.limit.per.day"}}</option><option value="ever"{{#if (eq buyerLimit.per "ever")}} selected{{/if}}>{{t "admin.limit.per.ever"}}</option></select>
 <button class="small" type="submit">{{t "admin.save"}}</button></form></td></tr>{{/each}}
@@ -172,8 +172,8 @@ ${visibilityForm('/admin/catalog/sku/{{id}}/visibility', '/admin/catalog/product
 <table><thead><tr><th>SKU</th><th>{{t "admin.flash.now"}}</th><th>{{t "admin.flash.set"}}</th></tr></thead><tbody>
 {{#each product.skus}}<tr data-flash="{{code}}"><td><code>{{code}}</code></td>
 <td>{{#if flash}}{{money flash.price}} · {{t "admin.flash.sold" sold=flash.sold cap=flash.cap}}{{#if flash.perBuyer}} · {{t "admin.flash.perBuyerShown" count=flash.perBuyer}}{{/if}}<br><small>{{date flash.startsAt}} – {{date flash.endsAt}}</small>
-<form method="post" action="/admin/catalog/skus/{{id}}/flash"><input type="hidden" name="_csrf" value="{{@root.csrf}}"><input type="hidden" name="back" value="/admin/catalog/products/{{@root.product.id}}"><input type="hidden" name="end" value="1"><button class="small" type="submit">{{t "admin.flash.end"}}</button></form>{{else}}{{t "admin.flash.none"}}{{/if}}</td>
-<td><form method="post" action="/admin/catalog/skus/{{id}}/flash" class="row"><input type="hidden" name="_csrf" value="{{@root.csrf}}"><input type="hidden" name="back" value="/admin/catalog/products/{{@root.product.id}}">
+<form method="post" action="/admin/catalog/skus/{{id}}/flash">{{> skuFormBack}}<input type="hidden" name="end" value="1"><button class="small" type="submit">{{t "admin.flash.end"}}</button></form>{{else}}{{t "admin.flash.none"}}{{/if}}</td>
+<td><form method="post" action="/admin/catalog/skus/{{id}}/flash" class="row">{{> skuFormBack}}
 <input type="text" name="price" required value="{{shownFlash.price}}" placeholder="{{t "admin.flash.price"}}" aria-label="{{t "admin.flash.price"}}" inputmode="decimal" style="max-width:90px">
 <input type="datetime-local" name="startsAt" required value="{{shownFlash.startsAt}}" aria-label="{{t "admin.flash.startsAt"}}">
 <input type="datetime-local" name="endsAt" required value="{{shownFlash.endsAt}}" aria-label="{{t "admin.flash.endsAt"}}">
@@ -189,7 +189,7 @@ ${visibilityForm('/admin/catalog/sku/{{id}}/visibility', '/admin/catalog/product
 <table><thead><tr><th>{{t "admin.catalog.supplier"}}</th><th>{{t "admin.catalog.supplierSku"}}</th><th>{{t "admin.catalog.priority"}}</th><th>{{t "admin.catalog.cost"}}</th><th>{{t "admin.catalog.supplierStock"}}</th><th>{{t "admin.catalog.state"}}</th></tr></thead><tbody>
 {{#each list}}<tr><td>{{supplier}}</td><td><code>{{supplierSku}}</code></td><td>{{priority}}</td><td>{{money cost}}</td><td>{{stock}}</td><td>{{#if enabled}}<span class="ok-cell">{{t "admin.catalog.onSale"}}</span>{{else}}{{t "admin.catalog.offSale"}}{{/if}}</td></tr>
 {{else}}<tr><td colspan="6">{{t "admin.none"}}</td></tr>{{/each}}</tbody></table>
-{{#if @root.suppliers.length}}<form method="post" action="/admin/catalog/skus/{{id}}/routes" class="row"><input type="hidden" name="_csrf" value="{{@root.csrf}}"><input type="hidden" name="back" value="/admin/catalog/products/{{@root.product.id}}">
+{{#if @root.suppliers.length}}<form method="post" action="/admin/catalog/skus/{{id}}/routes" class="row">{{> skuFormBack}}
 <select name="supplier" aria-label="{{t "admin.catalog.supplier"}}" style="max-width:160px">{{#each @root.suppliers}}<option>{{this}}</option>{{/each}}</select>
 <input type="text" name="supplierSku" required placeholder="{{t "admin.catalog.supplierSku"}}" aria-label="{{t "admin.catalog.supplierSku"}}" style="max-width:160px">
 <input type="number" name="priority" value="0" aria-label="{{t "admin.catalog.priority"}}" style="max-width:80px">
